@@ -1,0 +1,23 @@
+"""What every backend shares: run options and the result of a training run."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class TrainOptions:
+    """Command-line settings of a training run (the spec's `train:` section holds the rest)."""
+
+    out_dir: str                      # checkpoints, metrics.jsonl and plots go here
+    resume: bool = False              # continue from out_dir/checkpoint.npz
+    epochs: int | None = None         # override train.epochs
+    batch_size: int | None = None
+    seed: int | None = None
+    dtype: str | None = None          # float32 | float64
+    data: dict = field(default_factory=dict)   # overrides of train.data
+    progress: bool = True             # progress bars on stderr
+    max_steps: int | None = None      # stop early (tests, benchmarks)
+
+
+RESULT_KEYS = ("backend", "epochs", "final_loss", "test_accuracy", "test_loss", "seconds", "samples_per_second",
+               "checkpoint")

@@ -1,0 +1,124 @@
+"""Spec -> Graph IR: validate every layer's attributes against its registry entry and order the nodes."""
+from __future__ import annotations
+
+from netspec.errors import Collector, did_you_mean
+
+from . import registry
+from .ir import Graph, Node
+from .registry import AttrError
+
+
+def validate_attrs(layer_type, decl, errors: Collector) -> dict | None:
+    """Typed attributes with defaults filled, or None when any is wrong (each fault reported)."""
+    out, ok = {}, True
+    for key, value in decl.attrs.items():
+        attr = layer_type.attr(key)
+        key_pos = decl.attr_pos.get(f"@{key}", decl.pos)
+        if attr is None:
+            names = layer_type.attr_names()
+            hint = did_you_mean(key, [*names, *(a for at in layer_type.attrs for a in at.aliases)])
+            errors.add(key_pos, f"unknown attribute '{key}'", decl.name, layer_type.name,
+                       hint or (f"{layer_type.name} takes: {', '.join(names)}" if names else
+                                f"{layer_type.name} takes no attributes"))
+            ok = False
+            continue
+        if attr.name in out:
+            errors.add(key_pos, f"'{attr.name}' is given twice (as '{key}' too)", decl.name, layer_type.name,
+                       f"keep one of them")
+            ok = False
+            continue
+        if value is None and decl.attrs.get(key, 0) is None and attr.kind not in ("choice", "str"):
+            ok = False   # a var fault, already reported
+            continue
+        try:
+            out[attr.name] = attr.coerce(value, layer_type.spatial_rank)
+        except AttrError as exc:
+            errors.add(decl.attr_pos.get(key, decl.pos), str(exc), decl.name, layer_type.name, exc.hint)
+            ok = False
+    for attr in layer_type.attrs:
+        if attr.name in out:
+            continue
+        if attr.required:
+            errors.add(decl.pos, f"missing required attribute '{attr.name}'", decl.name, layer_type.name,
+                       f"add '{attr.name}: ...'" + (f" ({attr.doc})" if attr.doc else ""))
+            ok = False
+        elif attr.default is None:
+            out[attr.name] = None
+        else:
+            out[attr.name] = attr.coerce(attr.default, layer_type.spatial_rank)
+    if not ok:
+        return None
+    if out.get("activation") == "none":
+        out["activation"] = None
+    if layer_type.normalize:
+        layer_type.normalize(out)
+    return out
+
+
+def build(spec, errors: Collector) -> tuple[Graph, set]:
+    """The IR graph of a spec, and the names of nodes that could not be built (already reported)."""
+    nodes: dict[str, Node] = {}
+    broken: set[str] = set()
+    for decl in spec.inputs:
+        node = Node(decl.name, "input", {"shape": decl.shape, "dtype": decl.dtype}, [], decl.pos)
+        node.dtype = decl.dtype
+        nodes[decl.name] = node
+    for decl in spec.layers:
+        layer_type = registry.lookup(decl.type)
+        attrs = validate_attrs(layer_type, decl, errors)
+        count = len(decl.inputs)
+        if count < layer_type.min_inputs or count > layer_type.max_inputs:
+            if layer_type.max_inputs == 1:
+                msg, hint = f"takes one input, found {count}", "give 'from:' a single layer name"
+            else:
+                msg = f"takes at least {layer_type.min_inputs} inputs, found {count}"
+                hint = "list them, e.g. 'from: [input, -1]'"
+            errors.add(decl.attr_pos.get("from", decl.pos), msg, decl.name, layer_type.name, hint)
+            attrs = None
+        node = Node(decl.name, layer_type.name, attrs or {}, list(decl.inputs), decl.pos, decl.scope,
+                    decl.attr_pos, decl.type)
+        nodes[decl.name] = node
+        if attrs is None or None in decl.inputs or any(i in spec.broken for i in decl.inputs):
+            broken.add(decl.name)
+    ordered = _topological(nodes, errors, broken)
+    graph = Graph(spec.name, ordered, [d.name for d in spec.inputs], list(spec.outputs), spec.description,
+                  dict(spec.train), dict(spec.pretrain), dict(spec.blocks), dict(spec.vars), spec.path,
+                  spec.source_hash)
+    return graph, broken
+
+
+def _topological(nodes: dict, errors: Collector, broken: set) -> dict:
+    """Nodes in dependency order, declaration order kept where free; cycles are reported."""
+    remaining = {name: {i for i in node.inputs if i in nodes} for name, node in nodes.items()}
+    ordered: dict[str, Node] = {}
+    progress = True
+    while remaining and progress:
+        progress = False
+        for name in list(remaining):
+            if remaining[name] <= ordered.keys():
+                ordered[name] = nodes[name]
+                del remaining[name]
+                progress = True
+    if remaining:
+        cycle = _find_cycle(remaining)
+        first = nodes[cycle[0]]
+        errors.add(first.pos, "layers form a cycle: " + " -> ".join([*cycle, cycle[0]]), first.name,
+                   first.op, "a 'from' must name an earlier layer")
+        for name in remaining:
+            broken.add(name)
+            ordered[name] = nodes[name]
+    return ordered
+
+
+def _find_cycle(remaining: dict) -> list:
+    start = next(iter(remaining))
+    path, seen = [start], {start}
+    while True:
+        following = [i for i in remaining[path[-1]] if i in remaining]
+        if not following:
+            return path
+        nxt = following[0]
+        if nxt in seen:
+            return path[path.index(nxt):]
+        path.append(nxt)
+        seen.add(nxt)

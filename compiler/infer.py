@@ -1,0 +1,83 @@
+"""Shape and dtype inference: shapes on every edge, parameters, FLOPs and memory per node."""
+from __future__ import annotations
+
+from netspec.errors import Collector, fmt_shape
+
+from . import registry
+from .dims import Sym, numel
+from .ir import Graph, TensorSpec
+from .registry import ShapeError
+
+MAX_ELEMENTS = 2 ** 34      # per sample, per tensor
+MAX_PARAMS = 2 ** 36
+ITEM_BYTES = {"float32": 4, "float64": 8, "int64": 8, "int32": 4}
+
+
+def infer(graph: Graph, errors: Collector, broken: set | None = None) -> Graph:
+    """Fill shape, dtype, params, buffers, FLOPs and memory on every node; report shape faults."""
+    broken = set() if broken is None else broken
+    total_params = 0
+    for node in graph:
+        layer_type = registry.lookup(node.op)
+        if node.name in broken or any(i in broken or i not in graph.nodes for i in node.inputs):
+            broken.add(node.name)
+            continue
+        in_nodes = [graph[i] for i in node.inputs]
+        node.in_shapes = [n.shape for n in in_nodes]
+        if in_nodes:
+            dtype = in_nodes[0].dtype
+            if dtype not in layer_type.input_dtypes:
+                _dtype_fault(node, layer_type, dtype, errors)
+                broken.add(node.name)
+                continue
+            node.dtype = layer_type.output_dtype or dtype
+        try:
+            shape = tuple(layer_type.infer(node, node.in_shapes))
+            _check_size(shape)
+            node.shape = shape
+            node.params = [TensorSpec(n, tuple(s)) for n, s in layer_type.params(node, node.in_shapes)]
+            node.buffers = [TensorSpec(n, tuple(s), False) for n, s in layer_type.buffers(node, node.in_shapes)]
+            total_params += node.param_count
+            if total_params > MAX_PARAMS:
+                raise ShapeError(f"the network has more than {MAX_PARAMS:,} parameters ({total_params:,} so far)",
+                                 "check the sizes: a dimension is far larger than intended")
+        except ShapeError as exc:
+            errors.add(node.pos, str(exc) + block_note(node), node.name if node.op != "input" else None,
+                       node.op, exc.hint)
+            broken.add(node.name)
+            node.shape = None
+            continue
+        node.flops = int(layer_type.flops(node, node.in_shapes, shape))
+        node.memory = numel(shape) * ITEM_BYTES.get(node.dtype, 4)
+    for name in graph.outputs:
+        if name not in graph.nodes and not name.startswith("!"):   # '!...': a faulty layer, already reported
+            errors.add(None, f"output '{name}' is not a layer")
+    return graph
+
+
+def block_note(node) -> str:
+    """' (in block 'basic' used at line 19)' for nodes inside a block instance."""
+    if not node.scope or node.scope[-1].pos is None:
+        return ""
+    scope = node.scope[-1]
+    return f" (in block '{scope.block}' used at line {scope.pos.line})"
+
+
+def _check_size(shape) -> None:
+    for dim in shape:
+        if isinstance(dim, int) and dim <= 0:
+            raise ShapeError(f"output shape {fmt_shape(shape)} has a non-positive dim")
+    count = numel([d for d in shape if not isinstance(d, Sym)])
+    if count > MAX_ELEMENTS:
+        raise ShapeError(f"output {fmt_shape(shape)} has {count:,} values per sample, more than the "
+                         f"{MAX_ELEMENTS:,} allowed", "check the sizes: a dimension is far larger than intended")
+
+
+def _dtype_fault(node, layer_type, dtype, errors: Collector) -> None:
+    if dtype.startswith("int"):
+        message = f"expects float input, found {dtype} token ids from '{node.inputs[0]}'"
+        hint = "add an 'embedding' layer before it"
+    else:
+        message = f"expects integer token ids, found {dtype} from '{node.inputs[0]}'"
+        hint = "declare the input with 'dtype: int64'"
+    errors.add(node.pos, message, node.name, layer_type.name, hint)

@@ -1,0 +1,65 @@
+"""Convolutions (1-D and 2-D) with stride, padding, dilation and groups."""
+from netspec.errors import fmt_shape
+
+from ..dims import numel
+from ..registry import REQUIRED, Attr, LayerType, ShapeError, register
+from .common import ACTIVATION_ATTR, BIAS_ATTR, INIT_ATTR, need_rank, window_out
+
+
+def conv_spatial_out(node, shape, rank: int, kernel, stride, padding, dilation, ceil_mode=False):
+    """Spatial output dims of a conv/pool window over `shape[1:]`."""
+    spatial = shape[1:]
+    if padding == "same":
+        return tuple(spatial)
+    pads = (0,) * rank if padding == "valid" else padding
+    kernel_desc = "x".join(map(str, kernel))
+    return tuple(window_out(n, k, s, p, d, ceil_mode, fmt_shape(shape), kernel_desc)
+                 for n, k, s, p, d in zip(spatial, kernel, stride, pads, dilation))
+
+
+def _make(rank: int):
+    name = f"conv{rank}d"
+
+    def infer(node, in_shapes):
+        (shape,) = in_shapes
+        need_rank(node, shape, (rank + 1,), f"channels x {'length' if rank == 1 else 'height x width'}",
+                  "add a 'reshape' to channels-first layout" if rank == 2 else None)
+        a = node.attrs
+        channels = shape[0]
+        if not isinstance(channels, int):
+            raise ShapeError(f"the channel dim must be fixed, found {channels}")
+        if channels % a["groups"] or a["filters"] % a["groups"]:
+            raise ShapeError(f"groups={a['groups']} must divide both input channels ({channels}) and "
+                             f"filters ({a['filters']})")
+        if a["padding"] == "same" and any(s != 1 for s in a["stride"]):
+            raise ShapeError("padding 'same' needs stride 1 (as in PyTorch)",
+                             "give the padding as a number, e.g. padding: "
+                             f"{(a['kernel'][0] - 1) // 2}")
+        return (a["filters"], *conv_spatial_out(node, shape, rank, a["kernel"], a["stride"],
+                                                a["padding"], a["dilation"]))
+
+    def params(node, in_shapes):
+        a = node.attrs
+        out = [("weight", (a["filters"], in_shapes[0][0] // a["groups"], *a["kernel"]))]
+        return out + [("bias", (a["filters"],))] if a["bias"] else out
+
+    def flops(node, in_shapes, out_shape):
+        a = node.attrs
+        per_output = (in_shapes[0][0] // a["groups"]) * numel(a["kernel"])
+        return numel(out_shape) * per_output
+
+    register(LayerType(
+        name, "convolution", spatial_rank=rank,
+        attrs=[Attr("filters", "int", REQUIRED, min=1, aliases=("out_channels", "channels")),
+               Attr("kernel", "spatial", REQUIRED, min=1, aliases=("kernel_size",)),
+               Attr("stride", "spatial", 1, min=1),
+               Attr("padding", "padding", 0, min=0),
+               Attr("dilation", "spatial", 1, min=1),
+               Attr("groups", "int", 1, min=1),
+               BIAS_ATTR, ACTIVATION_ATTR, INIT_ATTR],
+        infer=infer, params=params, flops=flops,
+        doc=f"{rank}-D convolution over channels-first input"))
+
+
+_make(1)
+_make(2)

@@ -1,0 +1,32 @@
+"""Fully connected layers."""
+from netspec.errors import fmt_shape
+
+from ..dims import numel
+from ..registry import REQUIRED, Attr, LayerType, ShapeError, register
+from .common import ACTIVATION_ATTR, BIAS_ATTR, INIT_ATTR
+
+
+def _infer(node, in_shapes):
+    (shape,) = in_shapes
+    if len(shape) not in (1, 2):
+        raise ShapeError(f"expects a vector per sample (or a sequence T x features), found "
+                         f"{fmt_shape(shape)}", "add a 'flatten' layer before it")
+    return (*shape[:-1], node.attrs["units"])
+
+
+def _params(node, in_shapes):
+    features = in_shapes[0][-1]
+    out = [("weight", (node.attrs["units"], features))]
+    return out + [("bias", (node.attrs["units"],))] if node.attrs["bias"] else out
+
+
+def _flops(node, in_shapes, out_shape):
+    return numel(in_shapes[0]) * node.attrs["units"]
+
+
+register(LayerType(
+    "linear", "dense", aliases=("dense", "fc", "affine"),
+    attrs=[Attr("units", "int", REQUIRED, min=1, aliases=("out_features", "outputs"), doc="output features"),
+           BIAS_ATTR, ACTIVATION_ATTR, INIT_ATTR],
+    infer=_infer, params=_params, flops=_flops,
+    doc="y = x W^T + b over the last axis"))

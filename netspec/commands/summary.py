@@ -1,0 +1,22 @@
+"""`netspec summary SPEC [--json]`: per-layer shapes, params and FLOPs."""
+import json
+
+from ..api import load_graph
+
+HELP = "per-layer output shape, params, FLOPs and totals (--json for one JSON object)"
+
+
+def add_arguments(parser) -> None:
+    from ..cli import add_spec_argument
+    add_spec_argument(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(args) -> int:
+    from compiler.analysis import summary_json, summary_table
+    graph = load_graph(args.spec, args.overrides)
+    if args.json:
+        print(json.dumps(summary_json(graph), indent=2))
+    else:
+        print(summary_table(graph))
+    return 0

@@ -1,0 +1,159 @@
+"""The `train:` and `pretrain:` sections: validated once here, read by every backend."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from compiler.registry import REQUIRED, Attr, AttrError
+
+from .errors import Collector, Pos, SpecError, did_you_mean
+
+LOSSES = {"cross_entropy": ("softmax_cross_entropy", "ce", "nll"), "mse": ("mean_squared_error", "l2"),
+          "bce": ("binary_cross_entropy", "sigmoid_cross_entropy")}
+OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam", "adamw")
+SCHEDULES = ("none", "step", "exponential", "cosine")
+DATASETS = ("digits", "mnist", "npz", "text", "synthetic")
+
+OPTIMIZER_ATTRS = [
+    Attr("type", "choice", "sgd", choices=OPTIMIZERS), Attr("lr", "float", 0.01, min=0.0, aliases=("learning_rate",)),
+    Attr("momentum", "float", 0.0, min=0.0, max=1.0), Attr("nesterov", "bool", False),
+    Attr("weight_decay", "float", 0.0, min=0.0), Attr("betas", "floats", (0.9, 0.999), min=0.0, max=1.0),
+    Attr("eps", "float", None, min=0.0), Attr("alpha", "float", 0.99, min=0.0, max=1.0, doc="rmsprop smoothing"),
+]
+SCHEDULE_ATTRS = [
+    Attr("type", "choice", "none", choices=SCHEDULES), Attr("every", "int", 10, min=1, aliases=("step_size",)),
+    Attr("gamma", "float", 0.1, min=0.0), Attr("min_lr", "float", 0.0, min=0.0, aliases=("eta_min",)),
+    Attr("t_max", "int", None, min=1, doc="cosine period in epochs (default: all epochs)"),
+]
+DATA_ATTRS = [
+    Attr("name", "choice", "digits", choices=DATASETS), Attr("path", "str", None),
+    Attr("test_fraction", "prob", 0.2, aliases=("test_split", "holdout")),
+    Attr("seq_len", "int", 64, min=1, doc="text: characters per training sequence"),
+    Attr("samples", "int", None, min=1, doc="use at most this many training samples"),
+    Attr("labels", "int", None, min=1, doc="keep labels for only this many training samples"),
+    Attr("shift_augment", "bool", False, doc="digits: add one-pixel shifts (5x the data)"),
+    Attr("scale", "choice", "unit", choices=("unit", "standard", "none"),
+         doc="unit: pixels to [0, 1]; standard: zero mean, unit variance"),
+    Attr("as_sequence", "bool", False, doc="images as rows x columns sequences"),
+    Attr("classes", "int", None, min=1, doc="synthetic: number of classes"),
+]
+TRAIN_ATTRS = [
+    Attr("loss", "choice", "cross_entropy", choices=(*LOSSES, *(a for v in LOSSES.values() for a in v))),
+    Attr("epochs", "int", 10, min=0), Attr("batch_size", "int", 64, min=1), Attr("seed", "int", 0, min=0),
+    Attr("grad_clip", "float", None, min=0.0, aliases=("clip_norm", "gradient_clipping")),
+    Attr("dtype", "choice", "float32", choices=("float32", "float64")),
+    Attr("task", "choice", None, choices=(None, "classification", "regression", "reconstruction", "language_model")),
+    Attr("checkpoint_every", "int", 1, min=1, doc="epochs between checkpoints"),
+]
+PRETRAIN_ATTRS = [
+    Attr("method", "choice", "cd", choices=("cd", "pcd", "dbm", "autoencoder")),
+    Attr("k", "int", 1, min=1, max=1000), Attr("epochs", "int", 10, min=0), Attr("lr", "float", 0.05, min=0.0),
+    Attr("momentum", "floats", (0.5, 0.9), min=0.0, max=1.0), Attr("momentum_switch", "int", 5, min=0),
+    Attr("weight_decay", "float", 2e-4, min=0.0), Attr("batch_size", "int", 64, min=1),
+    Attr("persistent", "bool", False), Attr("chains", "int", None, min=1),
+    Attr("sparsity", "prob", None), Attr("sparsity_cost", "float", 0.0, min=0.0),
+    Attr("init_scale", "float", 0.01, min=0.0), Attr("propagate", "choice", "mean", choices=("mean", "sample")),
+    Attr("mean_field_steps", "int", 10, min=1, doc="DBM: mean-field iterations"),
+    Attr("joint_epochs", "int", 0, min=0, doc="DBM: joint training epochs after pretraining"),
+    Attr("seed", "int", 0, min=0),
+]
+
+
+@dataclass
+class Section:
+    """A validated mapping with attribute access: cfg.lr, cfg.optimizer.type."""
+
+    values: dict = field(default_factory=dict)
+
+    def __getattr__(self, name):
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def get(self, name, default=None):
+        return self.values.get(name, default)
+
+    def as_dict(self) -> dict:
+        return {k: v.as_dict() if isinstance(v, Section) else v for k, v in self.values.items()}
+
+
+def _canonical_loss(name: str) -> str:
+    for canonical, aliases in LOSSES.items():
+        if name == canonical or name in aliases:
+            return canonical
+    return name
+
+
+def _read(raw, attrs, where: str, errors: Collector, pos: Pos, nested: dict | None = None) -> Section:
+    nested = nested or {}
+    if isinstance(raw, str) and "type" in [a.name for a in attrs]:
+        raw = {"type": raw}          # optimizer: adam
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        errors.add(pos, f"'{where}' must be a mapping, found {raw!r}")
+        raw = {}
+    values = {}
+    pos_of = getattr(raw, "pos_of", lambda key: pos)
+    for key, value in raw.items():
+        if key in nested:
+            sub_attrs, sub_where = nested[key]
+            values[key] = _read(value, sub_attrs, f"{where}.{key}", errors, pos_of(key))
+            continue
+        attr = next((a for a in attrs if a.name == key or key in a.aliases), None)
+        if attr is None:
+            names = [a.name for a in attrs] + list(nested)
+            errors.add(pos_of(key), f"unknown key '{key}' in '{where}'",
+                       did_you_mean(key, names) or f"allowed: {', '.join(names)}")
+            continue
+        try:
+            values[attr.name] = attr.coerce(value) if value is not None or attr.kind != "choice" else None
+        except AttrError as exc:
+            errors.add(pos_of(key), f"in '{where}': {exc}", hint=exc.hint)
+    for attr in attrs:
+        if attr.name not in values:
+            if attr.required:
+                errors.add(pos, f"'{where}' needs '{attr.name}'")
+            values[attr.name] = attr.default
+    for key, (sub_attrs, sub_where) in nested.items():
+        if key not in values:
+            values[key] = _read({}, sub_attrs, f"{where}.{key}", errors, pos)
+    return Section(values)
+
+
+def read_train(raw: dict, pos: Pos | None = None, errors: Collector | None = None) -> Section:
+    """The validated `train:` section with every default filled."""
+    own = errors is None
+    errors = errors or Collector()
+    pos = pos or getattr(raw, "pos", Pos("<spec>"))
+    section = _read(raw or {}, TRAIN_ATTRS, "train", errors, pos,
+                    nested={"optimizer": (OPTIMIZER_ATTRS, "optimizer"), "schedule": (SCHEDULE_ATTRS, "schedule"),
+                            "data": (DATA_ATTRS, "data")})
+    section.values["loss"] = _canonical_loss(section.loss)
+    data = section.data
+    if data.name in ("mnist", "npz", "text") and not data.path:
+        errors.add(getattr(raw.get("data", {}), "pos", pos) if isinstance(raw, dict) else pos,
+                   f"data '{data.name}' needs a 'path'", f"add 'path: ...' or use 'name: digits'")
+    if own:
+        errors.raise_if_any()
+    return section
+
+
+def read_pretrain(raw: dict, pos: Pos | None = None, errors: Collector | None = None) -> Section:
+    """The validated `pretrain:` section with every default filled."""
+    own = errors is None
+    errors = errors or Collector()
+    section = _read(raw or {}, PRETRAIN_ATTRS, "pretrain", errors, pos or getattr(raw, "pos", Pos("<spec>")))
+    if own:
+        errors.raise_if_any()
+    return section
+
+
+def check_sections(graph, errors: Collector) -> None:
+    """Validate a graph's train/pretrain sections into `errors` (used by `netspec check`)."""
+    read_train(graph.train, errors=errors)
+    if graph.pretrain:
+        read_pretrain(graph.pretrain, errors=errors)
+
+
+__all__ = ["read_train", "read_pretrain", "check_sections", "Section", "SpecError", "REQUIRED"]

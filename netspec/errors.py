@@ -1,0 +1,93 @@
+"""Diagnostics: one clear message per fault, with file:line:col, the layer and the fix."""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Pos:
+    """A position in a spec file (1-based line and column)."""
+
+    file: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        if self.line <= 0:
+            return self.file
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass
+class Diagnostic:
+    """One fault found in a spec."""
+
+    pos: Pos | None
+    message: str
+    layer: str | None = None      # full layer name, e.g. 'stage2/conv_1'
+    layer_type: str | None = None
+    hint: str | None = None       # the fix, e.g. "did you mean 'conv2d'?"
+
+    def __str__(self) -> str:
+        parts = [str(self.pos) if self.pos else "<spec>"]
+        if self.layer is not None:
+            kind = f" ({self.layer_type})" if self.layer_type else ""
+            parts.append(f"layer '{self.layer}'{kind}")
+        text = ": ".join(parts) + ": " + self.message
+        if self.hint:
+            text += f"; {self.hint}"
+        return text
+
+
+class SpecError(Exception):
+    """Raised with every fault found in a spec; str() gives one line per fault."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = list(diagnostics)
+        super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+
+@dataclass
+class Collector:
+    """Gathers diagnostics so that all independent faults of a file are reported."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def add(self, pos, message, layer=None, layer_type=None, hint=None) -> None:
+        self.diagnostics.append(Diagnostic(pos, message, layer, layer_type, hint))
+
+    def raise_if_any(self) -> None:
+        if self.diagnostics:
+            raise SpecError(self.diagnostics)
+
+    def __bool__(self) -> bool:
+        return bool(self.diagnostics)
+
+
+def did_you_mean(word: str, choices) -> str | None:
+    """A 'did you mean ...?' hint for a misspelt name, or None."""
+    close = difflib.get_close_matches(str(word), sorted(set(map(str, choices))), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
+def fmt_shape(shape) -> str:
+    """Shapes as people write them: 16x5x5, T x 256 when a dim is symbolic."""
+    if shape is None:
+        return "?"
+    if len(shape) == 0:
+        return "scalar"
+    items = [str(d) for d in shape]
+    sep = " x " if any(not isinstance(d, int) for d in shape) else "x"
+    return sep.join(items)
+
+
+class UserError(Exception):
+    """A fault in what the user gave besides the spec (a data file, a checkpoint): exit 1, one line."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message + (f"; {hint}" if hint else ""))
+
+
+class UsageError(Exception):
+    """Bad command-line usage: exit 2."""

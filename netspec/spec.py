@@ -1,0 +1,592 @@
+"""Spec loading: vars, blocks, repeat and `from` references expanded into a flat layer list.
+
+Every declaration keeps the file position of the YAML that produced it, so later stages
+(shape inference, backends) can report faults where the user wrote them.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from compiler import registry
+from compiler.dims import parse_dim
+from compiler.ir import BlockScope
+
+from .errors import Collector, Diagnostic, Pos, SpecError, did_you_mean
+from .expr import ExprError, has_placeholder, substitute
+from .yamlpos import YMap, YSeq, load_yaml_file, load_yaml_text
+
+TOP_KEYS = ("netspec", "name", "description", "vars", "input", "inputs", "layers", "blocks",
+            "train", "pretrain", "output", "outputs")
+LAYER_KEYS = ("type", "name", "from", "repeat")
+BLOCK_KEYS = ("params", "layers", "output", "description")
+INPUT_KEYS = ("shape", "dtype", "description")
+DTYPES = ("float32", "float64", "int64", "int32")
+FORMAT_VERSION = 1
+MAX_REPEAT = 10_000
+MAX_LAYERS = 200_000
+RESERVED_NAMES = {"input", "forward", "training", "parameters", "modules", "state_dict", "cuda", "to",
+                  "eval", "train", "type", "float", "double", "half", "apply", "children", "buffers"}
+
+
+@dataclass
+class InputDecl:
+    name: str
+    shape: tuple
+    dtype: str
+    pos: Pos
+
+
+@dataclass
+class BlockDef:
+    name: str
+    params: YMap
+    layers: YSeq
+    pos: Pos
+    output: str | None = None
+    description: str = ""
+
+
+@dataclass
+class LayerDecl:
+    """One layer after expansion: full name, type as written, evaluated attrs, resolved inputs."""
+
+    name: str
+    type: str
+    attrs: dict
+    attr_pos: dict
+    inputs: list
+    pos: Pos
+    scope: tuple = ()
+
+
+@dataclass
+class Spec:
+    path: str
+    name: str
+    description: str
+    vars: dict
+    inputs: list
+    layers: list
+    outputs: list
+    blocks: dict
+    train: dict = field(default_factory=dict)
+    pretrain: dict = field(default_factory=dict)
+    source_hash: str = ""
+    raw: YMap | None = None
+    broken: set = field(default_factory=set)         # refs to layers that had faults
+    diagnostics: list = field(default_factory=list)  # faults found while expanding
+
+
+class _Scope:
+    """Names visible while expanding one layer list (the top level or one block instance)."""
+
+    def __init__(self, prefix: str, input_ref: str | None, scope: tuple, variables: dict):
+        self.prefix = prefix
+        self.input_ref = input_ref
+        self.scope = scope
+        self.vars = variables
+        self.local: dict[str, str] = {}
+        self.order: list[str | None] = []
+        self.pending: list = []   # (decl, index into decl.inputs, raw ref, pos, entry index)
+
+
+class _Expander:
+    def __init__(self, raw: YMap, path: str, overrides: dict | None):
+        self.raw, self.path = raw, path
+        self.errors = Collector()
+        self.overrides = dict(overrides or {})
+        self.layers: list[LayerDecl] = []
+        self.aliases: dict[str, tuple] = {}   # alias -> (target, pos)
+        self.full_names: set[str] = set()
+        self.inputs: list[InputDecl] = []
+        self.blocks: dict[str, BlockDef] = {}
+        self.global_vars: dict = {}
+        self.broken: set[str] = set()
+
+    # ---- helpers -------------------------------------------------------------------------
+    def fail(self, pos, message, hint=None, layer=None, layer_type=None):
+        self.errors.add(pos, message, layer, layer_type, hint)
+
+    def subst(self, value, variables, pos, layer=None, layer_type=None):
+        """Substitute vars recursively; on a fault report it and return None."""
+        try:
+            return self._subst(value, variables, pos)
+        except ExprError as exc:
+            self.fail(getattr(exc, "pos", pos), str(exc), exc.hint, layer, layer_type)
+            return None
+
+    def _subst(self, value, variables, pos):
+        if isinstance(value, YMap):
+            out = YMap()
+            out.pos, out.key_pos, out.value_pos = value.pos, value.key_pos, value.value_pos
+            for key, item in value.items():
+                out[key] = self._subst_at(item, variables, value.pos_of(key))
+            return out
+        if isinstance(value, YSeq):
+            out = YSeq(self._subst_at(item, variables, value.pos_of(i)) for i, item in enumerate(value))
+            out.pos, out.item_pos = value.pos, value.item_pos
+            return out
+        if has_placeholder(value):
+            return substitute(value, variables)
+        return value
+
+    def _subst_at(self, value, variables, pos):
+        try:
+            return self._subst(value, variables, pos)
+        except ExprError as exc:
+            if not hasattr(exc, "pos"):
+                exc.pos = pos
+            raise
+
+    # ---- top level -----------------------------------------------------------------------
+    def run(self) -> Spec:
+        raw = self.raw
+        if not isinstance(raw, YMap):
+            raise SpecError([Diagnostic(getattr(raw, "pos", Pos(self.path, 1, 1)),
+                                        "a spec must be a mapping with name:, input: and layers:",
+                                        hint="start with 'name:', 'input:' and 'layers:'")])
+        for key in raw:
+            if key not in TOP_KEYS:
+                self.fail(raw.key_pos[key], f"unknown top-level key '{key}'",
+                          did_you_mean(key, TOP_KEYS) or f"allowed: {', '.join(TOP_KEYS)}")
+        version = raw.get("netspec", FORMAT_VERSION)
+        if version != FORMAT_VERSION:
+            self.fail(raw.pos_of("netspec"), f"format version {version!r} is not supported; this netspec reads "
+                      f"version {FORMAT_VERSION}", "write 'netspec: 1'")
+        name = raw.get("name")
+        if not isinstance(name, str) or not name.strip():
+            self.fail(raw.pos_of("name") if "name" in raw else raw.pos, "the spec needs a 'name:'",
+                      "add e.g. 'name: lenet5'")
+            name = "unnamed"
+        variables = self.global_vars = self.read_vars()
+        self.read_inputs(variables)
+        self.read_blocks()
+        layers = raw.get("layers")
+        if not isinstance(layers, YSeq) or not layers:
+            self.fail(raw.pos_of("layers") if "layers" in raw else raw.pos,
+                      "the spec needs a non-empty 'layers:' list", "add 'layers:' with at least one layer")
+            layers = YSeq()
+            layers.pos, layers.item_pos = raw.pos, []
+        default_input = self.inputs[0].name if len(self.inputs) == 1 else None
+        top = _Scope("", default_input, (), variables)
+        out = self.expand(layers, top, stack=())
+        outputs = self.read_outputs(top, out)
+        self.resolve_aliases()
+        description = raw.get("description", "")
+        train = self.subst(raw.get("train", YMap()), variables, raw.pos_of("train")) or {}
+        pretrain = self.subst(raw.get("pretrain", YMap()), variables, raw.pos_of("pretrain")) or {}
+        for section, value in (("train", train), ("pretrain", pretrain)):
+            if not isinstance(value, dict):
+                self.fail(raw.pos_of(section), f"'{section}:' must be a mapping, found {value!r}")
+        return Spec(self.path, str(name), str(description or ""), variables, self.inputs, self.layers, outputs,
+                    self.blocks, train if isinstance(train, dict) else {},
+                    pretrain if isinstance(pretrain, dict) else {}, raw=raw, broken=self.broken,
+                    diagnostics=self.errors.diagnostics)
+
+    def read_vars(self) -> dict:
+        raw_vars = self.raw.get("vars", YMap())
+        if not isinstance(raw_vars, dict):
+            self.fail(self.raw.pos_of("vars"), "'vars:' must be a mapping of names to values",
+                      "write e.g. 'vars: {width: 64}'")
+            raw_vars = {}
+        for key in self.overrides:
+            if key not in raw_vars:
+                self.fail(Pos(self.path), f"--set {key}=...: the spec has no var '{key}'",
+                          did_you_mean(key, raw_vars) or
+                          (f"vars are: {', '.join(map(str, raw_vars))}" if raw_vars else "the spec has no vars"))
+        variables: dict = {}
+        for key, value in raw_vars.items():
+            pos = raw_vars.pos_of(key) if isinstance(raw_vars, YMap) else Pos(self.path)
+            if not isinstance(key, str) or not key.isidentifier():
+                self.fail(pos, f"var name {key!r} is not an identifier", "use letters, digits and _")
+                continue
+            value = self.overrides.get(key, value)
+            if isinstance(value, (YMap, YSeq)):
+                self.fail(pos, f"var '{key}' must be a number, a bool or a string")
+                continue
+            try:
+                variables[key] = substitute(value, variables) if has_placeholder(value) else value
+            except ExprError as exc:
+                self.fail(pos, str(exc), exc.hint)
+        return variables
+
+    def read_inputs(self, variables) -> None:
+        raw = self.raw
+        if "input" in raw and "inputs" in raw:
+            self.fail(raw.key_pos["inputs"], "give either 'input:' or 'inputs:', not both")
+        if "input" in raw:
+            declared = {"input": (raw["input"], raw.pos_of("input"))}
+        elif "inputs" in raw:
+            value = raw["inputs"]
+            if not isinstance(value, YMap) or not value:
+                self.fail(raw.pos_of("inputs"), "'inputs:' must map names to {shape: [...]}",
+                          "write e.g. 'inputs: {image: {shape: [3, 224, 224]}}'")
+                return
+            declared = {key: (value[key], value.pos_of(key)) for key in value}
+        else:
+            self.fail(raw.pos, "the spec needs an 'input:' with a shape", "add e.g. 'input: {shape: [1, 28, 28]}'")
+            return
+        for name, (decl, pos) in declared.items():
+            if isinstance(decl, YSeq):   # shorthand: input: [1, 28, 28]
+                decl = {"shape": decl}
+            if not isinstance(decl, dict) or "shape" not in decl:
+                self.fail(pos, f"input '{name}' needs a shape", "write e.g. '{shape: [1, 28, 28]}'")
+                continue
+            if not isinstance(name, str) or not name.isidentifier():
+                self.fail(pos, f"input name {name!r} is not an identifier")
+                continue
+            for key in decl:
+                if key not in INPUT_KEYS:
+                    self.fail(decl.key_pos.get(key, pos) if isinstance(decl, YMap) else pos,
+                              f"unknown key '{key}' in input '{name}'",
+                              did_you_mean(key, INPUT_KEYS) or f"allowed: {', '.join(INPUT_KEYS)}")
+            shape_pos = decl.pos_of("shape") if isinstance(decl, YMap) else pos
+            raw_shape = self.subst(decl["shape"], variables, shape_pos)
+            if not isinstance(raw_shape, list) or not raw_shape:
+                self.fail(shape_pos, f"input '{name}' shape must be a non-empty list of sizes, found {raw_shape!r}",
+                          "write e.g. 'shape: [1, 28, 28]' (per sample, channels first, no batch dim)")
+                continue
+            shape = []
+            for index, dim in enumerate(raw_shape):
+                dim_pos = raw_shape.pos_of(index) if isinstance(raw_shape, YSeq) else shape_pos
+                try:
+                    parsed = parse_dim(dim)
+                except ValueError as exc:
+                    self.fail(dim_pos, f"input '{name}': {exc}; found {dim!r}")
+                    continue
+                if isinstance(parsed, int) and not 0 < parsed <= 2 ** 31 - 1:
+                    self.fail(dim_pos, f"input '{name}': dim {index} must be positive and below 2^31, found {parsed}")
+                    continue
+                shape.append(parsed)
+            if len(shape) != len(raw_shape):
+                continue
+            dtype = decl.get("dtype", "float32")
+            if dtype not in DTYPES:
+                self.fail(decl.pos_of("dtype") if isinstance(decl, YMap) else pos,
+                          f"input '{name}' dtype must be one of {', '.join(DTYPES)}; found {dtype!r}",
+                          did_you_mean(str(dtype), DTYPES))
+                continue
+            self.inputs.append(InputDecl(name, tuple(shape), dtype, pos))
+            self.full_names.add(name)
+
+    def read_blocks(self) -> None:
+        raw_blocks = self.raw.get("blocks", YMap())
+        if not isinstance(raw_blocks, YMap):
+            self.fail(self.raw.pos_of("blocks"), "'blocks:' must map block names to {params:, layers:}")
+            return
+        for name, body in raw_blocks.items():
+            pos = raw_blocks.pos_of(name)
+            if not isinstance(name, str) or not name.isidentifier():
+                self.fail(pos, f"block name {name!r} is not an identifier")
+                continue
+            if registry.lookup(name):
+                self.fail(raw_blocks.key_pos[name], f"block '{name}' has the name of a built-in layer type",
+                          f"rename it, e.g. '{name}_block'")
+                continue
+            if not isinstance(body, YMap):
+                self.fail(pos, f"block '{name}' must be a mapping with 'layers:' (and optional 'params:')")
+                continue
+            for key in body:
+                if key not in BLOCK_KEYS:
+                    self.fail(body.key_pos[key], f"unknown key '{key}' in block '{name}'",
+                              did_you_mean(key, BLOCK_KEYS) or f"allowed: {', '.join(BLOCK_KEYS)}")
+            params = body.get("params", YMap())
+            if not isinstance(params, YMap):
+                self.fail(body.pos_of("params"), f"'params' of block '{name}' must be a mapping of defaults")
+                params = YMap()
+                params.pos, params.key_pos, params.value_pos = pos, {}, {}
+            layers = body.get("layers")
+            if not isinstance(layers, YSeq) or not layers:
+                self.fail(body.pos_of("layers") if "layers" in body else pos,
+                          f"block '{name}' needs a non-empty 'layers:' list")
+                continue
+            output = body.get("output")
+            self.blocks[name] = BlockDef(name, params, layers, pos, output if isinstance(output, str) else None,
+                                         str(body.get("description", "")))
+
+    def read_outputs(self, top: _Scope, last: str | None) -> list:
+        raw = self.raw
+        if "output" in raw and "outputs" in raw:
+            self.fail(raw.key_pos["outputs"], "give either 'output:' or 'outputs:', not both")
+        key = "outputs" if "outputs" in raw else "output" if "output" in raw else None
+        if key is None:
+            return [last] if last else []
+        value = raw[key]
+        names = value if isinstance(value, list) else [value]
+        out = []
+        for index, ref in enumerate(names):
+            pos = value.pos_of(index) if isinstance(value, YSeq) else raw.pos_of(key)
+            target = self.lookup_name(ref, top, pos)
+            if target:
+                out.append(target)
+        return out
+
+    # ---- layer lists ---------------------------------------------------------------------
+    def expand(self, entries: YSeq, scope: _Scope, stack: tuple) -> str | None:
+        """Expand one layer list; return the full name of its output."""
+        previous = scope.input_ref
+        for index, entry in enumerate(entries):
+            pos = entries.pos_of(index)
+            out = self.expand_entry(entry, index, pos, previous, scope, stack)
+            if out is None:   # a faulty layer: later layers that read it are skipped, not re-reported
+                out = f"!{scope.prefix}{index}"
+                self.broken.add(out)
+            scope.order.append(out)
+            previous = out
+        self.resolve_pending(scope)
+        return previous if entries else scope.input_ref
+
+    def expand_entry(self, entry, index, pos, previous, scope: _Scope, stack) -> str | None:
+        if len(self.layers) > MAX_LAYERS:
+            if len(self.layers) == MAX_LAYERS + 1:
+                self.fail(pos, f"the spec expands to more than {MAX_LAYERS} layers", "lower the repeat counts")
+            return None
+        if isinstance(entry, str):
+            entry = _ymap({"type": entry}, pos)
+        if not isinstance(entry, YMap):
+            self.fail(pos, f"a layer must be a type name or a mapping with 'type:', found {entry!r}")
+            return None
+        if "type" not in entry:
+            hint = "write e.g. '{type: conv2d, filters: 6, kernel: 5}'"
+            if len(entry) == 1:
+                only = next(iter(entry))
+                hint = f"write '{{type: {only}, ...}}' instead of '{only}: ...'"
+            self.fail(entry.pos, "layer has no 'type'", hint)
+            return None
+        type_name = self.subst(entry["type"], scope.vars, entry.pos_of("type"))
+        if not isinstance(type_name, str):
+            if type_name is not None:
+                self.fail(entry.pos_of("type"), f"layer type must be a name, found {type_name!r}")
+            return None
+        layer_type = registry.lookup(type_name)
+        block = self.blocks.get(type_name)
+        if layer_type is None and block is None:
+            self.fail(entry.pos_of("type"), f"unknown layer type '{type_name}'",
+                      did_you_mean(type_name, [*registry.all_type_names(), *self.blocks]) or
+                      "see 'netspec check --list-types'")
+            return None
+        if type_name == "input":
+            self.fail(entry.pos_of("type"), "'input' is not a layer type", "declare inputs under 'input:'/'inputs:'")
+            return None
+        base = self.subst(entry.get("name", f"{type_name}_{index + 1}"), scope.vars, entry.pos_of("name"))
+        if not self.valid_name(base, entry.pos_of("name"), type_name):
+            return None
+        repeat = self.read_repeat(entry, scope, base, type_name)
+        if repeat is None:
+            return None
+        attrs = {}
+        for key, value in entry.items():
+            if key in LAYER_KEYS:
+                continue
+            if not isinstance(key, str):
+                self.fail(entry.key_pos[key], f"attribute name {key!r} must be a name", layer=scope.prefix + base)
+                continue
+            attrs[key] = self.subst(value, scope.vars, entry.pos_of(key), scope.prefix + base, type_name)
+        attr_pos = {key: entry.pos_of(key) for key in attrs}
+        attr_pos.update({f"@{key}": entry.key_pos[key] for key in entry.key_pos})
+        out = None
+        for copy in range(repeat):
+            local = base if repeat == 1 else f"{base}_{copy + 1}"
+            full = scope.prefix + local
+            if local in scope.local or full in self.full_names:
+                self.fail(entry.pos_of("name") if "name" in entry else entry.pos,
+                          f"duplicate layer name '{full}'", "give each layer a unique 'name'")
+                return None
+            scope.local[local] = full
+            self.full_names.add(full)
+            if copy == 0 and "from" in entry:
+                refs = entry["from"]
+                refs = self.subst(refs, scope.vars, entry.pos_of("from"), full, type_name)
+                ref_list = list(refs) if isinstance(refs, list) else [refs]
+                from_pos = entry.pos_of("from")
+                ref_pos = [refs.pos_of(i) if isinstance(refs, YSeq) else from_pos for i in range(len(ref_list))]
+            else:
+                ref_list, ref_pos = [None], [entry.pos]
+            source_default = previous if copy == 0 else out
+            if block is not None:
+                out = self.expand_block(block, full, attrs, attr_pos, entry, scope, stack,
+                                        ref_list, ref_pos, source_default, index)
+            else:
+                decl = LayerDecl(full, type_name, dict(attrs), attr_pos, [None] * len(ref_list), entry.pos, scope.scope)
+                self.layers.append(decl)
+                for slot, (ref, rpos) in enumerate(zip(ref_list, ref_pos)):
+                    self.bind(decl.inputs, slot, ref, rpos, source_default, scope, index, full, type_name)
+                out = full
+        if repeat > 1:
+            scope.local[base] = out   # the name of a repeated layer means its last copy
+        return out
+
+    def read_repeat(self, entry, scope, base, type_name):
+        if "repeat" not in entry:
+            return 1
+        value = self.subst(entry["repeat"], scope.vars, entry.pos_of("repeat"), scope.prefix + base, type_name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_REPEAT:
+            self.fail(entry.pos_of("repeat"), f"'repeat' must be an integer from 1 to {MAX_REPEAT}, found {value!r}",
+                      layer=scope.prefix + base, layer_type=type_name)
+            return None
+        return value
+
+    def valid_name(self, name, pos, type_name) -> bool:
+        if not isinstance(name, str) or not name.isidentifier():
+            self.fail(pos, f"layer name {name!r} must be an identifier (letters, digits, _)",
+                      "e.g. 'conv1' or 'stage2_block1'", layer_type=type_name)
+            return False
+        if name in RESERVED_NAMES:
+            self.fail(pos, f"layer name '{name}' is reserved", f"use e.g. '{name}_layer'", layer_type=type_name)
+            return False
+        return True
+
+    def bind(self, slots, slot, ref, pos, default, scope, index, layer, layer_type):
+        """Fill slots[slot] with the full name `ref` points at (now, or when the scope is done)."""
+        if ref is None:
+            if default is None:
+                hint = ("give the first layer 'from:' naming one of the inputs: " +
+                        ", ".join(i.name for i in self.inputs)) if len(self.inputs) > 1 else None
+                self.fail(pos, "layer has no input", hint, layer, layer_type)
+                return
+            slots[slot] = default
+            return
+        scope.pending.append((slots, slot, ref, pos, index, layer, layer_type))
+
+    def resolve_pending(self, scope: _Scope) -> None:
+        for slots, slot, ref, pos, index, layer, layer_type in scope.pending:
+            if isinstance(ref, bool) or not isinstance(ref, (int, str)):
+                self.fail(pos, f"'from' must be a layer name, a negative index or a list of them; found {ref!r}",
+                          layer=layer, layer_type=layer_type)
+            elif isinstance(ref, int):
+                if ref >= 0 or index + ref < 0:
+                    self.fail(pos, f"'from: {ref}' must be a negative index reaching back at most {index} "
+                              f"layer(s) in this list", "use -1 for the previous layer, or a layer name",
+                              layer, layer_type)
+                else:
+                    slots[slot] = scope.order[index + ref]
+            else:
+                target = self.lookup_name(ref, scope, pos, layer, layer_type)
+                if target:
+                    slots[slot] = target
+        scope.pending.clear()
+
+    def lookup_name(self, ref, scope: _Scope, pos, layer=None, layer_type=None) -> str | None:
+        if not isinstance(ref, str):
+            self.fail(pos, f"expected a layer name, found {ref!r}", layer=layer, layer_type=layer_type)
+            return None
+        if ref in scope.local:
+            return scope.local[ref]
+        if ref == "input" and scope.input_ref is not None:
+            return scope.input_ref
+        if not scope.prefix and any(i.name == ref for i in self.inputs):
+            return ref
+        if "/" in ref and ref in self.full_names:
+            return ref
+        if ref == "input" and not scope.prefix and len(self.inputs) > 1:
+            self.fail(pos, "'input' is ambiguous: the spec has several inputs", "name one of: " +
+                      ", ".join(i.name for i in self.inputs), layer, layer_type)
+            return None
+        names = list(scope.local) + (["input"] if scope.input_ref else []) + \
+            ([i.name for i in self.inputs] if not scope.prefix else [])
+        self.fail(pos, f"'from' names '{ref}', which is not a layer here",
+                  did_you_mean(ref, names) or f"known: {', '.join(names[:12])}", layer, layer_type)
+        return None
+
+    # ---- blocks ------------------------------------------------------------------------
+    def expand_block(self, block: BlockDef, full: str, attrs, attr_pos, entry, scope, stack,
+                     ref_list, ref_pos, source_default, index) -> str | None:
+        if block.name in stack:
+            chain = " -> ".join([*stack, block.name])
+            self.fail(entry.pos_of("type"), f"block '{block.name}' uses itself ({chain})",
+                      "blocks cannot be recursive; unroll with 'repeat:'", full, block.name)
+            return None
+        if len(ref_list) != 1:
+            self.fail(entry.pos_of("from"), f"block '{block.name}' takes one input, found {len(ref_list)}",
+                      layer=full, layer_type=block.name)
+            return None
+        params = {}
+        global_vars = self.global_vars
+        for key, value in block.params.items():
+            params[key] = self.subst(value, global_vars, block.params.pos_of(key))
+        for key, value in attrs.items():
+            if key not in block.params:
+                self.fail(attr_pos.get(f"@{key}", entry.pos), f"block '{block.name}' has no param '{key}'",
+                          did_you_mean(key, block.params) or
+                          (f"its params are: {', '.join(block.params)}" if block.params else "it takes no params"),
+                          full, block.name)
+                continue
+            params[key] = value
+        input_alias = f"{full}/input"
+        self.bind_alias(input_alias, ref_list[0], ref_pos[0], source_default, scope, index, full, block.name)
+        inner = _Scope(full + "/", input_alias, (*scope.scope, BlockScope(full, block.name, entry.pos)),
+                       {**global_vars, **params})
+        out = self.expand(block.layers, inner, (*stack, block.name))
+        if block.output is not None:
+            out = self.lookup_name(block.output, inner, block.pos, full, block.name)
+        if out is not None:
+            self.aliases[full] = (out, entry.pos)
+        return full if out is not None else None
+
+    def bind_alias(self, alias, ref, pos, default, scope, index, layer, layer_type) -> None:
+        holder = [None]
+        self.bind(holder, 0, ref, pos, default, scope, index, layer, layer_type)
+        self.aliases[alias] = (holder, pos)
+
+    def resolve_aliases(self) -> None:
+        """Replace block names and block-input aliases by the node names they stand for."""
+        def resolve(name, pos, layer):
+            seen = []
+            while name in self.aliases:
+                if name in seen:
+                    self.fail(pos, "references form a cycle: " + " -> ".join([*seen, name]), layer=layer)
+                    return None
+                seen.append(name)
+                target, _ = self.aliases[name]
+                name = target[0] if isinstance(target, list) else target
+                if name is None:
+                    return None
+            return name
+
+        for decl in self.layers:
+            decl.inputs = [resolve(n, decl.pos, decl.name) if n is not None else None for n in decl.inputs]
+
+
+def _ymap(data: dict, pos: Pos) -> YMap:
+    out = YMap(data)
+    out.pos, out.key_pos, out.value_pos = pos, {k: pos for k in data}, {k: pos for k in data}
+    return out
+
+
+def expand(raw, path: str, overrides: dict | None = None, text: str = "") -> Spec:
+    """Expand a parsed YAML document; faults are collected in `spec.diagnostics`."""
+    spec = _Expander(raw, path, overrides).run()
+    spec.source_hash = hashlib.sha256(text.encode()).hexdigest()[:16] if text else ""
+    return spec
+
+
+def parse(raw, path: str, overrides: dict | None = None, text: str = "") -> Spec:
+    """Expand a parsed YAML document into a Spec; raise SpecError listing every fault."""
+    spec = expand(raw, path, overrides, text)
+    if spec.diagnostics:
+        raise SpecError(spec.diagnostics)
+    return spec
+
+
+def load_text(text: str, path: str = "<string>", overrides: dict | None = None) -> Spec:
+    return parse(load_yaml_text(text, path), path, overrides, text)
+
+
+def read(path: str, overrides: dict | None = None) -> Spec:
+    """Load and expand a spec file, collecting faults in `spec.diagnostics` (YAML faults raise)."""
+    raw, text = load_yaml_file(path)
+    return expand(raw, path, overrides, text)
+
+
+def load(path: str, overrides: dict | None = None) -> Spec:
+    """Load and expand a spec file; raise SpecError listing every fault."""
+    spec = read(path, overrides)
+    if spec.diagnostics:
+        raise SpecError(spec.diagnostics)
+    return spec
+
+
+__all__ = ["Spec", "LayerDecl", "InputDecl", "BlockDef", "load", "load_text", "parse", "read", "expand"]
