@@ -21,3 +21,12 @@ class TrainOptions:
 
 RESULT_KEYS = ("backend", "epochs", "final_loss", "test_accuracy", "test_loss", "seconds", "samples_per_second",
                "checkpoint")
+
+
+def resolve_data_path(graph, path: str | None) -> str | None:
+    """A data path from a spec: relative paths are tried beside the spec file first, then the cwd."""
+    import os
+    if not path or os.path.isabs(path):
+        return path
+    beside = os.path.join(os.path.dirname(os.path.abspath(graph.source)), path) if graph.source else path
+    return beside if os.path.exists(beside) else path
