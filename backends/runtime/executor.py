@@ -1,0 +1,83 @@
+"""Run an IR graph forward and backward with any backend's Ops (backend-neutral)."""
+from __future__ import annotations
+
+ACTIVATION_OPS = ("relu", "leaky_relu", "sigmoid", "tanh", "softmax", "step", "sign", "identity")
+
+
+class Executor:
+    """Forward/backward over a Graph: `state` maps checkpoint keys (PyTorch names) to backend Arrays.
+
+    forward(inputs, train) -> {output name: Array}; after a training forward, backward(grads of the
+    outputs) -> {checkpoint key: gradient Array} for every trainable parameter.
+    """
+
+    def __init__(self, graph, ops, state: dict):
+        self.graph, self.ops, self.state = graph, ops, state
+        missing = [n.op for n in graph.layers() if not ops.supports(n.op)]
+        if missing:
+            from netspec.errors import UserError
+            raise UserError(f"backend '{ops.name}' cannot run layer type(s) {', '.join(sorted(set(missing)))}")
+        self.nodes = graph.layers()
+        self.params = {n.name: {t.name: f"{n.module_path}.{t.name}" for t in (*n.params, *n.buffers)}
+                       for n in self.nodes}
+        self.trainable = {n.name: {t.name for t in n.params if t.trainable} for n in self.nodes}
+        self.contexts: dict = {}
+
+    def node_params(self, node) -> dict:
+        return {local: self.state[key] for local, key in self.params[node.name].items()}
+
+    def forward(self, inputs: dict, train: bool = False) -> dict:
+        """Every graph output for a batch; `inputs` maps graph input names to Arrays."""
+        ops = self.ops
+        values = dict(inputs)
+        self.contexts = {}
+        remaining = self._use_counts()
+        for node in self.nodes:
+            ctx: dict = {}
+            args = [values[name] for name in node.inputs]
+            out = ops.forward(node.op, ctx, args, self.node_params(node), node.attrs, train)
+            act = node.activation if node.op not in ACTIVATION_OPS else None
+            act_ctx = None
+            if act:
+                act_ctx = {}
+                out = ops.forward(act, act_ctx, [out], {}, {}, train)
+            values[node.name] = out
+            if train:
+                self.contexts[node.name] = (ctx, act, act_ctx)
+            else:
+                for name in node.inputs:     # free activations nobody needs any more (inference)
+                    remaining[name] -= 1
+                    if remaining[name] == 0 and name not in self.graph.outputs:
+                        values.pop(name, None)
+        return {name: values[name] for name in self.graph.outputs}
+
+    def backward(self, grad_outputs: dict) -> dict:
+        """Gradients of every trainable parameter, keyed by checkpoint key, given d(loss)/d(output)."""
+        ops = self.ops
+        grads = dict(grad_outputs)
+        param_grads: dict = {}
+        for node in reversed(self.nodes):
+            grad = grads.pop(node.name, None)
+            if grad is None or node.name not in self.contexts:
+                continue
+            ctx, act, act_ctx = self.contexts.pop(node.name)
+            if act:
+                grad = ops.backward(act, act_ctx, grad)[0][0]
+            grad_inputs, grad_params = ops.backward(node.op, ctx, grad)
+            keys = self.params[node.name]
+            for local, value in grad_params.items():
+                if local in self.trainable[node.name]:
+                    param_grads[keys[local]] = value
+            for name, value in zip(node.inputs, grad_inputs):
+                if value is None or self.graph[name].op == "input":
+                    continue
+                grads[name] = value if name not in grads else ops.add(grads[name], value)
+        self.contexts = {}
+        return param_grads
+
+    def _use_counts(self) -> dict:
+        counts = {name: 0 for name in self.graph.nodes}
+        for node in self.nodes:
+            for name in node.inputs:
+                counts[name] += 1
+        return counts

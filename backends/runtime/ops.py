@@ -1,0 +1,142 @@
+"""The array-level kernel interface every executing backend implements (NumpyOps, CudaOps).
+
+The runtime (executor, trainer, optimizers, checkpoints) is backend-neutral: it walks the IR and
+calls an `Ops` object for every piece of array work. A backend is one `Ops` subclass.
+
+Conventions
+-----------
+* Layout is batch-first: an activation of a node with per-sample shape `node.shape` is an array
+  of shape `[N, *node.shape]` (symbolic dims resolved to the batch's real sizes). Convolutions and
+  pools are channels-first (`[N, C, L]`, `[N, C, H, W]`); sequences are `[N, T, F]`.
+* Float arrays have dtype `ops.dtype` (float32 by default, float64 on request); token ids are int64.
+* `Array` is whatever the backend stores (np.ndarray, a numba device array, ...). The runtime only
+  passes Arrays back into the same Ops object, and crosses to NumPy via `from_numpy` / `to_numpy`.
+* Parameters are named and shaped exactly as in PyTorch (`node.params`, `node.buffers`): a linear
+  weight is `[units, features]`, a conv2d weight `[filters, in/groups, kh, kw]`, an LSTM
+  `weight_ih_l0` `[4H, F]` with gates i, f, g, o; a GRU's gates are r, z, n.
+* Randomness (dropout masks) comes from `self.rng`, a `numpy.random.Generator` owned by the
+  runtime, so that a resumed run replays the same masks on every backend (a GPU backend draws
+  on the host and uploads).
+
+Layer kernels
+-------------
+For every layer type `op` (see `python -m netspec check --list-types`) a backend defines
+
+    forward_<op>(ctx: dict, inputs: list[Array], params: dict[str, Array], attrs: dict, train: bool) -> Array
+    backward_<op>(ctx: dict, grad_out: Array) -> (list[Array | None], dict[str, Array])
+
+`inputs` are the producers' outputs in `node.inputs` order; `params` maps local names ('weight',
+'bias', 'running_mean', ...) to the node's parameters *and* buffers; buffers are updated in place
+(batchnorm running statistics in training mode). `attrs` is `node.attrs` (typed, defaults filled;
+spatial attrs are tuples, padding may be 'same'/'valid'); a fused `activation:` is applied by the
+runtime through the activation kernels, so layer kernels ignore it. `ctx` is a fresh dict per node
+and call in which forward keeps what backward needs; backward is called at most once, only after a
+forward with `train=True`. backward returns the gradient of every input (None for integer inputs)
+and of every trainable parameter (same names, shapes and dtype as the parameters).
+
+Layer types and their kernels (op -> shapes, N = batch):
+  linear       x [N, F] or [N, T, F] -> [N, units] / [N, T, units]
+  conv1d/2d    [N, C, L] / [N, C, H, W] -> [N, filters, L'] / [N, filters, H', W'] (stride, padding
+               int/pair/'same'/'valid', dilation, groups)
+  maxpool1d/2d, avgpool1d/2d, lppool2d  window pools with padding and ceil_mode, as in PyTorch
+  global_avgpool, global_maxpool        [N, C, *spatial] -> [N, C]
+  adaptive_avgpool2d                    [N, C, H, W] -> [N, C, *output]
+  flatten, reshape                      views per sample
+  relu, leaky_relu (slope), sigmoid, tanh, softmax (axis, per-sample), step, sign, identity
+  dropout (p; inverted scaling 1/(1-p) in training, identity in eval)
+  batchnorm    over axis 1 (channels); running_var uses the unbiased batch variance
+  lrn          PyTorch's LocalResponseNorm across channels
+  embedding    ids [N] or [N, T] int64 -> [N, dim] / [N, T, dim]
+  add, mul, concat (axis per sample, so array axis = axis + 1 for axis >= 0)
+  rnn, lstm, gru  [N, T, F] -> [N, T, D*H] (return_sequences) or [N, D*H] where a bidirectional
+               layer's summary is the forward direction's last step and the backward direction's
+               first step, concatenated; `layers`, inter-layer `dropout` in training
+  rbm          sigmoid(x W^T + b) for bernoulli hidden units, identity for gaussian, relu for relu
+
+Losses (`kind` in cross_entropy, mse, bce), averaged over every element/sample as PyTorch's
+'mean' reduction does:
+  loss_forward(kind, ctx, output, target, from_probabilities) -> float
+      cross_entropy: output logits [N, C] with int64 target [N], or [N, T, V] with [N, T]
+      mse:           output and float target of the same shape
+      bce:           logits (BCEWithLogits) or, when from_probabilities, probabilities (BCELoss)
+  loss_backward(ctx) -> Array   the gradient of the loss w.r.t. output
+
+Optimizers: `optimizer_update(kind, param, grad, state, hp, step)` updates `param` in place with
+PyTorch's exact rule for kind in sgd, adagrad, rmsprop, adam, adamw. `state` is a dict of Arrays
+the backend creates on first use (step == 1) and the runtime checkpoints (names such as
+'momentum_buffer', 'exp_avg', 'exp_avg_sq', 'square_avg', 'sum'); `hp` holds lr, momentum,
+nesterov, weight_decay, betas, eps, alpha (eps already defaulted per optimizer); `step` counts
+from 1.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+LAYER_OPS = ("linear", "conv1d", "conv2d", "maxpool1d", "maxpool2d", "avgpool1d", "avgpool2d", "lppool2d",
+             "global_avgpool", "global_maxpool", "adaptive_avgpool2d", "flatten", "reshape", "relu",
+             "leaky_relu", "sigmoid", "tanh", "softmax", "step", "sign", "identity", "dropout", "batchnorm",
+             "lrn", "embedding", "add", "mul", "concat", "rnn", "lstm", "gru", "rbm")
+
+
+class Ops(ABC):
+    """Array kernels of one backend; see the module docstring for the conventions."""
+
+    name = "abstract"
+
+    def __init__(self, dtype: str = "float32", rng: np.random.Generator | None = None):
+        self.dtype = np.dtype(dtype)
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+
+    # -- arrays ---------------------------------------------------------------------------------
+    @abstractmethod
+    def from_numpy(self, array: np.ndarray):
+        """A backend Array holding `array` (floats cast to self.dtype, integers kept as int64)."""
+
+    @abstractmethod
+    def to_numpy(self, array) -> np.ndarray:
+        """A NumPy copy (or view) of a backend Array."""
+
+    @abstractmethod
+    def zeros_like(self, array):
+        """A zero Array of the same shape and dtype."""
+
+    @abstractmethod
+    def add(self, a, b):
+        """A new Array a + b (gradient accumulation); never modifies a or b, since kernels may pass one
+        gradient Array through unchanged to several inputs."""
+
+    @abstractmethod
+    def sum_squares(self, array) -> float:
+        """Sum of squared elements as a Python float (global-norm gradient clipping)."""
+
+    @abstractmethod
+    def scale_(self, array, factor: float) -> None:
+        """array *= factor, in place."""
+
+    # -- layers ---------------------------------------------------------------------------------
+    def forward(self, op: str, ctx: dict, inputs: list, params: dict, attrs: dict, train: bool):
+        """Dispatch to forward_<op>."""
+        return getattr(self, "forward_" + op)(ctx, inputs, params, attrs, train)
+
+    def backward(self, op: str, ctx: dict, grad_out):
+        """Dispatch to backward_<op>: (grads of inputs, grads of trainable params by local name)."""
+        return getattr(self, "backward_" + op)(ctx, grad_out)
+
+    def supports(self, op: str) -> bool:
+        return hasattr(self, "forward_" + op) and hasattr(self, "backward_" + op)
+
+    # -- losses ---------------------------------------------------------------------------------
+    @abstractmethod
+    def loss_forward(self, kind: str, ctx: dict, output, target, from_probabilities: bool = False) -> float:
+        """The mean loss of `output` against `target` (see module docstring)."""
+
+    @abstractmethod
+    def loss_backward(self, ctx: dict):
+        """Gradient of the mean loss w.r.t. the output, shaped like the output."""
+
+    # -- optimizers -----------------------------------------------------------------------------
+    @abstractmethod
+    def optimizer_update(self, kind: str, param, grad, state: dict, hp: dict, step: int) -> None:
+        """One in-place PyTorch-exact update of `param` (see module docstring)."""
