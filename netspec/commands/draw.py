@@ -1,0 +1,95 @@
+"""`netspec draw SPEC -o FILE`: the architecture diagram as SVG, PNG, PDF or DOT."""
+from __future__ import annotations
+
+import os
+import sys
+
+from ..api import load_graph
+from ..errors import UsageError, UserError
+
+HELP = "draw the architecture as .svg, .png, .pdf or .dot (Graphviz; built-in SVG layout without it)"
+DESCRIPTION = """Draw a spec's architecture: every layer with its key attributes and parameter count,
+every edge labelled with its tensor shape, blocks as clusters, merges as symbols, RBM stacks as
+energy models and recurrent state as loops. The format comes from the suffix of -o (or --format)."""
+EPILOG = """examples:
+  netspec draw specs/lenet5.yaml -o lenet5.svg
+  netspec draw specs/resnet50.yaml -o resnet50.png --collapse
+  netspec draw specs/googlenet.yaml -o googlenet.pdf --depth 1 --rankdir LR
+  netspec draw specs/char_lstm.yaml -o lstm.svg --unroll 4
+  netspec draw specs/lenet5.yaml -o - --format dot      # DOT on stdout
+"""
+FALLBACK_NOTE = "note: Graphviz 'dot' not found; used the built-in layout (install Graphviz for the full layout)"
+
+
+def add_arguments(parser) -> None:
+    from ..cli import add_spec_argument
+    add_spec_argument(parser)
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="where to write (default: <spec name>.svg; '-' for stdout)")
+    parser.add_argument("--format", choices=["svg", "png", "pdf", "dot"], help="output format (default: from -o)")
+    parser.add_argument("--rankdir", choices=["TB", "LR", "BT", "RL"], default="TB",
+                        type=str.upper, help="flow direction: TB top to bottom (default) or LR left to right")
+    parser.add_argument("--collapse", action="store_true",
+                        help="fold each block instance to one node and runs of identical instances to 'x N'")
+    parser.add_argument("--depth", type=int, metavar="N",
+                        help="expand blocks nested up to N deep (0: fold every block; default: all)")
+    parser.add_argument("--unroll", type=int, default=0, metavar="N",
+                        help="draw recurrent layers as N time steps instead of a state loop")
+    parser.add_argument("--dpi", type=int, default=96, metavar="N", help="PNG resolution (default 96)")
+    parser.add_argument("--no-legend", action="store_true", help="leave the colour legend out")
+
+
+def output_format(path: str | None, fmt: str | None) -> str:
+    """The format from --format, else from the file suffix."""
+    if fmt:
+        return fmt
+    if path in (None, "-"):
+        return "svg" if path is None else "dot"
+    suffix = os.path.splitext(path)[1].lower().lstrip(".")
+    if suffix not in ("svg", "png", "pdf", "dot", "gv"):
+        raise UsageError(f"cannot tell the format of '{path}' from its suffix; use .svg, .png, .pdf or .dot, "
+                         "or give --format")
+    return "dot" if suffix == "gv" else suffix
+
+
+def run(args) -> int:
+    from backends.checkpoint import atomic_write
+    from compiler import diagram
+
+    for name in ("depth", "unroll"):
+        value = getattr(args, name)
+        if value is not None and value < 0:
+            raise UsageError(f"--{name} must be 0 or more, found {value}")
+    if args.dpi <= 0 or args.dpi > 1200:
+        raise UsageError(f"--dpi must be between 1 and 1200, found {args.dpi}")
+    fmt = output_format(args.output, args.format)
+    graph = load_graph(args.spec, args.overrides)
+    path = args.output or f"{graph.name}.{fmt}"
+    options = diagram.DrawOptions(rankdir=args.rankdir, depth=args.depth, collapse=args.collapse,
+                                  unroll=args.unroll, legend=not args.no_legend)
+    view = diagram.build_view(graph, options)
+    if fmt == "dot":
+        data = diagram.to_dot(view).encode("utf-8")
+    elif diagram.have_dot():
+        data = diagram.render(diagram.to_dot(view), fmt, dpi=args.dpi)
+    elif fmt == "svg":
+        from compiler.layout import layout_svg
+        data = layout_svg(view, note=True).encode("utf-8")
+        print(FALLBACK_NOTE, file=sys.stderr)
+    else:
+        raise UserError(f"writing .{fmt} needs the Graphviz 'dot' program, which is not on PATH",
+                        diagram.INSTALL_HINT)
+    if path == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return 0
+    try:
+        atomic_write(path, lambda handle: handle.write(data))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(path, 0o666 & ~umask)           # a drawing is an ordinary file, not a private temp file
+    except OSError as exc:
+        raise UserError(f"cannot write '{path}': {exc.strerror or exc}",
+                        "check that the folder exists and is writable") from None
+    print(f"wrote {path} ({fmt}, {len(view.nodes)} nodes)", file=sys.stderr)
+    return 0
