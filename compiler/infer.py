@@ -32,6 +32,8 @@ def infer(graph: Graph, errors: Collector, broken: set | None = None) -> Graph:
                 continue
             node.dtype = layer_type.output_dtype or dtype
         try:
+            if layer_type.link:
+                layer_type.link(node, graph)
             shape = tuple(layer_type.infer(node, node.in_shapes))
             _check_size(shape)
             node.shape = shape

@@ -135,6 +135,7 @@ class LayerType:
     params: Callable = _no_params          # (node, in_shapes) -> [(name, shape)] as in PyTorch
     buffers: Callable = _no_params         # (node, in_shapes) -> [(name, shape)] non-trained state
     flops: Callable = _no_flops            # (node, in_shapes, out_shape) -> multiply-adds per sample
+    link: Callable = None                  # (node, graph) -> None: resolve attrs naming other layers
     aliases: tuple = ()
     min_inputs: int = 1
     max_inputs: int = 1

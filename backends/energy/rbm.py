@@ -56,6 +56,8 @@ class RBM:
         self.weight = (rng.standard_normal((hidden, visible)) * init_scale).astype(self.dtype)
         self.bias = np.zeros(hidden, self.dtype)
         self.visible_bias = np.zeros(visible, self.dtype)
+        self.up = 1.0       # 2.0 doubles the bottom-up input (DBM pretraining of the first layer)
+        self.down = 1.0     # 2.0 doubles the top-down input (DBM pretraining of the top layer)
 
     # -- parameters ---------------------------------------------------------------------------------
     @property
@@ -83,34 +85,36 @@ class RBM:
             self.visible_bias = p.astype(self.dtype)
 
     # -- conditionals -------------------------------------------------------------------------------
-    def hidden_input(self, v: np.ndarray, up: float = 1.0) -> np.ndarray:
+    def hidden_input(self, v: np.ndarray, up: float | None = None) -> np.ndarray:
+        up = self.up if up is None else up
         x = v @ self.weight.T
         if up != 1.0:
             x *= up
         x += self.bias
         return x
 
-    def visible_input(self, h: np.ndarray, down: float = 1.0) -> np.ndarray:
+    def visible_input(self, h: np.ndarray, down: float | None = None) -> np.ndarray:
+        down = self.down if down is None else down
         x = h @ self.weight
         if down != 1.0:
             x *= down
         x += self.visible_bias
         return x
 
-    def hidden_mean(self, v: np.ndarray, up: float = 1.0) -> np.ndarray:
+    def hidden_mean(self, v: np.ndarray, up: float | None = None) -> np.ndarray:
         return units.mean(self.hidden_units, self.hidden_input(v, up))
 
-    def visible_mean(self, h: np.ndarray, down: float = 1.0) -> np.ndarray:
+    def visible_mean(self, h: np.ndarray, down: float | None = None) -> np.ndarray:
         return units.mean(self.visible_units, self.visible_input(h, down))
 
-    def sample_hidden(self, v: np.ndarray, noise: Noise, up: float = 1.0) -> tuple:
+    def sample_hidden(self, v: np.ndarray, noise: Noise, up: float | None = None) -> tuple:
         """(mean, sample) of the hidden units given v."""
         x = self.hidden_input(v, up)
         pre = x.copy() if self.hidden_units == "relu" else None
         mu = units.mean(self.hidden_units, x)
         return mu, units.sample(self.hidden_units, pre if pre is not None else mu, mu, noise)
 
-    def sample_visible(self, h: np.ndarray, noise: Noise, down: float = 1.0) -> tuple:
+    def sample_visible(self, h: np.ndarray, noise: Noise, down: float | None = None) -> tuple:
         mu = self.visible_mean(h, down)
         return mu, units.sample(self.visible_units, mu, mu, noise)
 

@@ -1,7 +1,7 @@
 """Restricted Boltzmann machines, the building block of DBNs, DBMs and deep autoencoders."""
-from netspec.errors import fmt_shape
+from netspec.errors import did_you_mean, fmt_shape
 
-from ..registry import REQUIRED, Attr, LayerType, ShapeError, register
+from ..registry import ACTIVATIONS, REQUIRED, Attr, LayerType, ShapeError, register
 
 UNIT_TYPES = ("bernoulli", "gaussian")
 HIDDEN_UNIT_TYPES = ("bernoulli", "gaussian", "relu")
@@ -41,3 +41,50 @@ register(LayerType(
            Attr("batch_size", "int", None, min=1),
            Attr("propagate", "choice", None, choices=(None, "mean", "sample"))],
     doc="restricted Boltzmann machine; acts as sigmoid(x W^T + b) when unrolled"))
+
+
+def _resolve_tied(node, graph):
+    """Find the rbm a `tied` layer borrows its weight from; fill units and the default activation."""
+    ref = node.attrs["of"]
+    scope = node.name.rsplit("/", 1)[0] + "/" if "/" in node.name else ""
+    target = graph.nodes.get(scope + ref) or graph.nodes.get(ref)
+    if target is None:
+        rbms = [n.name for n in graph if n.op == "rbm"]
+        raise ShapeError(f"'of' names layer '{ref}', which does not exist",
+                         did_you_mean(ref, rbms) or (f"rbm layers: {', '.join(rbms)}" if rbms else
+                                                     "add the rbm layer whose weight this decoder transposes"))
+    if target.op != "rbm":
+        raise ShapeError(f"'of' must name an rbm layer, found '{target.name}' ({target.op})")
+    if target.shape is None or not target.in_shapes:
+        raise ShapeError(f"rbm '{target.name}' must come before this decoder layer")
+    hidden = target.attrs["hidden"]
+    if node.in_shapes and tuple(node.in_shapes[0]) != (hidden,):
+        raise ShapeError(f"input is {fmt_shape(node.in_shapes[0])} but rbm '{target.name}' has {hidden} hidden units",
+                         f"feed it the output of the layer above '{target.name}' in the encoder")
+    node.attrs["of"] = target.name
+    visible = target.in_shapes[0][0]
+    if node.attrs.get("units") is not None and node.attrs["units"] != visible:
+        raise ShapeError(f"'units' is {node.attrs['units']} but rbm '{target.name}' has {visible} visible units",
+                         "drop 'units'; it follows from 'of'")
+    node.attrs["units"] = visible
+    if node.attrs.get("activation") is None:
+        node.attrs["activation"] = "sigmoid" if target.attrs["visible_units"] == "bernoulli" else None
+
+
+def _tied_infer(node, in_shapes):
+    (shape,) = in_shapes
+    if len(shape) != 1:
+        raise ShapeError(f"expects a vector of hidden units, found {fmt_shape(shape)}")
+    return (node.attrs["units"],)
+
+
+register(LayerType(
+    "tied", "energy", aliases=("tied_decoder", "rbm_decoder"), infer=_tied_infer, link=_resolve_tied,
+    params=lambda node, ins: [("bias", (node.attrs["units"],))],
+    flops=lambda node, ins, out: ins[0][0] * out[0],
+    attrs=[Attr("of", "str", REQUIRED, aliases=("tied", "rbm"), doc="the rbm layer whose weight is transposed"),
+           Attr("units", "int", None, min=1, doc="visible units (follows from 'of')"),
+           Attr("activation", "choice", None, choices=(None, "none", *ACTIVATIONS),
+                doc="default: sigmoid for bernoulli visible units, none for gaussian")],
+    doc="decoder of an unrolled autoencoder: x W + visible bias with W borrowed from rbm 'of' (tied weights); "
+        "its own parameter is the bias, initialised from that rbm's visible_bias"))

@@ -1,0 +1,106 @@
+"""The pretraining hook the trainers call: `pretrain(graph, dataset, state, options, log) -> state`.
+
+Reads the spec's `pretrain:` section and the per-layer overrides on each `rbm` layer, trains the RBM
+stack (greedy DBN, DBM with joint training, or an autoencoder's encoder) on the training inputs (labels
+unused), and returns the state with the RBMs' weights and the tied decoders' biases filled in.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from netspec.config import read_pretrain, read_train
+from netspec.errors import UserError
+
+from .rbm import RBMConfig
+from .stack import DBM, LayerPlan, train_dbn
+
+PASS_THROUGH = ("flatten", "reshape", "identity", "dropout")
+OVERRIDES = ("k", "persistent", "chains", "lr", "momentum", "weight_decay", "sparsity", "sparsity_cost",
+             "init_scale", "epochs", "batch_size", "propagate")
+
+
+def rbm_chain(graph) -> list:
+    """The graph's rbm nodes bottom-up; each feeds the next (shape-only layers may sit between)."""
+    rbms = [n for n in graph.layers() if n.op == "rbm"]
+    for index, node in enumerate(rbms):
+        source = graph[node.inputs[0]]
+        while source.op in PASS_THROUGH:
+            source = graph[source.inputs[0]]
+        expected = "input" if index == 0 else rbms[index - 1].name
+        if (source.op if index == 0 else source.name) != expected:
+            where = "the input (through flatten/reshape only)" if index == 0 else f"rbm '{expected}'"
+            raise UserError(f"{node.pos}: layer '{node.name}' (rbm): pretraining needs an rbm stack, but its input "
+                            f"comes from '{source.name}' ({source.op}), not {where}",
+                            "stack rbm layers directly, or remove the 'pretrain:' section")
+    return rbms
+
+
+def layer_config(section, node) -> RBMConfig:
+    """The section's settings with the layer's own overrides."""
+    values = {key: section.get(key) for key in ("k", "persistent", "chains", "lr", "momentum", "momentum_switch",
+                                                 "weight_decay", "sparsity", "sparsity_cost", "init_scale", "epochs",
+                                                 "batch_size", "propagate", "seed")}
+    values["method"] = "pcd" if section.method == "pcd" else "cd"
+    config = RBMConfig(**{k: v for k, v in values.items() if v is not None})
+    changes = {key: node.attrs.get(key) for key in OVERRIDES}
+    if node.attrs.get("method"):
+        changes["method"] = node.attrs["method"]
+        changes["persistent"] = node.attrs["method"] == "pcd"
+    return config.updated(**changes)
+
+
+def plans_of(graph, section) -> list:
+    return [LayerPlan(n.name, n.attrs["hidden"], n.attrs["visible_units"], n.attrs["hidden_units"],
+                      layer_config(section, n)) for n in rbm_chain(graph)]
+
+
+def pretrain(graph, dataset, state: dict, options, log) -> dict:
+    """Pretrain the graph's RBM stack on dataset.x_train; return a new state dict."""
+    section = read_pretrain(graph.pretrain)
+    train_cfg = read_train(graph.train)
+    dtype = np.dtype(getattr(options, "dtype", None) or train_cfg.dtype)
+    plans = plans_of(graph, section)
+    data = np.asarray(dataset.x_train, dtype=dtype).reshape(len(dataset.x_train), -1)
+    held = np.asarray(dataset.x_test, dtype=dtype).reshape(len(dataset.x_test), -1) if len(dataset.x_test) else None
+    log = log or (lambda message: None)
+    out_dir = getattr(options, "out_dir", None)
+    rows_path = os.path.join(out_dir, "pretrain.jsonl") if out_dir else None
+    rows = []
+
+    def record(layer, row):
+        rows.append({"layer": layer, **row})
+        log(f"pretrain {layer} " + " ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                                            for k, v in row.items()))
+
+    total_epochs = sum(p.config.epochs for p in plans)
+    log(f"pretraining {len(plans)} rbm layer(s) of {graph.name} ({section.method}, {total_epochs} epochs in all)")
+    state = dict(state)
+    if section.method == "dbm":
+        if any(p.hidden_units != "bernoulli" for p in plans):
+            raise UserError(f"spec '{graph.name}': DBM training needs bernoulli hidden units on every rbm layer",
+                            "set hidden_units: bernoulli, or use method: cd for a DBN")
+        dbm = DBM.pretrain(data, plans, dtype, record)
+        if section.joint_epochs:
+            top = plans[-1].config
+            dbm.fit(data, section.joint_epochs, lr=top.lr, batch_size=top.batch_size, chains=section.chains,
+                    mean_field_steps=section.mean_field_steps, momentum=top.momentum_at(10 ** 9),
+                    weight_decay=top.weight_decay, seed=section.seed, log=record)
+        layer_params = dbm.params()
+    else:
+        layer_params = [r.params() for r in train_dbn(data, plans, dtype, record, held)]
+    for plan, params in zip(plans, layer_params):
+        prefix = plan.name.replace("/", ".")
+        for key, value in params.items():
+            state[f"{prefix}.{key}"] = np.asarray(value).copy()
+    for node in graph.layers():
+        if node.op == "tied":
+            ref = graph[node.attrs["of"]].module_path
+            state[f"{node.module_path}.bias"] = np.asarray(state[f"{ref}.visible_bias"]).copy()
+    if rows_path:
+        from backends.checkpoint import atomic_write
+        text = "".join(json.dumps(row) + "\n" for row in rows).encode()
+        atomic_write(rows_path, lambda handle: handle.write(text))
+    return state
