@@ -21,6 +21,10 @@ class Executor:
         self.params = {n.name: {t.name: f"{n.module_path}.{t.name}" for t in (*n.params, *n.buffers)}
                        for n in self.nodes}
         self.trainable = {n.name: {t.name for t in n.params if t.trainable} for n in self.nodes}
+        for n in self.nodes:     # a tied decoder borrows its rbm's weight; both uses add to one gradient
+            if n.op == "tied":
+                self.params[n.name]["weight"] = f"{graph[n.attrs['of']].module_path}.weight"
+                self.trainable[n.name].add("weight")
         self.contexts: dict = {}
 
     def node_params(self, node) -> dict:
@@ -67,7 +71,8 @@ class Executor:
             keys = self.params[node.name]
             for local, value in grad_params.items():
                 if local in self.trainable[node.name]:
-                    param_grads[keys[local]] = value
+                    key = keys[local]
+                    param_grads[key] = value if key not in param_grads else ops.add(param_grads[key], value)
             for name, value in zip(node.inputs, grad_inputs):
                 if value is None or self.graph[name].op == "input":
                     continue

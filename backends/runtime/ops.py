@@ -52,6 +52,8 @@ Layer types and their kernels (op -> shapes, N = batch):
                layer's summary is the forward direction's last step and the backward direction's
                first step, concatenated; `layers`, inter-layer `dropout` in training
   rbm          sigmoid(x W^T + b) for bernoulli hidden units, identity for gaussian, relu for relu
+  tied         x W + bias: a decoder whose weight is rbm attrs['of']'s (the executor passes it as
+               params['weight'] and adds its gradient to that rbm's); activation fused as usual
 
 Losses (`kind` in cross_entropy, mse, bce), averaged over every element/sample as PyTorch's
 'mean' reduction does:
@@ -77,7 +79,7 @@ import numpy as np
 LAYER_OPS = ("linear", "conv1d", "conv2d", "maxpool1d", "maxpool2d", "avgpool1d", "avgpool2d", "lppool2d",
              "global_avgpool", "global_maxpool", "adaptive_avgpool2d", "flatten", "reshape", "relu",
              "leaky_relu", "sigmoid", "tanh", "softmax", "step", "sign", "identity", "dropout", "batchnorm",
-             "lrn", "embedding", "add", "mul", "concat", "rnn", "lstm", "gru", "rbm")
+             "lrn", "embedding", "add", "mul", "concat", "rnn", "lstm", "gru", "rbm", "tied")
 
 
 class Ops(ABC):
