@@ -1,0 +1,89 @@
+"""Losses, each fused with its gradient: softmax cross-entropy, mean squared error, binary cross-entropy.
+
+The forward kernel writes per-row (or per-element) losses and the gradient of the mean loss in
+one pass; only the scalar mean crosses to the host.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import cuda
+
+from ..device import F0, F1, F2, empty, grid1d, launch
+from .elementwise import flat
+from .reduce import channel_sums
+
+LOG_FLOOR = np.float32(-100.0)
+TINY = np.float32(1e-12)
+MSE, BCE_LOGITS, BCE_PROBS = 0, 1, 2
+
+
+@cuda.jit
+def _softmax_xent(logits, labels, losses, grad, classes, inv_rows, bad):
+    r = cuda.grid(1)
+    while r < losses.size:
+        base = r * classes
+        top = logits[base]
+        for c in range(1, classes):
+            top = max(top, logits[base + c])
+        total = F0
+        for c in range(classes):
+            total += math.exp(logits[base + c] - top)
+        label = labels[r]
+        if label < 0 or label >= classes:
+            bad[0] = 1
+            label = 0
+        losses[r] = math.log(total) + top - logits[base + label]
+        for c in range(classes):
+            p = math.exp(logits[base + c] - top) / total
+            grad[base + c] = (p - (F1 if c == label else F0)) * inv_rows
+        r += cuda.gridsize(1)
+
+
+@cuda.jit
+def _pointwise_loss(kind, out, target, losses, grad, inv_n):
+    i = cuda.grid(1)
+    while i < out.size:
+        x = out[i]
+        t = target[i]
+        if kind == MSE:
+            d = x - t
+            losses[i] = d * d
+            grad[i] = F2 * d * inv_n
+        elif kind == BCE_LOGITS:
+            losses[i] = max(x, F0) - x * t + math.log(F1 + math.exp(-abs(x)))
+            grad[i] = (F1 / (F1 + math.exp(-x)) - t) * inv_n
+        else:
+            log_p = max(math.log(x), LOG_FLOOR) if x > F0 else LOG_FLOOR
+            log_q = max(math.log(F1 - x), LOG_FLOOR) if x < F1 else LOG_FLOOR
+            losses[i] = -(t * log_p + (F1 - t) * log_q)
+            grad[i] = (x - t) / max(x * (F1 - x), TINY) * inv_n
+        i += cuda.gridsize(1)
+
+
+def _mean(values) -> float:
+    total, _ = channel_sums(values, 1, 1)
+    return float(total.copy_to_host()[0]) / values.size
+
+
+def softmax_cross_entropy(logits, labels):
+    """(mean loss, gradient, whether a label was out of range) for logits (rows, classes), int labels (rows,)."""
+    rows, classes = logits.shape
+    losses, grad = empty((rows,)), empty(logits.shape)
+    bad = cuda.to_device(np.zeros(1, np.int32))
+    launch(_softmax_xent, grid1d(rows), flat(logits), flat(labels), losses, flat(grad), classes,
+           np.float32(1.0 / rows), bad)
+    return _mean(losses), grad, bool(bad.copy_to_host()[0])
+
+
+def pointwise_loss(kind: str, out, target, from_probabilities: bool = False):
+    """(mean loss, gradient) of mse or bce (on logits, or on probabilities when asked)."""
+    code = MSE if kind == "mse" else (BCE_PROBS if from_probabilities else BCE_LOGITS)
+    losses, grad = empty(out.shape), empty(out.shape)
+    launch(_pointwise_loss, grid1d(out.size), code, flat(out), flat(target), flat(losses), flat(grad),
+           np.float32(1.0 / out.size))
+    return _mean(losses), grad
+
+
+__all__ = ["pointwise_loss", "softmax_cross_entropy"]
