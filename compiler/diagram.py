@@ -10,6 +10,7 @@ Every step walks the graph in its topological order, so the same spec always giv
 """
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -33,7 +34,7 @@ COLOURS = {
 }
 FAMILY_LABELS = {"energy": "energy-based", "block": "folded block"}
 EDGE_LEGEND = {
-    "shortcut": "shortcut (identity)", "undirected": "undirected (RBM weights)",
+    "shortcut": "residual shortcut", "undirected": "undirected (RBM weights)",
     "generative": "directed (generative)", "state": "recurrent state",
 }
 MERGE_SYMBOLS = {"add": "+", "mul": "\u00d7", "concat": "concat"}
@@ -301,7 +302,7 @@ class _Builder:
 
     # edges -----------------------------------------------------------------------------------
     def add_edges(self) -> None:
-        seen = set()
+        seen, shortcuts = set(), self.shortcut_edges()
         for node in self.g:
             dst = self.owner[node.name]
             for src_name in node.inputs:
@@ -312,26 +313,32 @@ class _Builder:
                 if key in seen:
                     continue
                 seen.add(key)
-                style = "shortcut" if self._is_shortcut(src_name, node) else "flow"
+                style = "shortcut" if (src_name, node.name) in shortcuts else "flow"
                 self.view.edges.append(VEdge(src, dst, fmt_shape(self.g[src_name].shape), style))
         for name in self.g.outputs:
             self.view.edges.append(VEdge(self.owner[name], f"{name} (output)", fmt_shape(self.g[name].shape)))
 
-    def _is_shortcut(self, src: str, node) -> bool:
-        """An identity skip: a merge input that also reaches the merge through another path."""
-        if node.op not in ("add", "mul") or self.owner[node.name] != node.name:
-            return False
-        others = [c for c in self.consumers[src] if c != node.name]
-        stack, seen = list(others), set()
-        while stack:
-            name = stack.pop()
-            if name == node.name:
-                return True
-            if name in seen:
+    def shortcut_edges(self) -> set:
+        """IR edges (src, dst) on the shorter branch into an add/mul when both branches leave one fork:
+        the identity or projection shortcut of a residual block."""
+        out = set()
+        for node in self.g:
+            if node.op not in ("add", "mul") or len(node.inputs) < 2:
                 continue
-            seen.add(name)
-            stack.extend(self.consumers[name])
-        return False
+            branches = []
+            for src in node.inputs:
+                chain, x = [], self.g[src]
+                while (len(x.inputs) == 1 and len(self.consumers[x.name]) == 1
+                       and lookup(x.op).family != "merge"):
+                    chain.append(x.name)
+                    x = self.g[x.inputs[0]]
+                branches.append((len(chain), x.name, [x.name, *reversed(chain), node.name]))
+            forks = {fork for _, fork, _ in branches}
+            lengths = sorted(length for length, _, _ in branches)
+            if len(forks) == 1 and lengths[0] < lengths[1]:
+                path = min(branches)[2]
+                out.update(itertools.pairwise(path))
+        return out
 
     # energy models -----------------------------------------------------------------------------
     def energy_models(self) -> None:
@@ -495,7 +502,7 @@ def _node_attrs(node: VNode) -> dict:
     if node.kind in ("input", "output"):
         attrs.update(shape="box", style="rounded,filled,bold")
     elif node.kind == "block":
-        attrs.update(shape="box3d", style="filled")
+        attrs.update(shape="box3d", style="filled", margin="0.14,0.1")
     elif node.kind == "units":
         attrs.update(shape="box", style="rounded,filled", penwidth="1.5")
     elif node.kind == "step":
