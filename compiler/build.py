@@ -11,12 +11,16 @@ from .registry import AttrError
 def validate_attrs(layer_type, decl, errors: Collector) -> dict | None:
     """Typed attributes with defaults filled, or None when any is wrong (each fault reported)."""
     out, ok = {}, True
+    reported = set()   # attrs whose fault is already reported: no 'missing required' for them
     for key, value in decl.attrs.items():
         attr = layer_type.attr(key)
         key_pos = decl.attr_pos.get(f"@{key}", decl.pos)
         if attr is None:
             names = layer_type.attr_names()
             hint = did_you_mean(key, [*names, *(a for at in layer_type.attrs for a in at.aliases)])
+            if hint:
+                meant = layer_type.attr(hint.split("'")[1])
+                reported.add(meant.name if meant else None)
             errors.add(key_pos, f"unknown attribute '{key}'", decl.name, layer_type.name,
                        hint or (f"{layer_type.name} takes: {', '.join(names)}" if names else
                                 f"{layer_type.name} takes no attributes"))
@@ -24,9 +28,10 @@ def validate_attrs(layer_type, decl, errors: Collector) -> dict | None:
             continue
         if attr.name in out:
             errors.add(key_pos, f"'{attr.name}' is given twice (as '{key}' too)", decl.name, layer_type.name,
-                       f"keep one of them")
+                       "keep one of them")
             ok = False
             continue
+        reported.add(attr.name)
         if value is None and decl.attrs.get(key, 0) is None and attr.kind not in ("choice", "str"):
             ok = False   # a var fault, already reported
             continue
@@ -36,7 +41,7 @@ def validate_attrs(layer_type, decl, errors: Collector) -> dict | None:
             errors.add(decl.attr_pos.get(key, decl.pos), str(exc), decl.name, layer_type.name, exc.hint)
             ok = False
     for attr in layer_type.attrs:
-        if attr.name in out:
+        if attr.name in out or attr.name in reported:
             continue
         if attr.required:
             errors.add(decl.pos, f"missing required attribute '{attr.name}'", decl.name, layer_type.name,
@@ -81,10 +86,15 @@ def build(spec, errors: Collector) -> tuple[Graph, set]:
         if attrs is None or None in decl.inputs or any(i in spec.broken for i in decl.inputs):
             broken.add(decl.name)
     ordered = _topological(nodes, errors, broken)
+    # train/pretrain stay the positioned mappings (dict subclasses) so that their faults name a line
     graph = Graph(spec.name, ordered, [d.name for d in spec.inputs], list(spec.outputs), spec.description,
-                  dict(spec.train), dict(spec.pretrain), dict(spec.blocks), dict(spec.vars), spec.path,
+                  _positioned(spec.train), _positioned(spec.pretrain), dict(spec.blocks), dict(spec.vars), spec.path,
                   spec.source_hash)
     return graph, broken
+
+
+def _positioned(section) -> dict:
+    return section if isinstance(section, dict) and hasattr(section, "pos") else dict(section or {})
 
 
 def _topological(nodes: dict, errors: Collector, broken: set) -> dict:

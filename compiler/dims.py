@@ -11,7 +11,7 @@ class Sym:
     as `(T-4)//2+1`, so a shape is always printable and comparable.
     """
 
-    __slots__ = ("terms", "const")
+    __slots__ = ("const", "terms")
 
     def __init__(self, terms: dict | str, const: int = 0):
         if isinstance(terms, str):
@@ -109,7 +109,7 @@ def shape_json(shape) -> list:
 def parse_dim(value):
     """A dim as written in a spec: positive int, or an identifier naming a symbolic size."""
     if isinstance(value, bool):
-        raise ValueError("a dimension must be a positive int or a symbol name such as T")
+        raise ValueError("a dimension must be a positive int or a symbol name such as T")  # noqa: TRY004
     if isinstance(value, int):
         return value
     if isinstance(value, str) and value.isidentifier():

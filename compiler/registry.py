@@ -5,8 +5,9 @@ one lowering per backend.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from netspec.errors import did_you_mean
 

@@ -103,8 +103,8 @@ def _read(raw, attrs, where: str, errors: Collector, pos: Pos, nested: dict | No
         attr = next((a for a in attrs if a.name == key or key in a.aliases), None)
         if attr is None:
             names = [a.name for a in attrs] + list(nested)
-            errors.add(pos_of(key), f"unknown key '{key}' in '{where}'",
-                       did_you_mean(key, names) or f"allowed: {', '.join(names)}")
+            errors.add(getattr(raw, "key_pos", {}).get(key, pos_of(key)), f"unknown key '{key}' in '{where}'",
+                       hint=did_you_mean(key, names) or f"allowed: {', '.join(names)}")
             continue
         try:
             values[attr.name] = attr.coerce(value) if value is not None or attr.kind != "choice" else None
@@ -124,7 +124,7 @@ def _read(raw, attrs, where: str, errors: Collector, pos: Pos, nested: dict | No
 def read_train(raw: dict, pos: Pos | None = None, errors: Collector | None = None) -> Section:
     """The validated `train:` section with every default filled."""
     own = errors is None
-    errors = errors or Collector()
+    errors = Collector() if own else errors
     pos = pos or getattr(raw, "pos", Pos("<spec>"))
     section = _read(raw or {}, TRAIN_ATTRS, "train", errors, pos,
                     nested={"optimizer": (OPTIMIZER_ATTRS, "optimizer"), "schedule": (SCHEDULE_ATTRS, "schedule"),
@@ -133,7 +133,7 @@ def read_train(raw: dict, pos: Pos | None = None, errors: Collector | None = Non
     data = section.data
     if data.name in ("mnist", "npz", "text") and not data.path:
         errors.add(getattr(raw.get("data", {}), "pos", pos) if isinstance(raw, dict) else pos,
-                   f"data '{data.name}' needs a 'path'", f"add 'path: ...' or use 'name: digits'")
+                   f"data '{data.name}' needs a 'path'", hint="add 'path: ...' or use 'name: digits'")
     if own:
         errors.raise_if_any()
     return section
@@ -142,7 +142,7 @@ def read_train(raw: dict, pos: Pos | None = None, errors: Collector | None = Non
 def read_pretrain(raw: dict, pos: Pos | None = None, errors: Collector | None = None) -> Section:
     """The validated `pretrain:` section with every default filled."""
     own = errors is None
-    errors = errors or Collector()
+    errors = Collector() if own else errors
     section = _read(raw or {}, PRETRAIN_ATTRS, "pretrain", errors, pos or getattr(raw, "pos", Pos("<spec>")))
     if own:
         errors.raise_if_any()
@@ -156,4 +156,4 @@ def check_sections(graph, errors: Collector) -> None:
         read_pretrain(graph.pretrain, errors=errors)
 
 
-__all__ = ["read_train", "read_pretrain", "check_sections", "Section", "SpecError", "REQUIRED"]
+__all__ = ["REQUIRED", "Section", "SpecError", "check_sections", "read_pretrain", "read_train"]

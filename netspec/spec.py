@@ -146,16 +146,20 @@ class _Expander:
             raise SpecError([Diagnostic(getattr(raw, "pos", Pos(self.path, 1, 1)),
                                         "a spec must be a mapping with name:, input: and layers:",
                                         hint="start with 'name:', 'input:' and 'layers:'")])
+        self.misspelt = set()   # required top-level keys written with a typo (reported once, as the typo)
         for key in raw:
             if key not in TOP_KEYS:
+                hint = did_you_mean(key, TOP_KEYS)
+                if hint:
+                    self.misspelt.add(hint.split("'")[1])
                 self.fail(raw.key_pos[key], f"unknown top-level key '{key}'",
-                          did_you_mean(key, TOP_KEYS) or f"allowed: {', '.join(TOP_KEYS)}")
+                          hint or f"allowed: {', '.join(TOP_KEYS)}")
         version = raw.get("netspec", FORMAT_VERSION)
         if version != FORMAT_VERSION:
             self.fail(raw.pos_of("netspec"), f"format version {version!r} is not supported; this netspec reads "
                       f"version {FORMAT_VERSION}", "write 'netspec: 1'")
         name = raw.get("name")
-        if not isinstance(name, str) or not name.strip():
+        if (not isinstance(name, str) or not name.strip()) and "name" not in self.misspelt:
             self.fail(raw.pos_of("name") if "name" in raw else raw.pos, "the spec needs a 'name:'",
                       "add e.g. 'name: lenet5'")
             name = "unnamed"
@@ -164,15 +168,18 @@ class _Expander:
         self.read_blocks()
         layers = raw.get("layers")
         if not isinstance(layers, YSeq) or not layers:
-            self.fail(raw.pos_of("layers") if "layers" in raw else raw.pos,
-                      "the spec needs a non-empty 'layers:' list", "add 'layers:' with at least one layer")
+            if "layers" not in self.misspelt:
+                self.fail(raw.pos_of("layers") if "layers" in raw else raw.pos,
+                          "the spec needs a non-empty 'layers:' list", "add 'layers:' with at least one layer")
             layers = YSeq()
             layers.pos, layers.item_pos = raw.pos, []
-        default_input = self.inputs[0].name if len(self.inputs) == 1 else None
+        declared = [*(i.name for i in self.inputs), *sorted(self.broken)]
+        default_input = declared[0] if len(declared) == 1 else None
         top = _Scope("", default_input, (), variables)
         out = self.expand(layers, top, stack=())
         outputs = self.read_outputs(top, out)
-        self.resolve_aliases()
+        resolve = self.resolve_aliases()
+        outputs = [resolve(name, raw.pos, None) or f"!{name}" for name in outputs]   # a block's name: its output
         description = raw.get("description", "")
         train = self.subst(raw.get("train", YMap()), variables, raw.pos_of("train")) or {}
         pretrain = self.subst(raw.get("pretrain", YMap()), variables, raw.pos_of("pretrain")) or {}
@@ -225,9 +232,13 @@ class _Expander:
                 return
             declared = {key: (value[key], value.pos_of(key)) for key in value}
         else:
-            self.fail(raw.pos, "the spec needs an 'input:' with a shape", "add e.g. 'input: {shape: [1, 28, 28]}'")
+            if not self.misspelt & {"input", "inputs"}:
+                self.fail(raw.pos, "the spec needs an 'input:' with a shape",
+                          "add e.g. 'input: {shape: [1, 28, 28]}'")
+            self.broken.add("input")
             return
         for name, (decl, pos) in declared.items():
+            self.broken.add(name)   # until it is read without a fault
             if isinstance(decl, YSeq):   # shorthand: input: [1, 28, 28]
                 decl = {"shape": decl}
             if not isinstance(decl, dict) or "shape" not in decl:
@@ -269,6 +280,7 @@ class _Expander:
                 continue
             self.inputs.append(InputDecl(name, tuple(shape), dtype, pos))
             self.full_names.add(name)
+            self.broken.discard(name)
 
     def read_blocks(self) -> None:
         raw_blocks = self.raw.get("blocks", YMap())
@@ -317,7 +329,7 @@ class _Expander:
         out = []
         for index, ref in enumerate(names):
             pos = value.pos_of(index) if isinstance(value, YSeq) else raw.pos_of(key)
-            target = self.lookup_name(ref, top, pos)
+            target = self.lookup_name(ref, top, pos, what=f"'{key}'")
             if target:
                 out.append(target)
         return out
@@ -469,7 +481,7 @@ class _Expander:
                     slots[slot] = target
         scope.pending.clear()
 
-    def lookup_name(self, ref, scope: _Scope, pos, layer=None, layer_type=None) -> str | None:
+    def lookup_name(self, ref, scope: _Scope, pos, layer=None, layer_type=None, what="'from'") -> str | None:
         if not isinstance(ref, str):
             self.fail(pos, f"expected a layer name, found {ref!r}", layer=layer, layer_type=layer_type)
             return None
@@ -485,9 +497,11 @@ class _Expander:
             self.fail(pos, "'input' is ambiguous: the spec has several inputs", "name one of: " +
                       ", ".join(i.name for i in self.inputs), layer, layer_type)
             return None
-        names = list(scope.local) + (["input"] if scope.input_ref else []) + \
-            ([i.name for i in self.inputs] if not scope.prefix else [])
-        self.fail(pos, f"'from' names '{ref}', which is not a layer here",
+        if not scope.prefix and ref in self.broken:
+            return None   # a faulty input, already reported
+        names = list(dict.fromkeys(list(scope.local) + (["input"] if scope.input_ref else []) +
+                                   ([i.name for i in self.inputs] if not scope.prefix else [])))
+        self.fail(pos, f"{what} names '{ref}', which is not a layer here",
                   did_you_mean(ref, names) or f"known: {', '.join(names[:12])}", layer, layer_type)
         return None
 
@@ -548,6 +562,7 @@ class _Expander:
 
         for decl in self.layers:
             decl.inputs = [resolve(n, decl.pos, decl.name) if n is not None else None for n in decl.inputs]
+        return resolve
 
 
 def _ymap(data: dict, pos: Pos) -> YMap:
@@ -589,4 +604,4 @@ def load(path: str, overrides: dict | None = None) -> Spec:
     return spec
 
 
-__all__ = ["Spec", "LayerDecl", "InputDecl", "BlockDef", "load", "load_text", "parse", "read", "expand"]
+__all__ = ["BlockDef", "InputDecl", "LayerDecl", "Spec", "expand", "load", "load_text", "parse", "read"]

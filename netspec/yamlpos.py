@@ -24,6 +24,10 @@ _CORE_TAGS = {
 }
 
 
+# libyaml's C parser when present (about 10x faster); PyYAML's pure-Python one otherwise
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 class YMap(dict):
     """A mapping that knows where it and each of its keys and values stand."""
 
@@ -77,8 +81,9 @@ class _Converter:
             _fail(self.filename, node.start_mark, f"YAML nesting deeper than {MAX_DEPTH} levels",
                   "flatten the structure; blocks can nest without deep YAML")
         if node.tag not in _CORE_TAGS:
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
             _fail(self.filename, node.start_mark,
-                  f"YAML tag '{node.tag}' is not allowed; specs are data, not code",
+                  f"YAML tag '{tag}' is not allowed; specs are data, not code",
                   "remove the tag")
         pos = _pos(self.filename, node.start_mark)
         if isinstance(node, yaml.MappingNode):
@@ -112,13 +117,21 @@ def load_yaml_text(text: str, filename: str = "<string>"):
     """Parse YAML text into YMap/YSeq/scalars with positions; raise SpecError on any fault."""
     if len(text.encode("utf-8", "replace")) > MAX_FILE_BYTES:
         raise SpecError([Diagnostic(Pos(filename), f"spec file is larger than {MAX_FILE_BYTES // 1024} KiB")])
-    loader = yaml.SafeLoader(text)
-    aliases = 0
+    loader = _LOADER(text)
+    aliases = depth = 0
     try:
-        # Count aliases from the event stream before composing (composition itself is cheap,
-        # the expansion of aliases is what _Converter bounds).
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            if isinstance(event, yaml.AliasEvent):
+        # Bound aliases and nesting on the event stream before composing: composing is recursive
+        # (and PyYAML's scanner slows down quadratically with nesting), the alias expansion is
+        # bounded by _check_expanded_size.
+        for event in yaml.parse(text, Loader=_LOADER):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    _fail(filename, event.start_mark, f"YAML nesting deeper than {MAX_DEPTH} levels",
+                          "flatten the structure; blocks can nest without deep YAML")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+            elif isinstance(event, yaml.AliasEvent):
                 aliases += 1
                 if aliases > MAX_ALIASES:
                     _fail(filename, event.start_mark, f"more than {MAX_ALIASES} YAML aliases",
@@ -127,10 +140,7 @@ def load_yaml_text(text: str, filename: str = "<string>"):
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
-        hint = None
-        if "\t" in text and "tab" in str(exc).lower():
-            hint = "indent with spaces, not tabs"
-        _fail(filename, mark, f"YAML syntax error: {problem}", hint)
+        _fail(filename, mark, f"YAML syntax error: {problem}", _syntax_hint(exc, text))
     except yaml.YAMLError as exc:  # pragma: no cover - defensive
         raise SpecError([Diagnostic(Pos(filename), f"YAML error: {exc}")]) from None
     finally:
@@ -138,7 +148,51 @@ def load_yaml_text(text: str, filename: str = "<string>"):
     if root is None:
         raise SpecError([Diagnostic(Pos(filename, 1, 1), "spec file is empty",
                                     hint="start with 'name:', 'input:' and 'layers:'")])
+    _check_expanded_size(root, filename)
     return _Converter(filename).convert(root)
+
+
+def _syntax_hint(exc, text: str) -> str | None:
+    """The likely fix for a YAML syntax error, from what stands at the fault."""
+    mark, problem = exc.problem_mark, str(exc.problem or "")
+    lines = text.splitlines()
+    at_line = lines[mark.line] if mark is not None and mark.line < len(lines) else ""
+    if "\\t" in problem or "\t" in at_line[:max(1, mark.column + 1 if mark else 1)]:
+        return "indent with spaces, not tabs"
+    context = exc.context_mark
+    if "flow mapping" in str(exc.context or "") or "',' or '}'" in problem:
+        line = f" at line {context.line + 1}" if context is not None else ""
+        return f"a '{{'{line} is not closed with '}}' (or an item lacks a comma)"
+    if "flow sequence" in str(exc.context or "") or "',' or ']'" in problem:
+        line = f" at line {context.line + 1}" if context is not None else ""
+        return f"a '['{line} is not closed with ']' (or an item lacks a comma)"
+    if "block end" in problem or "block" in str(exc.context or "") or "expected '-'" in problem:
+        return "check the indentation: items of one list or mapping must start in the same column"
+    if "mapping values are not allowed" in problem:
+        return "quote the value, or put a space after ':' only between a key and its value"
+    return None
+
+
+def _check_expanded_size(root, filename: str) -> None:
+    """Reject documents whose aliases expand to more than MAX_NODES nodes, before expanding anything."""
+    sizes: dict[int, int] = {}
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = ([n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else
+                    list(node.value) if isinstance(node, yaml.SequenceNode) else [])
+        if done:
+            size = 1 + sum(sizes.get(id(c), 1) for c in children)
+            sizes[id(node)] = size
+            if size > MAX_NODES:
+                _fail(filename, node.start_mark, f"the YAML expands to more than {MAX_NODES:,} nodes through "
+                      "aliases (an alias bomb?)", "write the structure out, or use blocks and repeat instead "
+                      "of YAML aliases")
+            continue
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
 
 
 def load_yaml_file(path: str):

@@ -9,7 +9,8 @@ from tests.conftest import ROOT
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "netspec", *args], capture_output=True, text=True, cwd=ROOT)
+    return subprocess.run([sys.executable, "-m", "netspec", *args], capture_output=True, text=True, cwd=ROOT,
+                          check=False)
 
 
 def test_lenet5_params_and_shapes():
