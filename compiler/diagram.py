@@ -418,11 +418,12 @@ class _Builder:
             labels[-1] = str(steps_total)
         old = self.view.nodes.pop(node.name)
         key = f"{node.name} (unrolled)"
-        self.view.clusters[key] = VCluster(key, f"{old.title} unrolled over time", old.cluster, row=True)
+        shared = f", {fmt_count(node.param_count)} params shared by every step" if node.param_count else ""
+        self.view.clusters[key] = VCluster(key, f"{old.title} unrolled over time{shared}", old.cluster, row=True)
         ids = []
         for t in labels:
             sid = f"{node.name} (t={t})"
-            self.view.add(VNode(sid, f"{old.title} t={t}", list(old.lines), old.family, "step", key))
+            self.view.add(VNode(sid, f"{old.title} t={t}", old.lines[:1], old.family, "step", key))
             ids.append(sid)
         step_in = fmt_shape(node.in_shapes[0][1:])
         step_out = fmt_shape(node.shape[1:] if node.attrs["return_sequences"] else node.shape)

@@ -203,6 +203,20 @@ def test_blocks_are_clusters_and_collapse_folds_runs(tmp_path):
     assert {"basic_2_1", "basic_2_2", "stage2"} <= titles and not any(" x 2" in t for t in texts)
 
 
+RESNETS = sorted(glob.glob(os.path.join(ROOT, "specs", "resnet*.yaml")))
+
+
+@needs_dot
+@pytest.mark.parametrize("spec", RESNETS, ids=[os.path.basename(s) for s in RESNETS])
+def test_library_resnet_collapses(spec, tmp_path):
+    graph = load_graph(spec)
+    assert draw(spec, tmp_path / "c.svg", "--collapse") == 0
+    titles, texts = svg_texts(tmp_path / "c.svg")
+    assert any(re.fullmatch(r"\[\w+\] x \d+", t) for t in texts), "identical residual blocks fold into 'x N'"
+    assert len(titles) < len(graph.nodes) / 3
+    assert any(e.style == "shortcut" for e in build_view(graph).edges), "residual shortcuts are marked"
+
+
 def test_residual_shortcut_and_merge_symbols(tmp_path):
     graph = load_graph(write(tmp_path, "resnet", RESNET))
     view = build_view(graph)
