@@ -188,6 +188,7 @@ class _Builder:
         self.owner: dict[str, str] = {}          # layer name -> drawn node id
         self.folded: dict[str, list] = {}        # folded block path -> member nodes
         self.consumers = graph.consumers()
+        self.step_of: dict[str, str] = {}        # unrolled step node id -> its time-step label
 
     # which drawn node stands for each layer --------------------------------------------------
     def _fold_scope(self, node):
@@ -424,12 +425,16 @@ class _Builder:
         for t in labels:
             sid = f"{node.name} (t={t})"
             self.view.add(VNode(sid, f"{old.title} t={t}", old.lines[:1], old.family, "step", key))
+            self.step_of[sid] = t
             ids.append(sid)
         step_in = fmt_shape(node.in_shapes[0][1:])
         step_out = fmt_shape(node.shape[1:] if node.attrs["return_sequences"] else node.shape)
         edges = []
         for e in self.view.edges:
-            if e.dst == node.name:
+            if e.dst == node.name and e.src in self.step_of:       # step t of an unrolled layer below
+                t = self.step_of[e.src]
+                edges.extend(VEdge(e.src, sid, step_in, e.style) for sid, lab in zip(ids, labels) if lab == t)
+            elif e.dst == node.name:
                 edges.extend(VEdge(e.src, sid, step_in, e.style) for sid in ids)
             elif e.src == node.name:
                 sources = ids if node.attrs["return_sequences"] else ids[-1:]

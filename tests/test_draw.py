@@ -179,6 +179,11 @@ def test_unroll_draws_time_steps(tmp_path):
     assert "lstm_2" not in titles
     dot = to_dot(build_view(load_graph(spec), DrawOptions(unroll=3)))
     assert '"lstm_2 (t=1)" -> "lstm_2 (t=2)"' in dot and "h, c 16" in texts
+    stacked = write(tmp_path, "stacked", LSTM.replace("  - {type: linear", "  - {type: gru, hidden: 4}\n  - {type: linear"))
+    view = build_view(load_graph(stacked), DrawOptions(unroll=3))
+    between = {(e.src, e.dst) for e in view.edges if e.src.startswith("lstm_2") and e.dst.startswith("gru_3")}
+    assert between == {(f"lstm_2 (t={t})", f"gru_3 (t={t})") for t in ("1", "2", "T")}, "steps joined step by step"
+    assert [e.src for e in view.edges if e.dst == "linear_4"] == ["gru_3 (t=T)"], "only the last step feeds on"
 
 
 @needs_dot

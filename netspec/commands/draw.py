@@ -75,7 +75,7 @@ def run(args) -> int:
     elif fmt == "svg":
         from compiler.layout import layout_svg
         data = layout_svg(view, note=True).encode("utf-8")
-        print(FALLBACK_NOTE, file=sys.stderr)
+        print(FALLBACK_NOTE + ("; it always draws top to bottom" if args.rankdir != "TB" else ""), file=sys.stderr)
     else:
         raise UserError(f"writing .{fmt} needs the Graphviz 'dot' program, which is not on PATH",
                         diagram.INSTALL_HINT)
