@@ -13,11 +13,12 @@ def loss_kind(graph) -> str:
     return read_train(graph.train).loss
 
 
-def outputs_probabilities(graph) -> bool:
-    """True when the output node already applies a sigmoid (then bce is BCELoss, else BCEWithLogits)."""
+def output_activation(graph) -> str | None:
+    """'softmax' or 'sigmoid' when the (first) output ends with one, so the loss takes probabilities."""
     node = graph[graph.outputs[0]]
-    return (node.op == "sigmoid" or node.attrs.get("activation") == "sigmoid"
-            or (node.op == "rbm" and node.attrs.get("hidden_units") == "bernoulli"))
+    if node.op in ("softmax", "sigmoid"):
+        return node.op
+    return node.activation if node.activation in ("softmax", "sigmoid") else None
 
 
 class Model:
@@ -34,7 +35,7 @@ class Model:
         self.output_name = graph.outputs[0]
         self.input_int = graph[self.input_name].dtype.startswith("int")
         self.loss = loss_kind(graph)
-        self.from_probabilities = outputs_probabilities(graph)
+        self.output_activation = output_activation(graph)
 
     def state_numpy(self) -> dict:
         return {key: self.ops.to_numpy(value) for key, value in self.state.items()}
@@ -54,7 +55,7 @@ class Model:
         """Forward + loss + backward: (loss, output Array, gradients by checkpoint key)."""
         out = self.forward(x, train=True)
         ctx: dict = {}
-        loss = self.ops.loss_forward(self.loss, ctx, out, self.target(y), self.from_probabilities)
+        loss = self.ops.loss_forward(self.loss, ctx, out, self.target(y), self.output_activation)
         grads = self.executor.backward({self.output_name: self.ops.loss_backward(ctx)})
         return loss, out, grads
 
@@ -71,7 +72,7 @@ class Model:
             xb, yb = x[i:i + batch_size], y[i:i + batch_size]
             out = self.forward(xb)
             ctx: dict = {}
-            total += self.ops.loss_forward(self.loss, ctx, out, self.target(yb), self.from_probabilities) * len(xb)
+            total += self.ops.loss_forward(self.loss, ctx, out, self.target(yb), self.output_activation) * len(xb)
             seen += len(xb)
             if self.loss == "cross_entropy":
                 pred = self.ops.to_numpy(out).argmax(axis=-1)

@@ -57,10 +57,12 @@ Layer types and their kernels (op -> shapes, N = batch):
 
 Losses (`kind` in cross_entropy, mse, bce), averaged over every element/sample as PyTorch's
 'mean' reduction does:
-  loss_forward(kind, ctx, output, target, from_probabilities) -> float
-      cross_entropy: output logits [N, C] with int64 target [N], or [N, T, V] with [N, T]
+  loss_forward(kind, ctx, output, target, output_activation) -> float
+      cross_entropy: output logits [N, C] with int64 target [N], or [N, T, V] with [N, T]; when
+                     output_activation == 'softmax' the output is probabilities: nll(log(max(p, 1e-12)))
       mse:           output and float target of the same shape
-      bce:           logits (BCEWithLogits) or, when from_probabilities, probabilities (BCELoss)
+      bce:           logits (BCEWithLogits), or when output_activation == 'sigmoid' probabilities
+                     clamped to [1e-7, 1 - 1e-7] (BCELoss) -- the same rule as the generated PyTorch code
   loss_backward(ctx) -> Array   the gradient of the loss w.r.t. output
 
 Optimizers: `optimizer_update(kind, param, grad, state, hp, step)` updates `param` in place with
@@ -131,7 +133,7 @@ class Ops(ABC):
 
     # -- losses ---------------------------------------------------------------------------------
     @abstractmethod
-    def loss_forward(self, kind: str, ctx: dict, output, target, from_probabilities: bool = False) -> float:
+    def loss_forward(self, kind: str, ctx: dict, output, target, output_activation: str | None = None) -> float:
         """The mean loss of `output` against `target` (see module docstring)."""
 
     @abstractmethod

@@ -1,0 +1,233 @@
+"""Convolution and pooling kernels of the NumPy backend (im2col + BLAS, Numba window loops)."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import kernels
+
+
+def _pads(padding, kernel, dilation, rank: int):
+    """Leading pad per spatial axis; 'same' follows PyTorch (extra padding goes at the end)."""
+    if padding == "same":
+        return tuple((d * (k - 1)) // 2 for k, d in zip(kernel, dilation))
+    if padding == "valid":
+        return (0,) * rank
+    return tuple(padding)
+
+
+def _as4d(x):
+    """[N, C, L] -> [N, C, 1, L]; 4-D unchanged."""
+    return x[:, :, None, :] if x.ndim == 3 else x
+
+
+def _geometry(attrs, rank: int):
+    """(kernel, stride, leading pad, dilation) as 2-D tuples (1-D layers get a unit height)."""
+    kernel = tuple(attrs["kernel"])
+    stride = tuple(attrs.get("stride") or kernel)
+    dilation = tuple(attrs.get("dilation") or (1,) * rank)
+    pads = _pads(attrs.get("padding", 0), kernel, dilation, rank)
+    if rank == 1:
+        return (1, *kernel), (1, *stride), (0, *pads), (1, *dilation)
+    return kernel, stride, pads, dilation
+
+
+def _out_size(size, k, s, p, d, ceil_mode=False, same=False):
+    if same:
+        return size
+    span = d * (k - 1) + 1
+    numerator = size + 2 * p - span
+    out = (-(-numerator // s) if ceil_mode else numerator // s) + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+class ConvPoolOps:
+    """Mixin of NumpyOps: conv1d/2d, max/avg/lp pools, global and adaptive pools."""
+
+    # -- convolution -------------------------------------------------------------------------
+    def _conv_forward(self, ctx, inputs, params, attrs, train, rank):
+        x = inputs[0]
+        x4 = _as4d(x)
+        n, c, h, w = x4.shape
+        weight = params["weight"]
+        filters, groups = weight.shape[0], attrs.get("groups", 1)
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = _geometry(attrs, rank)
+        same = attrs.get("padding") == "same"
+        oh, ow = _out_size(h, kh, sh, ph, dh, same=same), _out_size(w, kw, sw, pw, dw, same=same)
+        cols = np.empty((n * oh * ow, c * kh * kw), dtype=x.dtype)
+        kernels.im2col(np.ascontiguousarray(x4), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols)
+        w2 = weight.reshape(filters, -1)
+        if groups == 1:
+            rows = cols @ w2.T
+        else:
+            cg, fg = c // groups * kh * kw, filters // groups
+            rows = np.concatenate([cols[:, g * cg:(g + 1) * cg] @ w2[g * fg:(g + 1) * fg].T for g in range(groups)],
+                                  axis=1)
+        if "bias" in params:
+            rows += params["bias"]
+        out = np.empty((n, filters, oh * ow), dtype=x.dtype)
+        kernels.rows_to_nchw(rows, n, filters, oh * ow, out)
+        if train:
+            ctx.update(cols=cols, x_shape=x.shape, geo=(kh, kw, sh, sw, ph, pw, dh, dw, oh, ow), w2=w2,
+                       groups=groups, has_bias="bias" in params, w_shape=weight.shape)
+        return out.reshape((n, filters, ow) if rank == 1 else (n, filters, oh, ow))
+
+    def _conv_backward(self, ctx, grad):
+        n = grad.shape[0]
+        cols, w2, groups = ctx["cols"], ctx["w2"], ctx["groups"]
+        filters = w2.shape[0]
+        rows = np.empty((cols.shape[0], filters), dtype=grad.dtype)
+        kernels.nchw_to_rows(np.ascontiguousarray(grad).reshape(n, filters, -1), rows)
+        if groups == 1:
+            dw2 = rows.T @ cols
+            dcols = rows @ w2
+        else:
+            cg, fg = cols.shape[1] // groups, filters // groups
+            dw2 = np.concatenate([rows[:, g * fg:(g + 1) * fg].T @ cols[:, g * cg:(g + 1) * cg]
+                                  for g in range(groups)], axis=0)
+            dcols = np.concatenate([rows[:, g * fg:(g + 1) * fg] @ w2[g * fg:(g + 1) * fg] for g in range(groups)],
+                                   axis=1)
+        x_shape = ctx["x_shape"]
+        dx = np.zeros((x_shape[0], x_shape[1], 1, x_shape[2]) if len(x_shape) == 3 else x_shape, dtype=grad.dtype)
+        kernels.col2im(dcols, *ctx["geo"], dx)
+        grads = {"weight": dw2.reshape(ctx["w_shape"])}
+        if ctx["has_bias"]:
+            grads["bias"] = rows.sum(axis=0)
+        return [dx.reshape(x_shape)], grads
+
+    def forward_conv1d(self, ctx, inputs, params, attrs, train):
+        return self._conv_forward(ctx, inputs, params, attrs, train, 1)
+
+    def forward_conv2d(self, ctx, inputs, params, attrs, train):
+        return self._conv_forward(ctx, inputs, params, attrs, train, 2)
+
+    backward_conv1d = backward_conv2d = _conv_backward
+
+    # -- window pools ------------------------------------------------------------------------
+    def _pool_setup(self, x, attrs, rank):
+        x4 = np.ascontiguousarray(_as4d(x))
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = _geometry(attrs, rank)
+        ceil = attrs.get("ceil_mode", False)
+        oh = _out_size(x4.shape[2], kh, sh, ph, dh, ceil)
+        ow = _out_size(x4.shape[3], kw, sw, pw, dw, ceil)
+        return x4, (kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+
+    @staticmethod
+    def _pool_out_shape(x, out4):
+        return out4.reshape(out4.shape[0], out4.shape[1], out4.shape[3]) if x.ndim == 3 else out4
+
+    def _maxpool_forward(self, ctx, inputs, params, attrs, train, rank):
+        x = inputs[0]
+        x4, geo = self._pool_setup(x, attrs, rank)
+        n, c = x4.shape[:2]
+        out = np.empty((n, c, geo[8], geo[9]), dtype=x.dtype)
+        argmax = np.empty(out.shape, dtype=np.int64)
+        kernels.maxpool_forward(x4, *geo, out, argmax)
+        if train:
+            ctx.update(argmax=argmax, x_shape=x.shape, x4_shape=x4.shape)
+        return self._pool_out_shape(x, out)
+
+    def _maxpool_backward(self, ctx, grad):
+        dx = np.zeros(ctx["x4_shape"], dtype=grad.dtype)
+        kernels.maxpool_backward(np.ascontiguousarray(grad).reshape(ctx["argmax"].shape), ctx["argmax"], dx)
+        return [dx.reshape(ctx["x_shape"])], {}
+
+    def forward_maxpool1d(self, ctx, inputs, params, attrs, train):
+        return self._maxpool_forward(ctx, inputs, params, attrs, train, 1)
+
+    def forward_maxpool2d(self, ctx, inputs, params, attrs, train):
+        return self._maxpool_forward(ctx, inputs, params, attrs, train, 2)
+
+    backward_maxpool1d = backward_maxpool2d = _maxpool_backward
+
+    def _avgpool(self, x, attrs, rank, ctx, train):
+        x4, geo = self._pool_setup(x, attrs, rank)
+        kh, kw, sh, sw, ph, pw, _, _, oh, ow = geo
+        include = bool(attrs.get("count_include_pad", True))
+        out = np.empty((x4.shape[0], x4.shape[1], oh, ow), dtype=x.dtype)
+        kernels.avgpool_forward(x4, kh, kw, sh, sw, ph, pw, oh, ow, include, out)
+        if train:
+            ctx.update(x_shape=x.shape, x4_shape=x4.shape, avg=(kh, kw, sh, sw, ph, pw, include), out4=out.shape)
+        return self._pool_out_shape(x, out)
+
+    def _avgpool_backward_raw(self, ctx, grad):
+        dx = np.zeros(ctx["x4_shape"], dtype=grad.dtype)
+        kernels.avgpool_backward(np.ascontiguousarray(grad).reshape(ctx["out4"]), *ctx["avg"], dx)
+        return dx.reshape(ctx["x_shape"])
+
+    def forward_avgpool1d(self, ctx, inputs, params, attrs, train):
+        return self._avgpool(inputs[0], attrs, 1, ctx, train)
+
+    def forward_avgpool2d(self, ctx, inputs, params, attrs, train):
+        return self._avgpool(inputs[0], attrs, 2, ctx, train)
+
+    def backward_avgpool1d(self, ctx, grad):
+        return [self._avgpool_backward_raw(ctx, grad)], {}
+
+    backward_avgpool2d = backward_avgpool1d
+
+    def forward_lppool2d(self, ctx, inputs, params, attrs, train):
+        """PyTorch's LPPool2d: sign(f) * relu(|f|)^(1/p) with f = avg_pool(x^p) * kh * kw."""
+        x, p = inputs[0], float(attrs.get("norm", 2.0))
+        area = float(np.prod(attrs["kernel"]))
+        f = self._avgpool(x ** p, {**attrs, "padding": (0, 0)}, 2, ctx, train) * area
+        out = np.sign(f) * np.maximum(np.abs(f), 0) ** (1.0 / p)
+        if train:
+            ctx.update(x=x, f=f, out=out, p=p, area=area)
+        return out
+
+    def backward_lppool2d(self, ctx, grad):
+        f, out, p, x = ctx["f"], ctx["out"], ctx["p"], ctx["x"]
+        safe = np.where(f > 0, f, 1)
+        df = np.where(f > 0, grad * out / (p * safe), 0).astype(grad.dtype)
+        dxp = self._avgpool_backward_raw(ctx, df * ctx["area"])
+        return [dxp * p * x ** (p - 1)], {}
+
+    # -- global and adaptive pools ------------------------------------------------------------
+    def forward_global_avgpool(self, ctx, inputs, params, attrs, train):
+        x = inputs[0]
+        ctx["x_shape"] = x.shape
+        return x.reshape(x.shape[0], x.shape[1], -1).mean(axis=2)
+
+    def backward_global_avgpool(self, ctx, grad):
+        shape = ctx["x_shape"]
+        count = int(np.prod(shape[2:]))
+        dx = np.broadcast_to((grad / count).reshape(*grad.shape, *([1] * (len(shape) - 2))), shape)
+        return [np.ascontiguousarray(dx)], {}
+
+    def forward_global_maxpool(self, ctx, inputs, params, attrs, train):
+        x = inputs[0]
+        flat = x.reshape(x.shape[0], x.shape[1], -1)
+        where = flat.argmax(axis=2)
+        ctx.update(x_shape=x.shape, where=where)
+        return np.take_along_axis(flat, where[..., None], axis=2)[..., 0]
+
+    def backward_global_maxpool(self, ctx, grad):
+        shape = ctx["x_shape"]
+        dx = np.zeros((shape[0], shape[1], int(np.prod(shape[2:]))), dtype=grad.dtype)
+        np.put_along_axis(dx, ctx["where"][..., None], grad[..., None], axis=2)
+        return [dx.reshape(shape)], {}
+
+    @staticmethod
+    def _adaptive_bounds(size, out):
+        return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
+
+    def forward_adaptive_avgpool2d(self, ctx, inputs, params, attrs, train):
+        x = inputs[0]
+        oh, ow = attrs["output"]
+        rows, cols = self._adaptive_bounds(x.shape[2], oh), self._adaptive_bounds(x.shape[3], ow)
+        out = np.empty((*x.shape[:2], oh, ow), dtype=x.dtype)
+        for i, (y0, y1) in enumerate(rows):
+            for j, (x0, x1) in enumerate(cols):
+                out[:, :, i, j] = x[:, :, y0:y1, x0:x1].mean(axis=(2, 3))
+        ctx.update(x_shape=x.shape, bounds=(rows, cols))
+        return out
+
+    def backward_adaptive_avgpool2d(self, ctx, grad):
+        dx = np.zeros(ctx["x_shape"], dtype=grad.dtype)
+        rows, cols = ctx["bounds"]
+        for i, (y0, y1) in enumerate(rows):
+            for j, (x0, x1) in enumerate(cols):
+                dx[:, :, y0:y1, x0:x1] += (grad[:, :, i, j] / ((y1 - y0) * (x1 - x0)))[:, :, None, None]
+        return [dx], {}

@@ -1,0 +1,151 @@
+"""NumpyOps: the runtime's array kernels on the CPU (NumPy + float32 BLAS, Numba for window loops)."""
+from __future__ import annotations
+
+import numpy as np
+
+from backends.runtime.ops import Ops
+
+from .conv import ConvPoolOps
+from .layers import LayerOps, _sigmoid
+from .recurrent import RecurrentOps
+
+
+class NumpyOps(LayerOps, ConvPoolOps, RecurrentOps, Ops):
+    """Every kernel of backends/runtime/ops.py on NumPy arrays."""
+
+    name = "numpy"
+
+    # -- arrays ------------------------------------------------------------------------------
+    def from_numpy(self, array):
+        array = np.asarray(array)
+        if np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_:
+            return np.ascontiguousarray(array, dtype=np.int64)
+        return np.array(array, dtype=self.dtype, order="C", copy=True)
+
+    def to_numpy(self, array):
+        return array
+
+    def zeros_like(self, array):
+        return np.zeros_like(array)
+
+    def add(self, a, b):
+        return a + b
+
+    def sum_squares(self, array) -> float:
+        flat = array.reshape(-1)
+        return float(flat @ flat)
+
+    def scale_(self, array, factor: float) -> None:
+        array *= array.dtype.type(factor)
+
+    # -- losses ------------------------------------------------------------------------------
+    def loss_forward(self, kind, ctx, output, target, output_activation=None):
+        if kind == "cross_entropy":
+            return self._cross_entropy(ctx, output, target, output_activation == "softmax")
+        if target.shape != output.shape:
+            target = target.reshape(output.shape)
+        ctx.update(kind=kind, output=output, target=target)
+        if kind == "mse":
+            diff = output - target
+            return float(np.mean(diff * diff))
+        if output_activation == "sigmoid":                  # BCELoss on probabilities clamped as PyTorch code does
+            p = np.clip(output, 1e-7, 1 - 1e-7)
+            ctx["clamped"] = p
+            return float(-np.mean(target * np.log(p) + (1 - target) * np.log1p(-p)))
+        return float(np.mean(np.maximum(output, 0) - output * target + np.log1p(np.exp(-np.abs(output)))))
+
+    def _cross_entropy(self, ctx, output, target, probabilities: bool) -> float:
+        classes = output.shape[-1]
+        scores = output.reshape(-1, classes)
+        labels = target.reshape(-1)
+        if labels.size != scores.shape[0]:
+            from netspec.errors import UserError
+            raise UserError(f"cross_entropy: the output has {scores.shape[0]} predictions per batch but the "
+                            f"targets have {labels.size} labels", "check the spec's output against the data")
+        if labels.size and (labels.min() < 0 or labels.max() >= classes):
+            from netspec.errors import UserError
+            raise UserError(f"cross_entropy: label {int(labels.max())} does not fit the output's {classes} "
+                            "classes", "give the last layer as many units as there are classes")
+        rows = np.arange(len(labels))
+        ctx.update(kind="cross_entropy", labels=labels, rows=rows, shape=output.shape, probabilities=probabilities)
+        if probabilities:                                    # the model ends in softmax: nll(log(p))
+            picked = np.maximum(scores[rows, labels], 1e-12)
+            ctx.update(picked=picked, raw=scores[rows, labels])
+            return float(-np.mean(np.log(picked)))
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        exp = np.exp(shifted)
+        total = exp.sum(axis=1, keepdims=True)
+        ctx["probs"] = exp / total
+        return float(np.mean(np.log(total[:, 0]) - shifted[rows, labels]))
+
+    def loss_backward(self, ctx):
+        kind = ctx["kind"]
+        if kind == "cross_entropy":
+            count = len(ctx["labels"])
+            if ctx["probabilities"]:
+                grad = np.zeros((count, ctx["shape"][-1]), dtype=self.dtype)
+                grad[ctx["rows"], ctx["labels"]] = np.where(ctx["raw"] > 1e-12, -1.0 / (ctx["picked"] * count), 0)
+                return grad.reshape(ctx["shape"])
+            grad = ctx["probs"]
+            grad[ctx["rows"], ctx["labels"]] -= 1
+            grad *= grad.dtype.type(1.0 / count)
+            return grad.reshape(ctx["shape"])
+        output, target = ctx["output"], ctx["target"]
+        scale = output.dtype.type(1.0 / output.size)
+        if kind == "mse":
+            return (output - target) * (2 * scale)
+        if "clamped" in ctx:
+            p = ctx["clamped"]
+            inside = (output > 1e-7) & (output < 1 - 1e-7)
+            return np.where(inside, (p - target) / (p * (1 - p)), 0).astype(output.dtype) * scale
+        return (_sigmoid(output) - target) * scale
+
+    # -- optimizers --------------------------------------------------------------------------
+    def optimizer_update(self, kind, param, grad, state, hp, step):
+        lr, wd = hp["lr"], hp["weight_decay"]
+        if wd and kind != "adamw":
+            grad = grad + param * param.dtype.type(wd)
+        if kind == "sgd":
+            momentum = hp["momentum"]
+            if momentum:
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = state["momentum_buffer"] = grad.copy()
+                else:
+                    buf *= momentum
+                    buf += grad
+                grad = grad + momentum * buf if hp["nesterov"] else buf
+            param -= param.dtype.type(lr) * grad
+        elif kind == "adagrad":
+            total = state.setdefault("sum", np.zeros_like(param))
+            total += grad * grad
+            param -= param.dtype.type(lr) * grad / (np.sqrt(total) + hp["eps"])
+        elif kind == "rmsprop":
+            alpha, momentum = hp["alpha"], hp["momentum"]
+            square = state.setdefault("square_avg", np.zeros_like(param))
+            square *= alpha
+            square += (1 - alpha) * grad * grad
+            avg = np.sqrt(square) + hp["eps"]
+            if momentum:
+                buf = state.setdefault("momentum_buffer", np.zeros_like(param))
+                buf *= momentum
+                buf += grad / avg
+                param -= param.dtype.type(lr) * buf
+            else:
+                param -= param.dtype.type(lr) * grad / avg
+        elif kind in ("adam", "adamw"):
+            if kind == "adamw" and wd:
+                param *= param.dtype.type(1 - lr * wd)
+            beta1, beta2 = hp["betas"][0], hp["betas"][1] if len(hp["betas"]) > 1 else 0.999
+            m = state.setdefault("exp_avg", np.zeros_like(param))
+            v = state.setdefault("exp_avg_sq", np.zeros_like(param))
+            m *= beta1
+            m += (1 - beta1) * grad
+            v *= beta2
+            v += (1 - beta2) * grad * grad
+            correction1 = 1 - beta1 ** step
+            correction2_sqrt = np.sqrt(1 - beta2 ** step)
+            denom = np.sqrt(v) / param.dtype.type(correction2_sqrt) + param.dtype.type(hp["eps"])
+            param -= param.dtype.type(lr / correction1) * m / denom
+        else:
+            raise ValueError(f"unknown optimizer {kind}")
