@@ -35,7 +35,7 @@ COLOURS = {
 FAMILY_LABELS = {"energy": "energy-based", "block": "folded block"}
 EDGE_LEGEND = {
     "shortcut": "residual shortcut", "undirected": "undirected (RBM weights)",
-    "generative": "directed (generative)", "state": "recurrent state",
+    "generative": "directed (generative)", "state": "recurrent state", "tied": "tied weights (transposed)",
 }
 MERGE_SYMBOLS = {"add": "+", "mul": "\u00d7", "concat": "concat"}
 RECURRENT_STATE = {"lstm": "h, c", "gru": "h", "rnn": "h"}
@@ -163,6 +163,8 @@ def describe(node) -> str:
         return text
     if op == "rbm":
         return f"rbm {a['hidden']}"
+    if op == "tied":
+        return f"tied W^T of {a['of']}"
     return op
 
 
@@ -359,6 +361,12 @@ class _Builder:
                 chains.append(current)
         for chain in chains:
             self._energy_chain(chain, method)
+        for node in self.g:                      # decoders that borrow an rbm's weight, transposed
+            if node.op == "tied" and self.owner[node.name] == node.name:
+                scope = node.name.rsplit("/", 1)[0] + "/" if "/" in node.name else ""
+                target = scope + node.attrs["of"] if scope + node.attrs["of"] in self.g.nodes else node.attrs["of"]
+                if target in self.view.nodes:
+                    self.view.edges.append(VEdge(target, node.name, "", "tied"))
 
     def _energy_chain(self, chain: list, method: str | None) -> None:
         edges_by_key = {(e.src, e.dst): e for e in self.view.edges}
@@ -493,6 +501,7 @@ EDGE_STYLES = {
     "undirected": {"dir": "none", "penwidth": "2.2", "color": "#b45f06"},
     "generative": {"dir": "back", "penwidth": "1.4", "color": "#b45f06"},
     "state": {"style": "dashed", "color": "#0b5394", "fontcolor": "#0b5394"},
+    "tied": {"style": "dotted", "dir": "none", "color": "#b45f06", "constraint": "false", "fontcolor": "#b45f06"},
 }
 
 
@@ -523,7 +532,8 @@ def _legend_label(view: View) -> str:
                     f'<TD ALIGN="LEFT"><FONT POINT-SIZE="9">{_html(label)}</FONT></TD></TR>')
     for style, label in view.edge_legend:
         colour = EDGE_STYLES[style].get("color", "#000000")
-        mark = {"undirected": "\u2014", "generative": "\u2190", "state": "- -"}.get(style, "\u2192")
+        mark = {"undirected": "\u2014", "generative": "\u2190", "state": "- -", "tied": "\u00b7\u00b7\u00b7"}.get(
+            style, "\u2192")
         rows.append(f'<TR><TD><FONT COLOR="{colour}"><B>{mark}</B></FONT></TD>'
                     f'<TD ALIGN="LEFT"><FONT POINT-SIZE="9">{_html(label)}</FONT></TD></TR>')
     return '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2" CELLPADDING="1">' + "".join(rows) + "</TABLE>>"

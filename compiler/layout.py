@@ -80,7 +80,7 @@ def layout(view: View) -> tuple:
     routes = []
     for i, e in enumerate(view.edges):
         path = [e.src]
-        if e.src != e.dst and e.style != "state":
+        if e.src != e.dst and e.style not in ("state", "tied"):
             for k in range(layer[e.src] + 1, layer[e.dst]):
                 did = f"\x00{i}:{k}"
                 boxes[did] = _Box(did, 4.0, 4.0, k, dummy=True)

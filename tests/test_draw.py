@@ -254,6 +254,25 @@ def test_dbn_and_dbm_edges(tmp_path):
     assert "hidden 32 units (bernoulli)" in texts and "deep belief net" in texts
 
 
+def test_autoencoder_tied_decoder(tmp_path):
+    spec = write(tmp_path, "ae", """
+name: ae
+input: {shape: [16]}
+layers:
+  - {type: rbm, name: enc, hidden: 8}
+  - {type: rbm, name: code, hidden: 4}
+  - {type: tied, name: dec, of: code}
+  - {type: tied, name: out, of: enc}
+pretrain: {method: autoencoder}
+""")
+    view = build_view(load_graph(spec))
+    styles = {(e.src, e.dst): e.style for e in view.edges}
+    assert styles[("enc (visible)", "enc")] == styles[("enc", "code")] == "undirected"
+    assert styles[("code", "dec")] == "tied" and styles[("enc", "out")] == "tied"
+    assert styles[("dec", "out")] == "flow"
+    assert "tied W^T of code" in view.nodes["dec"].lines[0]
+
+
 @needs_dot
 def test_output_is_deterministic(tmp_path):
     spec = write(tmp_path, "resnet", RESNET)
