@@ -1,5 +1,7 @@
 """The one checkpoint format of every backend: an .npz keyed by PyTorch state_dict names.
 
+Standard library and NumPy only, so the PyTorch code generator can inline this module into model files.
+
 Extra entries under `__meta__/` hold JSON metadata (spec name and hash, epoch, optimizer state
 keys prefixed with `__opt__/`). Files are written atomically: a killed run never leaves half a file.
 """
@@ -11,9 +13,19 @@ import tempfile
 
 import numpy as np
 
-from netspec.errors import UserError
+try:  # inside netspec a CheckpointError is a UserError (exit 1, one line); standalone it is a plain Exception
+    from netspec.errors import UserError as _CheckpointErrorBase
+except ImportError:  # pragma: no cover - inlined into generated model files
+    _CheckpointErrorBase = Exception
 
 META_KEY = "__meta__"
+
+
+class CheckpointError(_CheckpointErrorBase):
+    """A checkpoint file is missing, unreadable or does not fit the model."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        Exception.__init__(self, message + (f"; {hint}" if hint else ""))
 
 
 def atomic_write(path: str, write) -> None:
@@ -26,6 +38,9 @@ def atomic_write(path: str, write) -> None:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)      # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -48,9 +63,9 @@ def load(path: str) -> tuple[dict, dict, dict]:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
     except FileNotFoundError:
-        raise UserError(f"{path}: checkpoint not found", "train first, or pass the path of checkpoint.npz") from None
+        raise CheckpointError(f"{path}: checkpoint not found", "train first, or pass the path of checkpoint.npz") from None
     except (OSError, ValueError) as exc:
-        raise UserError(f"{path}: not a netspec checkpoint ({exc})") from None
+        raise CheckpointError(f"{path}: not a netspec checkpoint ({exc})") from None
     meta = json.loads(bytes(arrays.pop(META_KEY, np.zeros(0, np.uint8))).decode() or "{}")
     extra = {k: v for k, v in arrays.items() if k.startswith("__")}
     state = {k: v for k, v in arrays.items() if not k.startswith("__")}
@@ -72,5 +87,5 @@ def check_layout(graph, state: dict, path: str) -> None:
             parts.append(f"unexpected {', '.join(unexpected[:5])}")
         if wrong:
             parts.append(f"shape mismatch {'; '.join(wrong[:5])}")
-        raise UserError(f"{path}: checkpoint does not fit spec '{graph.name}': " + "; ".join(parts),
+        raise CheckpointError(f"{path}: checkpoint does not fit spec '{graph.name}': " + "; ".join(parts),
                         "use the checkpoint trained from this spec")

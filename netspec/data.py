@@ -39,7 +39,7 @@ class Dataset:
 
 def _split(x, y, test_fraction, seed):
     order = np.random.default_rng(seed).permutation(len(x))
-    cut = len(x) - max(1, int(round(len(x) * test_fraction))) if test_fraction > 0 else len(x)
+    cut = len(x) - max(1, round(len(x) * test_fraction)) if test_fraction > 0 else len(x)
     return x[order[:cut]], y[order[:cut]], x[order[cut:]], y[order[cut:]]
 
 

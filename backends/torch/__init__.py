@@ -1,0 +1,74 @@
+"""The PyTorch backend: generates a standalone, readable PyTorch source file per spec and trains with it.
+
+generate(graph) -> str           the model file (`netspec compile --target torch`)
+load_module(graph)               that source imported as a module
+build_model(graph) -> nn.Module  the generated model with fresh weights
+train(graph, options) -> dict    `netspec train --backend torch`: runs the generated file's fit() in-process
+export_onnx(graph, path)         `netspec compile --target onnx`
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+
+NAME = "torch"
+
+
+def available() -> tuple[bool, str]:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False, "PyTorch is not installed: pip install torch"
+    return True, ""
+
+
+def generate(graph, format_code: bool = True) -> str:
+    """The source of a standalone PyTorch file for `graph` (needs only torch and numpy to run)."""
+    from .codegen import generate as _generate
+    return _generate(graph, format_code)
+
+
+def load_module(graph, source: str | None = None):
+    """Import the generated source of `graph` as a module (written to a cache file so tracebacks show it)."""
+    ok, reason = available()
+    if not ok:
+        from netspec.errors import UserError
+        raise UserError(reason)
+    source = source if source is not None else generate(graph, format_code=False)
+    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+    name = f"netspec_generated_{graph.name}_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
+    directory = os.path.join(tempfile.gettempdir(), f"netspec-torch-{os.getuid() if hasattr(os, 'getuid') else 0}")
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, name + ".py")
+    if not os.path.exists(path):
+        from backends.checkpoint import atomic_write
+        atomic_write(path, lambda handle: handle.write(source.encode()))
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_model(graph):
+    """The generated nn.Module of `graph`, with fresh weights (state_dict keys = graph.state_layout())."""
+    return load_module(graph).build_model()
+
+
+def train(graph, options) -> dict:
+    """Train `graph` with its generated code; options: backends.base.TrainOptions."""
+    module = load_module(graph)
+    return module.train(epochs=options.epochs, out=options.out_dir, resume=options.resume,
+                        max_steps=options.max_steps, batch_size=options.batch_size, seed=options.seed,
+                        data=dict(options.data) or None, dtype=options.dtype, progress=options.progress)
+
+
+def export_onnx(graph, path: str, checkpoint: str | None = None, opset: int | None = None) -> None:
+    """Write the model as ONNX (dynamic batch and symbolic dims), with a checkpoint's weights if given."""
+    from .export import export_onnx as _export
+    _export(graph, path, checkpoint, opset)

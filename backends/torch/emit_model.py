@@ -1,0 +1,217 @@
+"""The nn.Module classes of a graph: one for the spec and one per distinct block configuration.
+
+Block instances become nested submodules, so every state_dict key is `node.module_path + '.' + param`,
+exactly the keys of `graph.state_layout()`. Identical block instances (same layers, attributes and
+input shapes) share one class.
+"""
+from __future__ import annotations
+
+import builtins
+import keyword
+from dataclasses import dataclass, field
+
+from netspec.errors import fmt_shape
+
+from .emit_layers import HELPERS, lower
+
+RESERVED = {"self", "torch", "nn", "F", "np", "super", *dir(builtins)}
+
+
+@dataclass
+class Scope:
+    """The model itself (path '') or one block instance, with its direct items in order."""
+
+    path: str
+    block: str | None
+    items: list = field(default_factory=list)      # Node | Scope
+    inputs: list = field(default_factory=list)     # producer node names outside the scope
+    outputs: list = field(default_factory=list)    # member node names used outside the scope
+    members: set = field(default_factory=set)      # every node name inside, nested ones too
+    class_name: str = ""
+
+    def local(self, full_name: str) -> str:
+        """A node's or sub-scope's name relative to this scope."""
+        return full_name[len(self.path) + 1:] if self.path else full_name
+
+
+def camel(name: str) -> str:
+    text = "".join(part[:1].upper() + part[1:] for part in name.replace("-", "_").split("_") if part)
+    return text if text.isidentifier() else f"Net{text}"
+
+
+def build_tree(graph) -> Scope:
+    """Group the graph's layers by block instance, keeping topological order."""
+    root = Scope("", None)
+    scopes = {"": root}
+    for node in graph.layers():
+        parent = root
+        for scope in node.scope:
+            if scope.path not in scopes:
+                child = Scope(scope.path, scope.block)
+                scopes[scope.path] = child
+                parent.items.append(child)
+            parent = scopes[scope.path]
+        parent.items.append(node)
+    consumers = graph.consumers()
+    _fill_edges(root, graph, consumers)
+    return root
+
+
+def _fill_edges(scope: Scope, graph, consumers) -> None:
+    for item in scope.items:
+        if isinstance(item, Scope):
+            _fill_edges(item, graph, consumers)
+            scope.members |= item.members
+        else:
+            scope.members.add(item.name)
+    if not scope.path:
+        scope.inputs = list(graph.inputs)
+        scope.outputs = list(graph.outputs)
+        return
+    for name in _ordered_members(scope):
+        for source in graph[name].inputs:
+            if source not in scope.members and source not in scope.inputs:
+                scope.inputs.append(source)
+        used_outside = any(c not in scope.members for c in consumers[name]) or name in graph.outputs
+        if used_outside:
+            scope.outputs.append(name)
+
+
+def _ordered_members(scope: Scope):
+    for item in scope.items:
+        if isinstance(item, Scope):
+            yield from _ordered_members(item)
+        else:
+            yield item.name
+
+
+class Namer:
+    """Valid, unique Python identifiers for the local variables of one forward()."""
+
+    def __init__(self):
+        self.used = set(RESERVED)
+
+    def take(self, wanted: str) -> str:
+        name = "".join(c if c.isalnum() or c == "_" else "_" for c in wanted) or "x"
+        if name[0].isdigit() or keyword.iskeyword(name):
+            name = "_" + name
+        candidate, count = name, 1
+        while candidate in self.used:
+            count += 1
+            candidate = f"{name}_{count}"
+        self.used.add(candidate)
+        return candidate
+
+
+def attribute(name: str) -> str:
+    """How a parent refers to its submodule `name`."""
+    if name.isidentifier() and not keyword.iskeyword(name) and name not in _module_attributes():
+        return f"self.{name}"
+    return f'self._modules["{name}"]'
+
+
+def _module_attributes() -> set:
+    """Names nn.Module itself defines: a submodule of that name cannot be a plain attribute."""
+    try:
+        from torch import nn
+        return set(dir(nn.Module))
+    except ImportError:     # generating code needs no torch; fall back to the common ones
+        return {"forward", "training", "parameters", "modules", "state_dict", "cuda", "to", "eval", "train",
+                "type", "float", "double", "half", "apply", "children", "buffers", "zero_grad", "named_modules"}
+
+
+class ModelEmitter:
+    """Writes the class definitions of a graph (blocks first, then the model class)."""
+
+    def __init__(self, graph, class_name: str | None = None):
+        self.graph = graph
+        self.root = build_tree(graph)
+        self.root.class_name = class_name or camel(graph.name)
+        self.classes: dict = {}            # class body -> (class name, [scopes using it]), in definition order
+        self.helpers: set = set()
+        self.taken = {self.root.class_name, *HELPERS}
+
+    def emit(self) -> str:
+        self._class_of(self.root)
+        helpers = [HELPERS[name].strip() for name in sorted(self.helpers)]
+        bodies = [self._class_source(name, body, scopes) for body, (name, scopes) in self.classes.items()]
+        return "\n\n\n".join(helpers + bodies)
+
+    def _class_of(self, scope: Scope) -> str:
+        """The class name of a scope; instances whose code would be identical share one class."""
+        for item in scope.items:
+            if isinstance(item, Scope):
+                item.class_name = self._class_of(item)
+        body = self._body(scope)
+        if body in self.classes:
+            self.classes[body][1].append(scope)
+            return self.classes[body][0]
+        name = scope.class_name
+        if not name:
+            base = camel(scope.block)
+            name, count = base, 1
+            while name in self.taken:
+                count += 1
+                name = f"{base}{count}"
+        self.taken.add(name)
+        self.classes[body] = (name, [scope])
+        return name
+
+    def _body(self, scope: Scope) -> str:
+        """__init__ and forward of a scope's class (everything but the class line and docstring)."""
+        init, forward = [], []
+        namer = Namer()
+        var = {}
+        params = []
+        for source in scope.inputs:
+            wanted = "x" if (len(scope.inputs) == 1 and (scope.path or source == "input")) else \
+                source.rsplit("/", 1)[-1]
+            var[source] = namer.take(wanted)
+            params.append(var[source])
+        for item in scope.items:
+            if isinstance(item, Scope):
+                local = scope.local(item.path)
+                ref = attribute(local)
+                init.append(f"{ref} = {item.class_name}()")
+                args = ", ".join(var[s] for s in item.inputs)
+                if len(item.outputs) == 1:
+                    var[item.outputs[0]] = namer.take(local)
+                else:
+                    for out in item.outputs:
+                        var[out] = namer.take(f"{local}_{item.local(out).replace('/', '_')}")
+                forward.append(f"{', '.join(var[o] for o in item.outputs)} = {ref}({args})")
+                continue
+            local = scope.local(item.name)
+            lowered = lower(item)
+            self.helpers.update(lowered.helpers)
+            ref = attribute(local)
+            if lowered.module is not None:
+                init.append(f"{ref} = {lowered.module}")
+                init.extend(line.format(m=ref) for line in lowered.init)
+            var[item.name] = namer.take(local)
+            forward.extend(lowered.forward(var[item.name], ref, [var[s] for s in item.inputs]))
+        forward.append(f"return {', '.join(var[o] for o in scope.outputs)}")
+        lines = []
+        if init:
+            lines += ["    def __init__(self):", "        super().__init__()"] + [f"        {s}" for s in init] + [""]
+        lines.append(f"    def forward(self, {', '.join(params)}):")
+        lines += [f"        {s}" if s else "" for s in forward]
+        return "\n".join(lines)
+
+    def _class_source(self, name: str, body: str, scopes: list) -> str:
+        return f'class {name}(nn.Module):\n    """{self._docstring(scopes)}"""\n\n{body}'
+
+    def _docstring(self, scopes: list) -> str:
+        graph, scope = self.graph, scopes[0]
+        params = sum(graph[n].param_count for n in scope.members)
+
+        def shapes(s):
+            return (", ".join(fmt_shape(graph[n].shape) for n in s.inputs) + " -> " +
+                    ", ".join(fmt_shape(graph[n].shape) for n in s.outputs))
+        if not scope.path:
+            text = f"{graph.name}: {graph.description}" if graph.description else graph.name
+            return f"{text} ({shapes(scope)} per sample, {params:,} parameters)."
+        uses = f"; used {len(scopes)} times" if len(scopes) > 1 else ""
+        variants = {shapes(s) for s in scopes}
+        shown = f" {shapes(scope)} per sample," if len(variants) == 1 else ""
+        return f"Block '{scope.block}':{shown} {params:,} parameters{uses}."

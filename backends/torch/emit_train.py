@@ -1,0 +1,76 @@
+"""The run-time half of a generated file: SPEC and TRAIN dicts, the inlined data/progress/checkpoint/trainer
+sources, and the `train()` / `main()` entry points."""
+from __future__ import annotations
+
+import os
+import pprint
+
+from netspec.config import read_train
+
+from .inline import Imports, inline_module
+
+# inlined in this order; each is the one implementation netspec itself uses
+RUNTIME_MODULES = ("netspec.data", "backends.progress", "backends.checkpoint", "backends.torch.trainer")
+
+
+def _portable(path: str | None) -> str | None:
+    """A resolved data path, relative to the working directory when it lies below it."""
+    if not path:
+        return path
+    absolute = os.path.abspath(path)
+    relative = os.path.relpath(absolute, os.getcwd())
+    return absolute if relative.startswith("..") else relative
+
+
+def output_activation(graph) -> str | None:
+    """The activation the model's (first) output ends with, so that the loss can account for it."""
+    node = graph[graph.outputs[0]]
+    if node.op in ("softmax", "sigmoid"):
+        return node.op
+    return node.activation if node.activation in ("softmax", "sigmoid") else None
+
+
+def spec_dict(graph) -> dict:
+    from compiler.dims import shape_json
+    return {
+        "name": graph.name,
+        "source_hash": graph.source_hash,
+        "inputs": {name: {"shape": shape_json(graph[name].shape), "dtype": graph[name].dtype}
+                   for name in graph.inputs},
+        "output_shape": shape_json(graph[graph.outputs[0]].shape),
+        "output_activation": output_activation(graph),
+    }
+
+
+def train_dict(graph) -> dict:
+    from backends.base import resolve_data_path
+    cfg = read_train(graph.train).as_dict()
+    cfg["data"]["path"] = _portable(resolve_data_path(graph, cfg["data"].get("path")))
+    cfg["optimizer"]["betas"] = list(cfg["optimizer"]["betas"])
+    return cfg
+
+
+def literal(name: str, value) -> str:
+    return f"{name} = {pprint.pformat(value, width=100, sort_dicts=False)}"
+
+
+def emit_runtime(imports: Imports) -> str:
+    """The inlined runtime sections."""
+    return "\n\n\n".join(inline_module(name, imports) for name in RUNTIME_MODULES)
+
+
+def emit_entry_points(graph, hooks: dict) -> str:
+    hooks_arg = ", hooks=HOOKS" if hooks else ""
+    parts = [literal("SPEC", spec_dict(graph)),
+             "# the spec's validated train: section; `python model.py --help` lists the command-line overrides\n"
+             + literal("TRAIN", train_dict(graph))]
+    if hooks:
+        parts.append("HOOKS = {" + ", ".join(f'"{k}": {v}' for k, v in hooks.items()) + "}")
+    parts.append(f'''def train(**options) -> dict:
+    """Train build_model() with TRAIN; options (epochs, out, resume, max_steps, ...) override it. See fit()."""
+    return fit(build_model, SPEC, TRAIN{hooks_arg}, **options)''')
+    parts.append(f'''def main(argv=None) -> int:
+    return run_cli(build_model, SPEC, TRAIN, argv{hooks_arg})''')
+    parts.append('''if __name__ == "__main__":
+    sys.exit(main())''')
+    return "\n\n\n".join(parts)

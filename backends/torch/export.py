@@ -1,0 +1,92 @@
+"""ONNX export of a generated model through torch.onnx (opens in Netron, runs in any ONNX runtime).
+
+The batch dimension and every symbolic spec dimension (e.g. a sequence length T) stay dynamic.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import warnings
+
+from netspec.errors import UserError
+
+
+def example_inputs(graph, batch: int = 2, bindings: dict | None = None):
+    """Random inputs for the graph: (tuple of tensors, {input name: {axis: symbol name}})."""
+    import torch
+
+    from compiler.dims import Sym
+    generator = torch.Generator().manual_seed(0)
+    tensors, dynamic = [], {}
+    for name in graph.inputs:
+        node = graph[name]
+        shape = [d if isinstance(d, int) else d.value(bindings or {}) for d in node.shape]
+        shape = [max(s, 3) if isinstance(d, Sym) else s for s, d in zip(shape, node.shape)]
+        if node.dtype.startswith("int"):
+            high = _token_range(graph, name)
+            tensors.append(torch.randint(0, high, (batch, *shape), generator=generator))
+        else:
+            tensors.append(torch.randn(batch, *shape, generator=generator))
+        dynamic[name] = {0: "batch", **{i + 1: str(d) for i, d in enumerate(node.shape) if isinstance(d, Sym)}}
+    return tuple(tensors), dynamic
+
+
+def _token_range(graph, input_name: str) -> int:
+    """The smallest vocabulary among the embeddings that read an int input."""
+    sizes = [n.attrs["vocab"] for n in graph.layers() if n.op == "embedding" and input_name in n.inputs]
+    return min(sizes) if sizes else 2
+
+
+def export_onnx(graph, path: str, checkpoint: str | None = None, opset: int | None = None) -> None:
+    """Write graph's generated model to `path` as ONNX, atomically."""
+    import torch
+
+    from backends.checkpoint import atomic_write
+
+    from . import build_model, load_module
+    model = build_model(graph)
+    if checkpoint:
+        load_module(graph).load_weights(model, checkpoint)
+    model.eval()
+    args, dynamic = example_inputs(graph)
+    names = list(graph.inputs)
+    if len(names) == 1 and names[0] == "input":
+        dynamic = {"x": dynamic["input"]}
+    symbols = {}
+    shapes = {}
+    for arg, axes in dynamic.items():
+        shapes[arg] = {axis: symbols.setdefault(sym, torch.export.Dim(_dim_name(sym), min=2 if sym == "batch" else 1))
+                       for axis, sym in axes.items()}
+    buffer = io.BytesIO()
+    try:
+        with warnings.catch_warnings(), _quiet_logs():
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(model, args, dynamic_shapes=shapes, input_names=names,
+                                        output_names=list(graph.outputs), opset_version=opset, dynamo=True,
+                                        verbose=False)
+    except ImportError as exc:
+        raise UserError(f"ONNX export needs the onnx and onnxscript packages ({exc})",
+                        "pip install onnx onnxscript") from None
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    program.save(buffer)
+    atomic_write(path, lambda handle: handle.write(buffer.getvalue()))
+
+
+def _dim_name(symbol: str) -> str:
+    cleaned = "".join(c if c.isalnum() else "_" for c in symbol)
+    return cleaned if cleaned[:1].isalpha() else f"d_{cleaned}"
+
+
+@contextlib.contextmanager
+def _quiet_logs():
+    """Silence torch.onnx's informational log lines (e.g. about torchvision) during export."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
