@@ -541,7 +541,10 @@ def _legend_label(view: View) -> str:
 
 def to_dot(view: View) -> str:
     """The View as DOT source (deterministic: everything is emitted in drawing order)."""
-    import graphviz
+    try:
+        import graphviz
+    except ImportError:
+        raise UserError("drawing needs the 'graphviz' Python package", "pip install graphviz") from None
 
     title = f"<<B>{_html(view.title)}</B>" + (f'<BR/><FONT POINT-SIZE="10">{_html(view.subtitle)}</FONT>'
                                                if view.subtitle else "") + ">"
