@@ -36,7 +36,7 @@ def parse_overrides(pairs) -> dict:
 def add_spec_argument(parser, many: bool = False) -> None:
     """The spec path(s) and the `--set` overrides shared by every command that reads a spec."""
     if many:
-        parser.add_argument("specs", nargs="+", metavar="SPEC", help="spec files (YAML)")
+        parser.add_argument("specs", nargs="*", metavar="SPEC", help="spec files (YAML)")
     else:
         parser.add_argument("spec", metavar="SPEC", help="spec file (YAML)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",

@@ -16,6 +16,12 @@ _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2, "**": 4}
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 MAX_EXPR_LEN = 500
 MAX_RESULT = 10 ** 12
+MAX_NESTING = 32
+_FORBIDDEN = {".": "attribute access is not allowed in expressions",
+              "[": "indexing is not allowed in expressions",
+              "'": "strings are not allowed in expressions", '"': "strings are not allowed in expressions",
+              "=": "assignment and comparison are not allowed in expressions",
+              "<": "comparisons are not allowed in expressions", ">": "comparisons are not allowed in expressions"}
 
 
 class ExprError(ValueError):
@@ -32,7 +38,11 @@ def _tokenize(text: str) -> list:
     while at < len(text):
         match = _TOKEN.match(text, at)
         if not match:
-            raise ExprError(f"unexpected character {text[at:].strip()[:1]!r} in '${{{text}}}'")
+            char = text[at:].strip()[:1]
+            if char in _FORBIDDEN:
+                raise ExprError(f"{_FORBIDDEN[char]}: {char!r} in '${{{text}}}'",
+                                "use numbers, vars, + - * / // % ** and min, max, abs, int, float, round")
+            raise ExprError(f"unexpected character {char!r} in '${{{text}}}'")
         at = match.end()
         floating, integer, name, op = match.groups()
         if floating is not None:
@@ -51,6 +61,7 @@ class _Parser:
         self.text, self.vars = text, variables
         self.tokens = _tokenize(text)
         self.at = 0
+        self.depth = 0
 
     def peek(self):
         return self.tokens[self.at] if self.at < len(self.tokens) else (None, None)
@@ -88,7 +99,11 @@ class _Parser:
         kind, value = self.peek()
         if (kind, value) in (("op", "-"), ("op", "+")):
             self.take()
+            self.depth += 1
+            if self.depth > MAX_NESTING * 2:
+                raise ExprError(f"too many signs in a row in '${{{self.text}}}'")
             operand = self.unary()
+            self.depth -= 1
             self.need_number(operand, value)
             return -operand if value == "-" else operand
         return self.power_operand()
@@ -115,8 +130,12 @@ class _Parser:
                                 f"{value}=...")
             return self.vars[value]
         if (kind, value) == ("op", "("):
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise ExprError(f"parentheses nested deeper than {MAX_NESTING} levels in an expression")
             inner = self.expression(0)
             self.expect(")")
+            self.depth -= 1
             return inner
         raise ExprError(f"incomplete expression '${{{self.text}}}'")
 

@@ -29,8 +29,10 @@ def _make(rank: int):
         if not isinstance(channels, int):
             raise ShapeError(f"the channel dim must be fixed, found {channels}")
         if channels % a["groups"] or a["filters"] % a["groups"]:
+            divisors = [g for g in range(1, min(channels, a["filters"]) + 1)
+                        if channels % g == 0 and a["filters"] % g == 0]
             raise ShapeError(f"groups={a['groups']} must divide both input channels ({channels}) and "
-                             f"filters ({a['filters']})")
+                             f"filters ({a['filters']})", f"use groups from {divisors[:8]}")
         if a["padding"] == "same" and any(s != 1 for s in a["stride"]):
             raise ShapeError("padding 'same' needs stride 1 (as in PyTorch)",
                              "give the padding as a number, e.g. padding: "

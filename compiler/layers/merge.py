@@ -23,7 +23,8 @@ def _concat_infer(node, in_shapes):
     axis = node.attrs["axis"]
     rank = len(in_shapes[0])
     if not -rank <= axis < rank:
-        raise ShapeError(f"axis {axis} is out of range for inputs of rank {rank}")
+        raise ShapeError(f"axis {axis} is out of range for inputs of rank {rank}",
+                         f"axes count per-sample dims, channels first: use 0 to {rank - 1} (or -{rank} to -1)")
     axis %= rank
     total = 0
     for index, shape in enumerate(in_shapes):

@@ -29,6 +29,9 @@ def run(args) -> int:
     if args.list_types:
         print(list_types())
         return 0
+    if not args.specs:
+        from ..errors import UsageError
+        raise UsageError("check needs at least one SPEC (or --list-types)")
     failed = 0
     for path in args.specs:
         graph, diagnostics = analyse(path, args.overrides)
