@@ -29,7 +29,7 @@ def _as4d(x):
 
 
 class DenseOps:
-    """linear and rbm."""
+    """linear, rbm and tied (an autoencoder decoder sharing an rbm's weight)."""
 
     def forward_linear(self, ctx, inputs, params, attrs, train):
         x, weight = inputs[0], params["weight"]
@@ -66,6 +66,20 @@ class DenseOps:
         grad_inputs, grads = self.backward_linear(ctx, grad)
         grads["visible_bias"] = ew.zeros(ctx["visible_bias"].shape)
         return grad_inputs, grads
+
+
+    def forward_tied(self, ctx, inputs, params, attrs, train):
+        """A tied decoder: x W + bias with W (hidden, visible) borrowed from an rbm layer."""
+        x, weight = inputs[0], params["weight"]
+        y = ew.bias_activation(gemm(x, weight), params["bias"], 1)
+        if train:
+            ctx.update(x=x, weight=weight)
+        return y
+
+    def backward_tied(self, ctx, grad):
+        x, weight = ctx["x"], ctx["weight"]
+        return [gemm(grad, weight, trans_b=True)], {"weight": gemm(x, grad, trans_a=True),
+                                                    "bias": _bias_grad(grad, grad.shape[1], 1)}
 
 
 class ActivationOps:

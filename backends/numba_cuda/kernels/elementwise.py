@@ -14,6 +14,15 @@ from ..device import F0, F1, F2, empty, grid1d, launch
 ACTIVATIONS = {"identity": 0, "relu": 1, "leaky_relu": 2, "sigmoid": 3, "tanh": 4, "step": 5, "sign": 6}
 
 
+EXP_LIMIT = np.float32(60.0)
+
+
+@cuda.jit(device=True)
+def sigmoid(x):
+    """1 / (1 + exp(-x)) with the exponent clamped (no overflow for very negative x)."""
+    return F1 / (F1 + math.exp(min(-x, EXP_LIMIT)))
+
+
 @cuda.jit(device=True)
 def act(x, code, slope):
     """The activation `code` of x (codes in ACTIVATIONS)."""
@@ -22,7 +31,7 @@ def act(x, code, slope):
     if code == 2:
         return x if x > F0 else x * slope
     if code == 3:
-        return F1 / (F1 + math.exp(-x))
+        return sigmoid(x)
     if code == 4:
         return math.tanh(x)
     if code == 5:

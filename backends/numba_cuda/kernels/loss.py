@@ -11,7 +11,7 @@ import numpy as np
 from numba import cuda
 
 from ..device import F0, F1, F2, empty, grid1d, launch
-from .elementwise import flat
+from .elementwise import flat, sigmoid
 from .reduce import channel_sums
 
 LOG_FLOOR = np.float32(-100.0)
@@ -53,7 +53,7 @@ def _pointwise_loss(kind, out, target, losses, grad, inv_n):
             grad[i] = F2 * d * inv_n
         elif kind == BCE_LOGITS:
             losses[i] = max(x, F0) - x * t + math.log(F1 + math.exp(-abs(x)))
-            grad[i] = (F1 / (F1 + math.exp(-x)) - t) * inv_n
+            grad[i] = (sigmoid(x) - t) * inv_n
         else:
             log_p = max(math.log(x), LOG_FLOOR) if x > F0 else LOG_FLOOR
             log_q = max(math.log(F1 - x), LOG_FLOOR) if x < F1 else LOG_FLOOR

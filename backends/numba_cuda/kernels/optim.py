@@ -86,3 +86,19 @@ def update(kind: str, param, grad, slots: list, hp: dict, step: int, first: bool
 
 
 __all__ = ["KINDS", "slot_names", "update"]
+
+
+@cuda.jit
+def _ascend(p, g, velocity, lr, momentum, wd):
+    """Momentum gradient ascent with weight decay (the RBM rule): v = m v + lr (g - wd p); p += v."""
+    i = cuda.grid(1)
+    while i < p.size:
+        v = momentum * velocity[i] + lr * (g[i] - wd * p[i])
+        velocity[i] = v
+        p[i] += v
+        i += cuda.gridsize(1)
+
+
+def ascend(param, grad, velocity, lr: float, momentum: float, weight_decay: float = 0.0) -> None:
+    launch(_ascend, grid1d(param.size), flat(param), flat(grad), flat(velocity), np.float32(lr),
+           np.float32(momentum), np.float32(weight_decay))

@@ -13,7 +13,7 @@ from numba import cuda
 from numba.cuda.random import create_xoroshiro128p_states, xoroshiro128p_normal_float32, xoroshiro128p_uniform_float32
 
 from ..device import F0, F1, RNG_THREADS, THREADS, launch
-from .elementwise import flat
+from .elementwise import flat, sigmoid
 
 BERNOULLI, GAUSSIAN, RELU = 0, 1, 2
 UNITS = {"bernoulli": BERNOULLI, "gaussian": GAUSSIAN, "relu": RELU}
@@ -49,7 +49,7 @@ def _units(pre, bias, mean, sample, inner, kind, states, draw):
     while i < pre.size:
         x = pre[i] + bias[i % inner]
         if kind == BERNOULLI:
-            mu = F1 / (F1 + math.exp(-x))
+            mu = sigmoid(x)
         elif kind == RELU:
             mu = max(x, F0)
         else:
@@ -61,7 +61,7 @@ def _units(pre, bias, mean, sample, inner, kind, states, draw):
             elif kind == GAUSSIAN:
                 sample[i] = mu + xoroshiro128p_normal_float32(states, tid)
             else:                   # noisy rectified unit: max(0, x + N(0, sigmoid(x)))
-                std = math.sqrt(F1 / (F1 + math.exp(-x)))
+                std = math.sqrt(sigmoid(x))
                 sample[i] = max(x + std * xoroshiro128p_normal_float32(states, tid), F0)
         i += cuda.gridsize(1)
 

@@ -11,12 +11,9 @@ import math
 from numba import cuda
 
 from ..device import F1, empty, grid1d, launch
-from .elementwise import flat
+from .elementwise import flat, sigmoid
 
-
-@cuda.jit(device=True)
-def _sig(x):
-    return F1 / (F1 + math.exp(-x))
+_sig = sigmoid
 
 
 @cuda.jit
