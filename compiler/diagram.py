@@ -462,6 +462,8 @@ class _Builder:
         self.view.legend = [(f, FAMILY_LABELS.get(f, f)) for f in order if f in used and f in COLOURS]
         styles = {e.style for e in self.view.edges}
         self.view.edge_legend = [(s, label) for s, label in EDGE_LEGEND.items() if s in styles]
+        if not self.o.legend:
+            self.view.legend, self.view.edge_legend = [], []
         self.view.title = f"{self.g.name}  \u00b7  {self.g.total_params:,} params"
         return self.view
 

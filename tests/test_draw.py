@@ -286,7 +286,9 @@ def test_output_is_deterministic(tmp_path):
 def test_rankdir_and_format_flag(tmp_path):
     spec = write(tmp_path, "lstm", LSTM)
     assert draw(spec, tmp_path / "x.out", "--format", "dot", "--rankdir", "LR") == 0
-    assert "rankdir=LR" in (tmp_path / "x.out").read_text()
+    assert "rankdir=LR" in (tmp_path / "x.out").read_text() and "legend" in (tmp_path / "x.out").read_text()
+    assert draw(spec, tmp_path / "y.dot", "--no-legend") == 0
+    assert "legend" not in (tmp_path / "y.dot").read_text()
     assert draw(spec, tmp_path / "x.pdf") == 0
     assert (tmp_path / "x.pdf").read_bytes().startswith(b"%PDF")
 
