@@ -165,12 +165,12 @@ class RBM:
             v = sampled if sample_visible else mu
         return v
 
-    def cd_gradient(self, v0: np.ndarray, k: int, noise: Noise, chain: np.ndarray | None = None) -> tuple:
-        """Approximate log-likelihood gradient by CD-k (chain None) or PCD (chain: fantasy particles).
+    def cd_statistics(self, v0: np.ndarray, k: int, noise: Noise, chain: np.ndarray | None = None) -> tuple:
+        """The phases of CD-k (chain None) or PCD (chain: fantasy particles): (ph0, vk, phk).
 
-        Returns (dW, db, dc, positive hidden means, new chain state). CD starts its negative chain at the
-        data and uses visible means in the reconstruction (Hinton's practical guide); PCD samples the
-        visible units so its persistent chains are a proper Markov chain.
+        CD starts its negative chain at the data and uses visible means in the reconstruction (Hinton's
+        practical guide); PCD samples the visible units so its persistent chains are a proper Markov chain
+        (vk is then the new chain state).
         """
         ph0, h = self.sample_hidden(v0, noise)
         persistent = chain is not None
@@ -180,17 +180,23 @@ class RBM:
             mu, sampled = self.sample_visible(h, noise)
             v = sampled if persistent else mu
             if step < k - 1:
-                phk, h = self.sample_hidden(v, noise)
-        phk = self.hidden_mean(v)
-        n_pos, n_neg = len(v0), len(v)
-        if n_pos == n_neg:     # one GEMM for both phases
-            dw = np.concatenate([ph0, -phk]).T @ np.concatenate([v0, v])
-            dw *= 1.0 / n_pos
-        else:
-            dw = ph0.T @ v0 / n_pos - phk.T @ v / n_neg
-        db = ph0.mean(axis=0) - phk.mean(axis=0)
-        dc = v0.mean(axis=0) - v.mean(axis=0)
-        return dw, db, dc, ph0, (v if persistent else None)
+                h = self.sample_hidden(v, noise)[1]
+        return ph0, v, self.hidden_mean(v)
+
+    def cd_gradient(self, v0: np.ndarray, k: int, noise: Noise, chain: np.ndarray | None = None) -> tuple:
+        """Approximate log-likelihood gradient (dW, db, dc) and the chain's last visible state."""
+        ph0, v, phk = self.cd_statistics(v0, k, noise, chain)
+        dw = ph0.T @ v0 / len(v0) - phk.T @ v / len(v)
+        return dw, ph0.mean(axis=0) - phk.mean(axis=0), v0.mean(axis=0) - v.mean(axis=0), v
+
+
+def _weight_statistics(ph0, v0, phk, vk, scale: float, out: np.ndarray | None) -> np.ndarray:
+    """scale * (ph0^T v0 / n0 - phk^T vk / nk), as one GEMM when both phases have the same size."""
+    if len(v0) != len(vk):
+        return scale * (ph0.T @ v0 / len(v0) - phk.T @ vk / len(vk))
+    hidden = np.concatenate([ph0, -phk])
+    hidden *= scale / len(v0)                      # fold the scale into the small factor
+    return np.matmul(hidden.T, np.concatenate([v0, vk]), out=out)
 
 
 class RBMTrainer:
@@ -204,30 +210,39 @@ class RBMTrainer:
         self.chain: np.ndarray | None = None
         self.activity: np.ndarray | None = None      # running mean of hidden activations (sparsity)
         self.epoch = 0
+        self._buffer: np.ndarray | None = None
 
     def step(self, v0: np.ndarray, momentum: float) -> np.ndarray:
         """One update on a mini-batch; returns the positive-phase hidden means."""
         cfg, rbm = self.config, self.rbm
-        if cfg.is_persistent and self.chain is None:
+        persistent = cfg.is_persistent
+        if persistent and self.chain is None:
             count = cfg.chains or len(v0)
-            start = self.rng.integers(0, len(v0), count)
-            self.chain = v0[start].copy()
-        dw, db, dc, ph0, chain = rbm.cd_gradient(v0, cfg.k, self.noise, self.chain if cfg.is_persistent else None)
-        if chain is not None:
-            self.chain = chain
+            self.chain = v0[self.rng.integers(0, len(v0), count)].copy()
+        ph0, vk, phk = rbm.cd_statistics(v0, cfg.k, self.noise, self.chain if persistent else None)
+        if persistent:
+            self.chain = vk
+        db = ph0.mean(axis=0) - phk.mean(axis=0)
+        dc = v0.mean(axis=0) - vk.mean(axis=0)
+        vel = self.velocity["weight"]
+        if self._buffer is None or self._buffer.shape != vel.shape:
+            self._buffer = np.empty_like(vel)
+        vel *= momentum
+        vel += _weight_statistics(ph0, v0, phk, vk, cfg.lr, self._buffer)
         if cfg.weight_decay:
-            dw -= cfg.weight_decay * rbm.weight
-        if cfg.sparsity is not None and cfg.sparsity_cost:
+            vel -= (cfg.lr * cfg.weight_decay) * rbm.weight
+        if cfg.sparsity is not None and cfg.sparsity_cost:     # pull mean activity towards the target
             batch_mean = ph0.mean(axis=0)
             self.activity = batch_mean if self.activity is None else 0.9 * self.activity + 0.1 * batch_mean
             penalty = cfg.sparsity_cost * (self.activity - cfg.sparsity)
             db -= penalty
-            dw -= np.outer(penalty, v0.mean(axis=0))
-        for key, grad in (("weight", dw), ("bias", db), ("visible_bias", dc)):
-            vel = self.velocity[key]
-            vel *= momentum
-            vel += (cfg.lr * grad).astype(vel.dtype, copy=False)
-            getattr(rbm, key).__iadd__(vel)
+            vel -= (cfg.lr * np.outer(penalty, v0.mean(axis=0))).astype(vel.dtype, copy=False)
+        rbm.weight += vel
+        for key, grad in (("bias", db), ("visible_bias", dc)):
+            velocity = self.velocity[key]
+            velocity *= momentum
+            velocity += (cfg.lr * grad).astype(velocity.dtype, copy=False)
+            getattr(rbm, key).__iadd__(velocity)
         return ph0
 
     def train_epoch(self, data: np.ndarray, progress=None) -> dict:
