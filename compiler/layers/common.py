@@ -29,7 +29,7 @@ def window_out(n, kernel: int, stride: int, pad: int, dilation: int = 1, ceil_mo
     out = (-(-numerator // stride) if ceil_mode else numerator // stride) + 1
     if ceil_mode and out > 0 and (out - 1) * stride >= n + pad:
         out -= 1
-    if out <= 0 or numerator < 0:
+    if out <= 0 or (numerator < 0 and not ceil_mode):   # ceil mode: a window may run past the end
         if dilation == 1:
             formula = f"({n} + 2*{pad} - {kernel})/{stride} + 1"
         else:
