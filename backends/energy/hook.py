@@ -17,6 +17,7 @@ from netspec.errors import UserError
 from .rbm import RBMConfig
 from .stack import DBM, LayerPlan, train_dbn
 
+PRETRAINED = "pretrained.npz"
 PASS_THROUGH = ("flatten", "reshape", "identity", "dropout")
 OVERRIDES = ("k", "persistent", "chains", "lr", "momentum", "weight_decay", "sparsity", "sparsity_cost",
              "init_scale", "epochs", "batch_size", "propagate")
@@ -99,6 +100,10 @@ def pretrain(graph, dataset, state: dict, options, log) -> dict:
         if node.op == "tied":
             ref = graph[node.attrs["of"]].module_path
             state[f"{node.module_path}.bias"] = np.asarray(state[f"{ref}.visible_bias"]).copy()
+    if out_dir:      # the generative model before fine-tuning changes it: what `netspec sample` reads
+        from backends import checkpoint
+        checkpoint.save(os.path.join(out_dir, PRETRAINED), state, {"spec": graph.name, "source_hash": graph.source_hash,
+                                                                   "phase": "pretrained", "method": section.method})
     if rows_path:
         from backends.checkpoint import atomic_write
         text = "".join(json.dumps(row) + "\n" for row in rows).encode()

@@ -1,0 +1,100 @@
+"""`netspec sample SPEC --checkpoint FILE -o grid.png`: Gibbs samples from a trained RBM, DBN or DBM."""
+import math
+import os
+
+from ..api import load_graph
+from ..errors import UserError
+
+HELP = "draw Gibbs samples from a trained RBM/DBN/DBM and save them as an image grid (PNG)"
+EPILOG = """examples:
+  netspec sample specs/rbm_digits.yaml --checkpoint runs/rbm_digits/checkpoint.npz -o samples.png
+  netspec sample specs/dbn_digits.yaml -o dbn.png --count 100 --steps 2000
+"""
+
+
+def add_arguments(parser) -> None:
+    from ..cli import add_spec_argument
+    add_spec_argument(parser)
+    parser.add_argument("--checkpoint", metavar="FILE", help="trained weights (default: runs/<spec name>/pretrained.npz, the generative "
+                        "model before fine-tuning, else checkpoint.npz)")
+    parser.add_argument("-o", "--out", metavar="FILE", default="samples.png", help="output image (.png)")
+    parser.add_argument("--count", type=int, default=64, help="number of samples (default 64)")
+    parser.add_argument("--steps", type=int, default=1000, help="Gibbs steps per chain (default 1000)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--scale", type=int, default=None, help="pixels per unit (default: tiles of ~32 px)")
+
+
+def image_shape(shape) -> tuple:
+    """(height, width) to show a visible vector of the input `shape` as."""
+    dims = [int(d) for d in shape if int(d) != 1] or [1]
+    if len(dims) >= 2:
+        return dims[-2], math.prod(dims) // dims[-2]
+    side = math.isqrt(dims[0])
+    return (side, side) if side * side == dims[0] else (1, dims[0])
+
+
+def grid_image(samples, shape: tuple, scale: int):
+    """An RGB uint8 grid of grey tiles with a 1-unit gap; each sample is min-max scaled unless in [0, 1]."""
+    import numpy as np
+    height, width = shape
+    count = len(samples)
+    cols = max(1, math.ceil(math.sqrt(count)))
+    rows = max(1, math.ceil(count / cols))
+    canvas = np.full(((height + 1) * rows + 1, (width + 1) * cols + 1), 0.25, dtype=np.float32)
+    for index, sample in enumerate(samples):
+        tile = np.asarray(sample, dtype=np.float32).reshape(height, width)
+        if tile.min() < 0 or tile.max() > 1:
+            tile = (tile - tile.min()) / max(float(tile.max() - tile.min()), 1e-8)
+        r, c = divmod(index, cols)
+        canvas[1 + r * (height + 1):1 + r * (height + 1) + height, 1 + c * (width + 1):1 + c * (width + 1) + width] = tile
+    canvas = np.kron(canvas, np.ones((scale, scale), dtype=np.float32))
+    grey = (np.clip(canvas, 0, 1) * 255).astype(np.uint8)
+    return np.repeat(grey[:, :, None], 3, axis=2)
+
+
+def run(args) -> int:
+    import numpy as np
+
+    from backends import checkpoint
+    from backends.energy import rbm_chain
+    from backends.energy.rbm import RBM
+    from backends.energy.stack import DBM, dbn_sample
+    from backends.plot import png_bytes
+    from netspec.config import read_pretrain
+
+    graph = load_graph(args.spec, args.overrides)
+    if not args.out.lower().endswith(".png"):
+        raise UserError(f"{args.out}: sample grids are written as PNG", "use an output name ending in .png")
+    if args.count < 1 or args.steps < 0:
+        raise UserError("--count must be at least 1 and --steps at least 0")
+    nodes = rbm_chain(graph)
+    if not nodes:
+        raise UserError(f"{args.spec}: spec '{graph.name}' has no rbm layers to sample from",
+                        "sample from an RBM, DBN or DBM spec (see specs/dbn_digits.yaml)")
+    path = args.checkpoint
+    if path is None:
+        run_dir = os.path.join("runs", graph.name)
+        pretrained = os.path.join(run_dir, "pretrained.npz")
+        path = pretrained if os.path.exists(pretrained) else os.path.join(run_dir, "checkpoint.npz")
+    state, _, _ = checkpoint.load(path)
+    checkpoint.check_layout(graph, state, path)
+    rbms = []
+    for node in nodes:
+        key = node.module_path
+        rbm = RBM(int(node.in_shapes[0][0]), node.attrs["hidden"], node.attrs["visible_units"],
+                  node.attrs["hidden_units"])
+        rbms.append(rbm.load({name: state[f"{key}.{name}"] for name in ("weight", "bias", "visible_bias")}))
+    rng = np.random.default_rng(args.seed)
+    method = read_pretrain(graph.pretrain).method if graph.pretrain else "cd"
+    if method == "dbm":
+        samples = DBM(rbms).sample(args.count, args.steps, rng)
+    else:
+        samples = dbn_sample(rbms, args.count, args.steps, rng)
+    shape = image_shape(graph[graph.inputs[0]].shape)
+    scale = args.scale or max(1, 32 // max(shape))
+    image = grid_image(samples, shape, scale)
+    data = png_bytes(image)
+    checkpoint.atomic_write(args.out, lambda handle: handle.write(data))
+    print(f"wrote {args.out}: {args.count} samples after {args.steps} Gibbs steps "
+          f"({image.shape[1]}x{image.shape[0]} px)")
+    return 0
