@@ -30,6 +30,13 @@ def _config():
     return RNG_THREADS // THREADS, THREADS
 
 
+def _launch(*args):
+    """Launch a random kernel; the simulator's Python xoroshiro128p wraps uint64s with NumPy overflow warnings."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        launch(*args)
+
+
 @cuda.jit
 def _dropout(x, y, mask, states, p, keep_scale):
     tid = cuda.grid(1)
@@ -70,7 +77,7 @@ def dropout(x, p: float, states):
     """(y, mask) with mask = 1/(1-p) where kept, else 0."""
     from ..device import empty
     y, mask = empty(x.shape), empty(x.shape)
-    launch(_dropout, _config(), flat(x), flat(y), flat(mask), states, np.float32(p), np.float32(1.0 / (1.0 - p)))
+    _launch(_dropout, _config(), flat(x), flat(y), flat(mask), states, np.float32(p), np.float32(1.0 / (1.0 - p)))
     return y, mask
 
 
@@ -79,7 +86,7 @@ def units(pre, bias, kind: str, states, draw: bool = True):
     from ..device import empty
     mean = empty(pre.shape)
     sample = empty(pre.shape) if draw else mean
-    launch(_units, _config(), flat(pre), bias, flat(mean), flat(sample), int(bias.size), UNITS[kind], states,
+    _launch(_units, _config(), flat(pre), bias, flat(mean), flat(sample), int(bias.size), UNITS[kind], states,
            bool(draw))
     return mean, (sample if draw else None)
 
