@@ -50,6 +50,7 @@ Formatted with `ruff format --line-length 120`.
 
 def generate(graph, format_code: bool = True) -> str:
     """The source of a standalone model file for `graph`."""
+    from . import energy  # noqa: F401  (registers the RBM pretraining section)
     imports = Imports()
     imports.add_source(MODEL_IMPORTS)
     emitter = ModelEmitter(graph)

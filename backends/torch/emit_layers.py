@@ -18,12 +18,14 @@ class Lowering:
     init: extra `__init__` lines; `{m}` stands for the submodule reference (e.g. `self.fc1`).
     forward: (target, module_ref, args) -> statements that assign `target` from the input variables.
     helpers: names of `HELPERS` entries the code uses.
+    weights_of: nodes whose submodule's `.weight` the forward receives after its inputs (tied weights).
     """
 
     forward: Callable
     module: str | None = None
     init: list = field(default_factory=list)
     helpers: tuple = ()
+    weights_of: tuple = ()
 
 
 LOWERINGS: dict[str, Callable] = {}
@@ -245,6 +247,27 @@ def _rbm(node):
                   hidden_units=None if a["hidden_units"] == "bernoulli" else f'"{a["hidden_units"]}"',
                   init_scale=None if scale in (None, 0.01) else number(scale))
     return Lowering(simple(module_call), module, helpers=("RBM",))
+
+
+HELPERS["TiedDecoder"] = '''
+class TiedDecoder(nn.Module):
+    """The decoder half of an unrolled RBM: x W + bias, with W the (hidden, visible) weight of its RBM."""
+
+    def __init__(self, visible: int):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(visible))
+
+    def forward(self, x, weight):
+        return F.linear(x, weight.t(), self.bias)
+'''
+
+
+@lowering("tied")
+def _tied(node):
+    def forward(target, ref, args):
+        return [f"# weight tied to {node.attrs['of']} (transposed)", f"{target} = {ref}({args[0]}, {args[1]})"]
+    return Lowering(forward, call("TiedDecoder", node.attrs["units"]), helpers=("TiedDecoder",),
+                    weights_of=(node.attrs["of"],))
 
 
 # ---------------------------------------------------------------- parameterless modules and functions

@@ -57,6 +57,17 @@ def build_tree(graph) -> Scope:
     return root
 
 
+def live_nodes(graph) -> set:
+    """Nodes that some output depends on (others keep their parameters but are not computed)."""
+    live, stack = set(), list(graph.outputs)
+    while stack:
+        name = stack.pop()
+        if name not in live and name in graph.nodes:
+            live.add(name)
+            stack.extend(graph[name].inputs)
+    return live
+
+
 def _fill_edges(scope: Scope, graph, consumers) -> None:
     for item in scope.items:
         if isinstance(item, Scope):
@@ -130,6 +141,7 @@ class ModelEmitter:
         self.classes: dict = {}            # class body -> (class name, [scopes using it]), in definition order
         self.helpers: set = set()
         self.taken = {self.root.class_name, *HELPERS}
+        self.live = live_nodes(graph)
 
     def emit(self) -> str:
         self._class_of(self.root)
@@ -173,6 +185,9 @@ class ModelEmitter:
                 local = scope.local(item.path)
                 ref = attribute(local)
                 init.append(f"{ref} = {item.class_name}()")
+                if not any(o in self.live for o in item.outputs):
+                    forward.append(f"# {local}: no output depends on it (its parameters are kept)")
+                    continue
                 args = ", ".join(var[s] for s in item.inputs)
                 if len(item.outputs) == 1:
                     var[item.outputs[0]] = namer.take(local)
@@ -188,8 +203,12 @@ class ModelEmitter:
             if lowered.module is not None:
                 init.append(f"{ref} = {lowered.module}")
                 init.extend(line.format(m=ref) for line in lowered.init)
+            if item.name not in self.live:
+                forward.append(f"# {local}: no output depends on it (its parameters are kept)")
+                continue
             var[item.name] = namer.take(local)
-            forward.extend(lowered.forward(var[item.name], ref, [var[s] for s in item.inputs]))
+            weights = [f"{_module_ref(scope, owner)}.weight" for owner in lowered.weights_of]
+            forward.extend(lowered.forward(var[item.name], ref, [var[s] for s in item.inputs] + weights))
         forward.append(f"return {', '.join(var[o] for o in scope.outputs)}")
         lines = []
         if init:
@@ -215,3 +234,12 @@ class ModelEmitter:
         variants = {shapes(s) for s in scopes}
         shown = f" {shapes(scope)} per sample," if len(variants) == 1 else ""
         return f"Block '{scope.block}':{shown} {params:,} parameters{uses}."
+
+
+def _module_ref(scope: Scope, name: str) -> str:
+    """`self.a.b` for node `name` inside `scope` (tied weights must live in the same module or below)."""
+    if scope.path and not name.startswith(scope.path + "/"):
+        raise NotImplementedError(f"layer '{name}' lies outside block instance '{scope.path}': the torch backend "
+                                  "ties weights only within one module")
+    first, *rest = scope.local(name).split("/")
+    return attribute(first) + "".join(f".{part}" if part.isidentifier() else f'._modules["{part}"]' for part in rest)

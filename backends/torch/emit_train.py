@@ -13,13 +13,9 @@ from .inline import Imports, inline_module
 RUNTIME_MODULES = ("netspec.data", "backends.progress", "backends.checkpoint", "backends.torch.trainer")
 
 
-def _portable(path: str | None) -> str | None:
-    """A resolved data path, relative to the working directory when it lies below it."""
-    if not path:
-        return path
-    absolute = os.path.abspath(path)
-    relative = os.path.relpath(absolute, os.getcwd())
-    return absolute if relative.startswith("..") else relative
+def _absolute(path: str | None) -> str | None:
+    """A resolved data path as an absolute path, so the file runs from any directory (--data overrides it)."""
+    return os.path.abspath(path) if path else path
 
 
 def output_activation(graph) -> str | None:
@@ -45,7 +41,7 @@ def spec_dict(graph) -> dict:
 def train_dict(graph) -> dict:
     from backends.base import resolve_data_path
     cfg = read_train(graph.train).as_dict()
-    cfg["data"]["path"] = _portable(resolve_data_path(graph, cfg["data"].get("path")))
+    cfg["data"]["path"] = _absolute(resolve_data_path(graph, cfg["data"].get("path")))
     cfg["optimizer"]["betas"] = list(cfg["optimizer"]["betas"])
     return cfg
 
