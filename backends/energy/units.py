@@ -28,10 +28,11 @@ def softplus(x: np.ndarray) -> np.ndarray:
 class Noise:
     """Random numbers for Gibbs sampling: drawn from a generator, or replayed from a list of arrays."""
 
-    def __init__(self, rng: np.random.Generator | None = None, replay: list | None = None):
+    def __init__(self, rng: np.random.Generator | None = None, replay: list | None = None, record: bool = False):
         self.rng = rng
         self.replay = list(replay) if replay is not None else None
-        self.drawn: list = []          # what was handed out, in order (for recording)
+        self.record = record
+        self.drawn: list = []          # with record=True: what was handed out, in order
 
     def _next(self, kind: str, shape, dtype) -> np.ndarray:
         if self.replay is not None:
@@ -42,8 +43,12 @@ class Noise:
                 raise ValueError(f"replayed noise has shape {value.shape}, the sampler needs {tuple(shape)}")
             return value
         if kind == "uniform":
-            return self.rng.random(shape, dtype=dtype)
-        return self.rng.standard_normal(shape, dtype=dtype)
+            value = self.rng.random(shape, dtype=dtype)
+        else:
+            value = self.rng.standard_normal(shape, dtype=dtype)
+        if self.record:
+            self.drawn.append(value)
+        return value
 
     def uniform(self, shape, dtype=np.float32) -> np.ndarray:
         return self._next("uniform", shape, dtype)
