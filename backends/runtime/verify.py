@@ -184,4 +184,8 @@ def verify(graph, batch: int = 2, seed: int = 0, only: list | None = None, dtype
                                     "loss": loss, "loss_diff": abs(loss - ref_loss)}
     compared = [r for r in report["backends"].values() if "skipped" not in r]
     report["max_difference"] = max((max(r["output_max_rel"], r["grad_max_rel"]) for r in compared), default=0.0)
+    if any(n.op == "rbm" for n in graph.layers()) and "skipped" not in report["backends"].get("torch", {"skipped": 1}):
+        from backends.energy.verify import compare_rbms  # RBM stacks: free energy and CD gradients too
+        report["energy"] = compare_rbms(graph, state, max(batch, 2), seed, dtype)
+        report["max_difference"] = max(report["max_difference"], report["energy"]["max_difference"])
     return report

@@ -1,0 +1,42 @@
+"""`netspec eval SPEC --checkpoint FILE`: test-set loss and accuracy of a trained checkpoint."""
+import json
+
+from ..api import load_graph
+
+HELP = "evaluate a trained checkpoint on the spec's test data (any backend)"
+EPILOG = """examples:
+  netspec eval specs/digits_cnn.yaml --checkpoint runs/digits_cnn/checkpoint.npz
+  netspec eval specs/digits_cnn.yaml --checkpoint runs/digits_cnn/checkpoint.npz --backend torch --json
+"""
+
+
+def add_arguments(parser) -> None:
+    from ..cli import add_spec_argument
+    add_spec_argument(parser)
+    parser.add_argument("--checkpoint", required=True, metavar="FILE", help="checkpoint.npz from netspec train")
+    parser.add_argument("--backend", default="numpy", help="numpy (default), numba-cuda or torch")
+    parser.add_argument("--data", metavar="PATH", help="override train.data.path")
+    parser.add_argument("--batch-size", type=int, default=256, help="samples per forward pass (256)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(args) -> int:
+    from backends.base import TrainOptions
+    from backends.numpy import set_threads
+    from backends.runtime.serve import metrics, predict_all, predictor
+    from backends.runtime.trainer import load_data, run_settings, targets_of
+    graph = load_graph(args.spec, args.overrides)
+    set_threads()
+    run_model = predictor(graph, args.checkpoint, args.backend)
+    cfg, data = run_settings(graph, TrainOptions(out_dir="", data={"path": args.data} if args.data else {}))
+    dataset = load_data(graph, data, cfg.seed)
+    x = dataset.x_test if len(dataset.x_test) else dataset.x_train
+    y = targets_of(dataset, cfg, "test" if len(dataset.x_test) else "train")
+    result = {"spec": graph.name, "backend": args.backend, "checkpoint": args.checkpoint,
+              **metrics(graph, predict_all(run_model, x, args.batch_size), y)}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        shown = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items())
+        print(shown)
+    return 0
