@@ -1,8 +1,6 @@
 """Tensor dimensions: plain ints, or symbolic dims (`T`, `T+1`) that flow through inference."""
 from __future__ import annotations
 
-from functools import reduce
-
 
 class Sym:
     """A symbolic dimension: an integer-linear combination of named sizes.
@@ -98,7 +96,10 @@ def concrete(dim, bindings: dict | None = None) -> int:
 
 def numel(shape, bindings: dict | None = None) -> int:
     """Element count of a per-sample shape; symbolic dims count as their binding (default 1)."""
-    return reduce(lambda a, b: a * concrete(b, bindings), shape, 1)
+    count = 1
+    for dim in shape:
+        count *= dim if type(dim) is int else concrete(dim, bindings)
+    return count
 
 
 def shape_json(shape) -> list:

@@ -43,8 +43,8 @@ def add_spec_argument(parser, many: bool = False) -> None:
                         help="override a var of the spec (repeatable)")
 
 
-def _available_commands():
-    for name in COMMANDS:
+def _available_commands(only: str | None = None):
+    for name in ([only] if only else COMMANDS):
         try:
             yield name, importlib.import_module(f"netspec.commands.{name}")
         except ModuleNotFoundError as exc:
@@ -58,14 +58,15 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; with `only`, just that command's module is imported (fast start-up)."""
     from . import __version__
     parser = _Parser(prog="netspec", description="Declarative neural-network definitions: check, draw, "
                      "compile and train YAML specs.", epilog=EPILOG,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"netspec {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name, module in _available_commands():
+    for name, module in _available_commands(only):
         command = sub.add_parser(name, help=module.HELP, description=getattr(module, "DESCRIPTION", module.HELP),
                                  epilog=getattr(module, "EPILOG", None),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -76,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     try:
-        parser = build_parser()
+        argv = sys.argv[1:] if argv is None else list(argv)
+        parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
         args = parser.parse_args(argv)
         if not getattr(args, "handler", None):
             parser.print_help(sys.stderr)

@@ -65,91 +65,142 @@ def _fail(filename, mark, message, hint=None):
     raise SpecError([Diagnostic(pos, message, hint=hint)])
 
 
-class _Converter:
+_MERGE = "tag:yaml.org,2002:merge"
+_STR = "tag:yaml.org,2002:str"
+
+
+class _Frame:
+    __slots__ = ("anchor", "container", "is_map", "key", "key_mark", "mark", "size")
+
+    def __init__(self, container, is_map, anchor, mark):
+        self.container, self.is_map, self.anchor, self.mark = container, is_map, anchor, mark
+        self.key, self.key_mark, self.size = _Frame, None, 1   # key: _Frame means "no key yet"
+
+
+class _Builder:
+    """Builds YMap/YSeq/scalars straight from the parser's events, in one bounded pass.
+
+    Nesting depth, alias count and the alias-expanded node count are checked as events arrive,
+    before anything large is built; explicit tags other than YAML's core ones are refused.
+    """
+
     def __init__(self, filename: str):
         self.filename = filename
-        self.nodes = 0
-        self.scalars = yaml.SafeLoader("")  # used only to resolve scalar values
+        self.resolver = yaml.resolver.Resolver()
+        self.constructor = yaml.constructor.SafeConstructor()
+        self.anchors: dict = {}     # anchor -> (value, expanded node count)
+        self.nodes = self.aliases = self.documents = 0
+        self.root = None
 
-    def convert(self, node, depth: int = 0):
-        self.nodes += 1
+    def fail(self, mark, message, hint=None):
+        _fail(self.filename, mark, message, hint)
+
+    def build(self, events):
+        stack: list[_Frame] = []
+        for event in events:
+            kind = type(event)
+            if kind is yaml.ScalarEvent:
+                self.add(stack, self.scalar(event), 1, event.start_mark, event.anchor)
+            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                self.check_tag(event.tag, event.start_mark)
+                if len(stack) >= MAX_DEPTH:
+                    self.fail(event.start_mark, f"YAML nesting deeper than {MAX_DEPTH} levels",
+                              "flatten the structure; blocks can nest without deep YAML")
+                pos = _pos(self.filename, event.start_mark)
+                if kind is yaml.MappingStartEvent:
+                    container = YMap()
+                    container.pos, container.key_pos, container.value_pos = pos, {}, {}
+                else:
+                    container = YSeq()
+                    container.pos, container.item_pos = pos, []
+                stack.append(_Frame(container, kind is yaml.MappingStartEvent, event.anchor, event.start_mark))
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                frame = stack.pop()
+                self.add(stack, frame.container, frame.size, frame.mark, frame.anchor, counted=True)
+            elif kind is yaml.AliasEvent:
+                self.aliases += 1
+                if self.aliases > MAX_ALIASES:
+                    self.fail(event.start_mark, f"more than {MAX_ALIASES} YAML aliases",
+                              "use blocks and repeat instead of YAML aliases")
+                if event.anchor not in self.anchors:
+                    self.fail(event.start_mark, f"YAML alias '*{event.anchor}' names no anchor",
+                              f"define it first with '&{event.anchor}'")
+                value, size = self.anchors[event.anchor]
+                self.add(stack, value, size, event.start_mark, None)
+            elif kind is yaml.DocumentStartEvent:
+                self.documents += 1
+                if self.documents > 1:
+                    self.fail(event.start_mark, "a spec file holds one YAML document; found a second '---'",
+                              "split it into two spec files")
+        return self.root
+
+    def check_tag(self, tag, mark) -> None:
+        if tag is not None and tag != "!" and tag not in _CORE_TAGS:
+            shown = tag.replace("tag:yaml.org,2002:", "!!")
+            self.fail(mark, f"YAML tag '{shown}' is not allowed; specs are data, not code", "remove the tag")
+
+    def scalar(self, event):
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self.resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
+        if tag == _STR:
+            return event.value
+        if tag == _MERGE:
+            self.fail(event.start_mark, "YAML merge keys '<<' are not supported",
+                      "use blocks with params to share settings")
+        self.check_tag(tag, event.start_mark)
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        return self.constructor.yaml_constructors[tag](self.constructor, node)
+
+    def add(self, stack, value, size, mark, anchor, counted=False) -> None:
+        """Put a finished value into the open collection; `counted`: its nodes were counted on arrival."""
+        if not counted:
+            self.nodes += size
         if self.nodes > MAX_NODES:
-            _fail(self.filename, node.start_mark,
-                  f"spec expands to more than {MAX_NODES} YAML nodes (alias bomb?)",
-                  "write the structure out, or use blocks and repeat instead of YAML aliases")
-        if depth > MAX_DEPTH:
-            _fail(self.filename, node.start_mark, f"YAML nesting deeper than {MAX_DEPTH} levels",
-                  "flatten the structure; blocks can nest without deep YAML")
-        if node.tag not in _CORE_TAGS:
-            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
-            _fail(self.filename, node.start_mark,
-                  f"YAML tag '{tag}' is not allowed; specs are data, not code",
-                  "remove the tag")
-        pos = _pos(self.filename, node.start_mark)
-        if isinstance(node, yaml.MappingNode):
-            out = YMap()
-            out.pos, out.key_pos, out.value_pos = pos, {}, {}
-            for key_node, value_node in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    _fail(self.filename, key_node.start_mark, "YAML merge keys '<<' are not supported",
-                          "use blocks with params to share settings")
-                key = self.convert(key_node, depth + 1)
-                if isinstance(key, (YMap, YSeq)):
-                    _fail(self.filename, key_node.start_mark, "a mapping key must be a plain value")
-                if key in out:
-                    _fail(self.filename, key_node.start_mark, f"duplicate key '{key}'",
-                          "remove one of the two entries")
-                out[key] = self.convert(value_node, depth + 1)
-                out.key_pos[key] = _pos(self.filename, key_node.start_mark)
-                out.value_pos[key] = _pos(self.filename, value_node.start_mark)
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            out = YSeq()
-            out.pos, out.item_pos = pos, []
-            for item in node.value:
-                out.append(self.convert(item, depth + 1))
-                out.item_pos.append(_pos(self.filename, item.start_mark))
-            return out
-        return self.scalars.construct_object(node, deep=True)
+            self.fail(mark, f"the YAML expands to more than {MAX_NODES:,} nodes through aliases (an alias bomb?)",
+                      "write the structure out, or use blocks and repeat instead of YAML aliases")
+        if anchor:
+            self.anchors[anchor] = (value, size)
+        if not stack:
+            self.root = value
+            return
+        frame = stack[-1]
+        frame.size += size
+        container = frame.container
+        if not frame.is_map:
+            container.append(value)
+            container.item_pos.append(_pos(self.filename, mark))
+        elif frame.key is _Frame:
+            if isinstance(value, (YMap, YSeq)):
+                self.fail(mark, "a mapping key must be a plain value")
+            if value in container:
+                self.fail(mark, f"duplicate key '{value}'", "remove one of the two entries")
+            frame.key, frame.key_mark = value, mark
+        else:
+            key = frame.key
+            container[key] = value
+            container.key_pos[key] = _pos(self.filename, frame.key_mark)
+            container.value_pos[key] = _pos(self.filename, mark)
+            frame.key = _Frame
 
 
 def load_yaml_text(text: str, filename: str = "<string>"):
     """Parse YAML text into YMap/YSeq/scalars with positions; raise SpecError on any fault."""
     if len(text.encode("utf-8", "replace")) > MAX_FILE_BYTES:
         raise SpecError([Diagnostic(Pos(filename), f"spec file is larger than {MAX_FILE_BYTES // 1024} KiB")])
-    loader = _LOADER(text)
-    aliases = depth = 0
+    builder = _Builder(filename)
     try:
-        # Bound aliases and nesting on the event stream before composing: composing is recursive
-        # (and PyYAML's scanner slows down quadratically with nesting), the alias expansion is
-        # bounded by _check_expanded_size.
-        for event in yaml.parse(text, Loader=_LOADER):
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    _fail(filename, event.start_mark, f"YAML nesting deeper than {MAX_DEPTH} levels",
-                          "flatten the structure; blocks can nest without deep YAML")
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-            elif isinstance(event, yaml.AliasEvent):
-                aliases += 1
-                if aliases > MAX_ALIASES:
-                    _fail(filename, event.start_mark, f"more than {MAX_ALIASES} YAML aliases",
-                          "use blocks and repeat instead of YAML aliases")
-        root = loader.get_single_node()
+        root = builder.build(yaml.parse(text, Loader=_LOADER))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
         _fail(filename, mark, f"YAML syntax error: {problem}", _syntax_hint(exc, text))
     except yaml.YAMLError as exc:  # pragma: no cover - defensive
         raise SpecError([Diagnostic(Pos(filename), f"YAML error: {exc}")]) from None
-    finally:
-        loader.dispose()
     if root is None:
         raise SpecError([Diagnostic(Pos(filename, 1, 1), "spec file is empty",
                                     hint="start with 'name:', 'input:' and 'layers:'")])
-    _check_expanded_size(root, filename)
-    return _Converter(filename).convert(root)
+    return root
 
 
 def _syntax_hint(exc, text: str) -> str | None:
@@ -171,28 +222,6 @@ def _syntax_hint(exc, text: str) -> str | None:
     if "mapping values are not allowed" in problem:
         return "quote the value, or put a space after ':' only between a key and its value"
     return None
-
-
-def _check_expanded_size(root, filename: str) -> None:
-    """Reject documents whose aliases expand to more than MAX_NODES nodes, before expanding anything."""
-    sizes: dict[int, int] = {}
-    stack = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        if id(node) in sizes:
-            continue
-        children = ([n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else
-                    list(node.value) if isinstance(node, yaml.SequenceNode) else [])
-        if done:
-            size = 1 + sum(sizes.get(id(c), 1) for c in children)
-            sizes[id(node)] = size
-            if size > MAX_NODES:
-                _fail(filename, node.start_mark, f"the YAML expands to more than {MAX_NODES:,} nodes through "
-                      "aliases (an alias bomb?)", "write the structure out, or use blocks and repeat instead "
-                      "of YAML aliases")
-            continue
-        stack.append((node, True))
-        stack.extend((c, False) for c in children if id(c) not in sizes)
 
 
 def load_yaml_file(path: str):

@@ -78,3 +78,14 @@ def test_analyse_returns_no_graph_on_faults(tmp_path):
     graph, diagnostics = analyse(str(path))
     assert graph is None
     assert "missing required attribute 'units'" in str(diagnostics[0])
+
+
+def test_check_and_summary_do_not_import_heavy_modules():
+    probe = ("import sys\nfrom netspec.cli import main\n"
+             "assert main(['check', 'specs/resnet50.yaml']) == 0\n"
+             "assert main(['summary', 'specs/googlenet.yaml', '--json']) == 0\n"
+             "heavy = [m for m in ('torch', 'numba', 'numpy', 'graphviz') if m in sys.modules]\n"
+             "print('HEAVY', heavy)\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "HEAVY []" in result.stdout

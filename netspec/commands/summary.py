@@ -1,6 +1,4 @@
 """`netspec summary SPEC [--json]`: per-layer shapes, params and FLOPs."""
-import json
-
 from ..api import load_graph
 
 HELP = "per-layer output shape, params, FLOPs and totals (--json for one JSON object)"
@@ -16,6 +14,7 @@ def run(args) -> int:
     from compiler.analysis import summary_json, summary_table
     graph = load_graph(args.spec, args.overrides)
     if args.json:
+        import json
         print(json.dumps(summary_json(graph), indent=2))
     else:
         print(summary_table(graph))
