@@ -62,3 +62,14 @@ def test_generated_dbm_and_autoencoder_pretrain(tmp_path):
     state, _, _ = checkpoint.load(str(tmp_path / "run" / "checkpoint.npz"))
     checkpoint.check_layout(load_graph(str(tmp_path / "tiny_ae.yaml")), state, "ckpt")
     assert "pretraining code" in run.stderr
+
+
+def test_netspec_verify_covers_rbm_stacks():
+    from backends.runtime.verify import verify
+    from netspec import load_graph
+    report = verify(load_graph(os.path.join(ROOT, "specs", "dbn_digits.yaml")), batch=4, only=["torch"],
+                    dtype="float64")
+    layers = report["energy"]["layers"]
+    assert list(layers) == ["rbm_2", "rbm_3"]
+    assert all(row["noise_arrays"] >= 2 for row in layers.values())
+    assert report["energy"]["max_difference"] < 1e-10

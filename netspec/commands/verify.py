@@ -42,6 +42,9 @@ def run(args) -> int:
             print(f"  {name:<11} outputs max diff {row['output_max_abs']:.3g} (rel {row['output_max_rel']:.3g}, "
                   f"{row['output_worst']}); gradients max diff {row['grad_max_abs']:.3g} "
                   f"(rel {row['grad_max_rel']:.3g}, {row['grad_worst']})")
+        for name, row in report.get("energy", {}).get("layers", {}).items():
+            print(f"  rbm {name}: free energy max diff {row['free_energy_max_rel']:.3g}, {row['method']} gradients "
+                  f"max diff {row['cd_grad_max_rel']:.3g} (torch vs numpy, same noise)")
         print(f"{'ok' if report['ok'] else 'MISMATCH'}: largest difference {report['max_difference']:.3g} "
               f"(tolerance {args.tolerance:g})")
     return 0 if report["ok"] else 1
