@@ -1,0 +1,131 @@
+"""Training with generated PyTorch code: accuracy, language-model loss, resume, decoding, clear errors."""
+import collections
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from conftest import SPECS  # noqa: E402
+
+from backends import checkpoint  # noqa: E402
+from backends.torch import generate, load_module  # noqa: E402
+from netspec import load_graph  # noqa: E402
+from netspec.cli import main  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+def _train_json(capsys, *argv) -> dict:
+    assert main(["train", *argv, "--backend", "torch", "--json"]) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_digits_cnn_reaches_97_percent(tmp_path, capsys):
+    spec = os.path.join(SPECS, "digits_cnn.yaml")
+    result = _train_json(capsys, spec, "-o", str(tmp_path), "--seed", "0")
+    for key in ("test_accuracy", "final_loss", "epochs", "seconds", "samples_per_second"):
+        assert key in result
+    assert result["epochs"] == 30
+    assert result["test_accuracy"] >= 0.97, result
+    rows = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
+    assert [row["epoch"] for row in rows] == list(range(1, 31))
+    # the checkpoint fits the IR layout, so every backend can load it
+    state, extra, meta = checkpoint.load(str(tmp_path / "checkpoint.npz"))
+    checkpoint.check_layout(load_graph(spec), state, "checkpoint.npz")
+    assert meta["epoch"] == 30 and meta["backend"] == "torch"
+    assert any(key.startswith("__opt__/") and key.endswith("/exp_avg") for key in extra)
+
+
+def test_char_lstm_beats_unigram_entropy_and_decodes(tmp_path, capsys):
+    spec = os.path.join(SPECS, "char_lstm.yaml")
+    graph = load_graph(spec)
+    with open(os.path.join(SPECS, "data", "tiny.txt"), encoding="utf-8") as handle:
+        text = handle.read()
+    counts = collections.Counter(text)
+    entropy = -sum(c / len(text) * math.log(c / len(text)) for c in counts.values())     # nats per character
+    result = _train_json(capsys, spec, "-o", str(tmp_path), "--epochs", "4")
+    assert result["final_loss"] < 0.7 * entropy, (result, entropy)
+    assert result["test_loss"] < 0.8 * entropy
+    module = load_module(graph)
+    ckpt = str(tmp_path / "checkpoint.npz")
+    greedy = module.sample_text(module.build_model, module.SPEC, module.TRAIN, ckpt, "The ", 40)
+    beam = module.sample_text(module.build_model, module.SPEC, module.TRAIN, ckpt, "The ", 40, beam=4)
+    for sample in (greedy, beam):
+        assert sample.startswith("The ") and len(sample) == 44 and set(sample) <= set(counts)
+
+
+class _Chain(torch.nn.Module):
+    """Next-token log-probabilities that depend on the last token only (0: start, 1: A, 2: B)."""
+
+    def __init__(self):
+        super().__init__()
+        table = torch.tensor([[1e-9, 0.6, 0.4], [1e-9, 0.5, 0.5], [1e-9, 0.01, 0.99]])
+        self.log_table = torch.nn.Parameter(table.log())
+
+    def forward(self, ids):
+        return self.log_table[ids]
+
+
+def test_beam_search_finds_the_better_sequence_than_greedy():
+    module = load_module(load_graph(os.path.join(SPECS, "char_lstm.yaml")))
+    model = _Chain()
+    # greedy takes A (0.6) then 0.5: p = 0.30; beam search finds B, B: p = 0.396
+    assert module.decode(model, [0], 2, beam=1) in ([1, 1], [1, 2])
+    assert module.decode(model, [0], 2, beam=2) == [2, 2]
+
+
+def test_resume_after_max_steps_continues_the_epoch_count(tmp_path, capsys):
+    spec = os.path.join(SPECS, "digits_mlp.yaml")
+    steps_per_epoch = math.ceil(round(1797 * 0.8) / 32)
+    first = _train_json(capsys, spec, "-o", str(tmp_path), "--epochs", "3", "--max-steps",
+                        str(steps_per_epoch + steps_per_epoch // 2))
+    assert first["epochs"] == 1
+    _, extra, meta = checkpoint.load(str(tmp_path / "checkpoint.npz"))
+    assert meta["epoch"] == 1 and int(extra["__opt__/steps"]) == steps_per_epoch + steps_per_epoch // 2
+    second = _train_json(capsys, spec, "-o", str(tmp_path), "--epochs", "3", "--resume")
+    assert second["epochs"] == 3
+    rows = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
+    assert [row["epoch"] for row in rows] == [1, 2, 3]
+    _, extra, meta = checkpoint.load(str(tmp_path / "checkpoint.npz"))
+    assert meta["epoch"] == 3 and int(extra["__opt__/steps"]) > 2 * steps_per_epoch
+
+
+def test_checkpoint_from_numpy_layout_loads_into_generated_model(tmp_path):
+    graph = load_graph(os.path.join(SPECS, "digits_cnn.yaml"))
+    rng = np.random.default_rng(0)
+    state = {k: rng.normal(size=shape).astype(np.float32) for k, (shape, _) in graph.state_layout().items()}
+    path = str(tmp_path / "other.npz")
+    checkpoint.save(path, state, {"epoch": 2, "backend": "numpy"})
+    module = load_module(graph)
+    model = module.build_model()
+    module.load_weights(model, path)
+    assert all(np.array_equal(model.state_dict()[k].numpy(), v) for k, v in state.items())
+    last = list(state)[-1]
+    del state[last]
+    checkpoint.save(path, state, {"epoch": 2})
+    with pytest.raises(checkpoint.CheckpointError, match=f"missing {last}"):
+        module.load_weights(module.build_model(), path)
+
+
+def test_missing_data_file_is_one_line_exit_1(tmp_path, capsys):
+    spec = os.path.join(SPECS, "char_lstm.yaml")
+    assert main(["train", spec, "--backend", "torch", "-o", str(tmp_path), "--data", str(tmp_path / "nope.txt")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nope.txt" in err[0] and "Traceback" not in err[0]
+    model_py = tmp_path / "model.py"
+    model_py.write_text(generate(load_graph(spec), format_code=False))
+    done = subprocess.run([sys.executable, str(model_py), "--data", str(tmp_path / "nope.txt"), "--out",
+                           str(tmp_path / "run")], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "nope.txt" in lines[0]
+    done = subprocess.run([sys.executable, str(model_py), "--resume", "--out", str(tmp_path / "empty")],
+                          capture_output=True, text=True, timeout=120, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert done.returncode == 1 and "no checkpoint to resume from" in done.stderr
