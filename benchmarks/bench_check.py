@@ -39,8 +39,8 @@ def startup(rounds: int) -> dict:
     commands = {"bare interpreter": [py, "-c", "pass"]}
     for spec in ("resnet50", "googlenet"):
         path = f"specs/{spec}.yaml"
-        commands[f"yaml floor {spec}"] = [py, "-c", "import yaml; yaml.load(open(%r), Loader=getattr("
-                                          "yaml, 'CSafeLoader', yaml.SafeLoader))" % path]
+        commands[f"yaml floor {spec}"] = [py, "-c", (f"import yaml; yaml.load(open({path!r}), Loader=getattr("
+                                          "yaml, 'CSafeLoader', yaml.SafeLoader))")]
         commands[f"netspec check {spec}"] = [py, "-m", "netspec", "check", path]
     commands["import torch"] = [py, "-c", "import torch"]
     times = {name: [] for name in commands}
@@ -99,8 +99,8 @@ def inference(size: int, text: str, rounds: int) -> tuple[float, float, int]:
 def report(rounds: int) -> str:
     times = startup(rounds)
     out = ["## netspec check", "",
-           f"`python benchmarks/bench_check.py` ({rounds} interleaved rounds; Python {sys.version.split()[0]}, "
-           f"{os.cpu_count()} CPUs, shared machine: read the ratios, the absolute times move with the load).", "",
+           (f"`python benchmarks/bench_check.py` ({rounds} interleaved rounds; Python {sys.version.split()[0]}, "
+            f"{os.cpu_count()} CPUs, shared machine: read the ratios, the absolute times move with the load)."), "",
            "### Whole command, interpreter start-up included", "",
            "| command | min | median | ratio to the YAML floor (median) |", "| --- | ---: | ---: | ---: |"]
     floor = {spec: statistics.median(times[f"yaml floor {spec}"]) for spec in ("resnet50", "googlenet")}
@@ -126,7 +126,10 @@ def report(rounds: int) -> str:
 
 
 def write_section(section: str) -> None:
-    text = open(RESULTS, encoding="utf-8").read() if os.path.exists(RESULTS) else "# Benchmark results\n\n"
+    text = "# Benchmark results\n\n"
+    if os.path.exists(RESULTS):
+        with open(RESULTS, encoding="utf-8") as handle:
+            text = handle.read()
     start = text.find("## netspec check\n")
     if start < 0:
         text = text.rstrip("\n") + "\n\n" + section
