@@ -109,7 +109,7 @@ def test_checkpoint_from_numpy_layout_loads_into_generated_model(tmp_path):
     last = list(state)[-1]
     del state[last]
     checkpoint.save(path, state, {"epoch": 2})
-    with pytest.raises(checkpoint.CheckpointError, match=f"missing {last}"):
+    with pytest.raises(module.CheckpointError, match=f"missing {last}"):
         module.load_weights(module.build_model(), path)
 
 
