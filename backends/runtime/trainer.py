@@ -78,6 +78,9 @@ def train(graph, options, make_ops, backend_name: str) -> dict:
         if meta.get("rng"):
             rng.bit_generator.state = meta["rng"]
         metrics.truncate(start_epoch)
+        if meta.get("partial"):
+            log(f"note: {ckpt_path} was saved inside epoch {start_epoch + 1} (--max-steps); that epoch restarts "
+                "from those weights")
         log(f"resuming {graph.name} from epoch {start_epoch} ({ckpt_path})")
     else:
         if options.resume:
@@ -97,6 +100,7 @@ def train(graph, options, make_ops, backend_name: str) -> dict:
     batches = (count + batch - 1) // batch
     epochs = cfg.epochs
     train_seconds, train_samples, final_loss, steps_left = 0.0, 0, float("nan"), options.max_steps
+    partial = False
     for epoch in range(start_epoch, epochs):
         if steps_left is not None and steps_left <= 0:
             break
@@ -120,7 +124,7 @@ def train(graph, options, make_ops, backend_name: str) -> dict:
             loss_sum += loss * len(idx)
             seen += len(idx)
             if model.loss == "cross_entropy":
-                correct += int((ops.to_numpy(out).argmax(-1) == yb).sum()) * len(idx) // max(yb.size, 1)
+                correct += float((ops.to_numpy(out).argmax(-1) == yb).mean()) * len(idx)
             bar.update(index + 1, seen, loss=loss_sum / seen)
             steps_left = None if steps_left is None else steps_left - 1
         bar.close()
@@ -128,6 +132,9 @@ def train(graph, options, make_ops, backend_name: str) -> dict:
         train_seconds += elapsed
         train_samples += seen
         final_loss = loss_sum / max(seen, 1)
+        if seen < count:          # cut short by --max-steps: no metrics row or checkpoint for a partial epoch
+            partial = True
+            break
         row = {"epoch": epoch + 1, "lr": lr, "train_loss": final_loss, "seconds": round(elapsed, 4),
                "samples_per_second": seen / max(elapsed, 1e-9)}
         if model.loss == "cross_entropy":
@@ -138,7 +145,10 @@ def train(graph, options, make_ops, backend_name: str) -> dict:
         if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == epochs:
             save_checkpoint(ckpt_path, graph, model, optimizer, rng, epoch + 1, backend_name)
     epochs_done = metrics.rows[-1]["epoch"] if metrics.rows else start_epoch
-    if not os.path.exists(ckpt_path) or epochs_done == 0:
+    if partial and not os.path.exists(ckpt_path):
+        # stopped inside the first epoch: keep the weights for eval/predict; a resume restarts that epoch
+        save_checkpoint(ckpt_path, graph, model, optimizer, rng, epochs_done, backend_name, partial=True)
+    elif not os.path.exists(ckpt_path):
         save_checkpoint(ckpt_path, graph, model, optimizer, rng, epochs_done, backend_name)
     from backends.plot import write_training_plot
     plot_path = os.path.join(options.out_dir, "training.png")
@@ -161,10 +171,10 @@ def train(graph, options, make_ops, backend_name: str) -> dict:
     return result
 
 
-def save_checkpoint(path, graph, model, optimizer, rng, epoch: int, backend_name: str) -> None:
+def save_checkpoint(path, graph, model, optimizer, rng, epoch: int, backend_name: str, partial: bool = False) -> None:
     """Parameters, optimizer state and RNG state after `epoch` completed epochs, written atomically."""
     meta = {"spec": graph.name, "source_hash": graph.source_hash, "epoch": epoch, "backend": backend_name,
-            "dtype": str(model.ops.dtype), "rng": rng.bit_generator.state}
+            "dtype": str(model.ops.dtype), "rng": rng.bit_generator.state, "partial": partial}
     checkpoint.save(path, model.state_numpy(), meta=meta, extra=optimizer.state_arrays())
 
 
