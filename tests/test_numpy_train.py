@@ -1,0 +1,90 @@
+"""The NumPy backend trains the digits specs to the accuracy targets, and resumes a killed run exactly."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from backends import checkpoint
+from backends.base import TrainOptions
+from netspec import load_graph
+from tests.conftest import ROOT, SPECS
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(autouse=True)
+def one_thread(monkeypatch):
+    monkeypatch.setenv("NETSPEC_THREADS", "1")
+
+
+def _train(spec, tmp_path, **overrides):
+    import backends.numpy as numpy_backend
+    graph = load_graph(os.path.join(SPECS, spec))
+    return numpy_backend.train(graph, TrainOptions(out_dir=str(tmp_path), progress=False, **overrides))
+
+
+@pytest.mark.parametrize("spec,epochs,target", [("digits_mlp.yaml", 30, 0.97), ("digits_cnn.yaml", 20, 0.98),
+                                                ("digits_gru.yaml", 20, 0.95)])
+def test_digits_accuracy(spec, epochs, target, tmp_path):
+    result = _train(spec, tmp_path, epochs=epochs)
+    assert result["test_accuracy"] >= target, result
+    assert result["epochs"] == epochs
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == list(range(1, epochs + 1))
+    assert rows[-1]["train_loss"] < rows[0]["train_loss"]
+    png = (tmp_path / "training.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000
+    state, extra, meta = checkpoint.load(result["checkpoint"])
+    checkpoint.check_layout(load_graph(os.path.join(SPECS, spec)), state, result["checkpoint"])
+    assert meta["epoch"] == epochs and any(k.startswith("__opt__/") for k in extra)
+
+
+def test_float64_run(tmp_path):
+    result = _train("digits_mlp.yaml", tmp_path, epochs=1, dtype="float64")
+    state, _, meta = checkpoint.load(result["checkpoint"])
+    assert meta["dtype"] == "float64" and state["linear_2.weight"].dtype == np.float64
+
+
+def _cli(*args, **kwargs):
+    env = {**os.environ, "PYTHONPATH": ROOT, "NETSPEC_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "netspec", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
+    spec = os.path.join(SPECS, "digits_cnn.yaml")
+    common = ["--epochs", "6"]
+    straight = _cli("train", spec, "-o", str(tmp_path / "straight"), "--json", *common)
+    out, err = straight.communicate(timeout=300)
+    assert straight.returncode == 0, err
+    full = json.loads(out.strip().splitlines()[-1])
+
+    killed_dir = tmp_path / "killed"
+    proc = _cli("train", spec, "-o", str(killed_dir), "-q", *common)
+    metrics = killed_dir / "metrics.jsonl"
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(metrics.read_text().splitlines())
+    assert done >= 1
+    resumed = _cli("train", spec, "-o", str(killed_dir), "--resume", "--json", *common)
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["epochs"] == 6
+    a, _, _ = checkpoint.load(full["checkpoint"])
+    b, _, _ = checkpoint.load(result["checkpoint"])
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    rows = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert result["test_accuracy"] == full["test_accuracy"]

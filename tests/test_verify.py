@@ -1,0 +1,47 @@
+"""netspec verify: every spec small enough to run here agrees across backends to 1e-4 (float32)."""
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from netspec import load_graph
+from tests.conftest import ROOT, SPECS
+
+MAX_PARAMS = 20_000_000
+# Train-mode batchnorm at batch 2 through 18+ layers amplifies float32 rounding (the same math agrees to
+# ~1e-15 in float64), so these are compared in float64, where a real fault would still show.
+FLOAT64_ONLY = {"resnet18"}
+
+
+def _specs():
+    for path in sorted(glob.glob(os.path.join(SPECS, "*.yaml"))):
+        yield pytest.param(path, id=os.path.basename(path)[:-5])
+
+
+@pytest.mark.parametrize("path", _specs())
+def test_backends_agree(path, monkeypatch):
+    monkeypatch.setenv("NETSPEC_THREADS", "1")
+    pytest.importorskip("torch")
+    from backends.runtime.verify import verify
+    graph = load_graph(path)
+    if graph.total_params > MAX_PARAMS:
+        pytest.skip(f"{graph.name}: {graph.total_params:,} params is too big to verify on this machine")
+    dtype = "float64" if graph.name in FLOAT64_ONLY else "float32"
+    report = verify(graph, batch=2, dtype=dtype)
+    compared = {name: row for name, row in report["backends"].items() if "skipped" not in row}
+    if "torch" not in compared:
+        pytest.skip(f"torch could not run {graph.name}: {report['backends']['torch']['skipped']}")
+    assert report["max_difference"] <= 1e-4, json.dumps(report, indent=1)
+
+
+def test_verify_cli_json():
+    env = {**os.environ, "PYTHONPATH": ROOT, "NETSPEC_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "netspec", "verify", os.path.join(SPECS, "digits_cnn.yaml"), "--json"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["ok"] and report["reference"] == "numpy"
+    assert report["backends"]["torch"]["grad_max_abs"] < 1e-5
