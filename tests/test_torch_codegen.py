@@ -8,12 +8,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from conftest import ROOT, SPECS  # noqa: E402
+from conftest import ROOT, SPECS
 
-from backends.torch import generate, load_module  # noqa: E402
-from compiler.dims import Sym  # noqa: E402
-from netspec import load_graph  # noqa: E402
-from netspec.cli import main  # noqa: E402
+from backends.torch import generate, load_module
+from compiler.dims import Sym
+from netspec import load_graph
+from netspec.cli import main
 
 torch.set_num_threads(1)
 SPEC_FILES = sorted(glob.glob(os.path.join(SPECS, "*.yaml")))
@@ -109,7 +109,7 @@ def features_graph(tmp_path_factory):
 
 
 def test_all_layer_kinds_lower_with_exact_layouts(features_graph):
-    module, model = _check_module(features_graph)
+    _check_module(features_graph)
     source = generate(features_graph)
     # one class per distinct block configuration, shared by identical instances
     assert source.count("class Res(nn.Module)") == 1 and source.count("class Pair(nn.Module)") == 1
@@ -154,10 +154,10 @@ def test_generated_files_pass_ruff(tmp_path, features_graph):
     target = tmp_path / "features.py"
     target.write_text(generate(features_graph))
     files.append(str(target))
-    check = subprocess.run([ruff, "check", "--isolated", *files], capture_output=True, text=True)
+    check = subprocess.run([ruff, "check", "--isolated", *files], capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stdout
     formatted = subprocess.run([ruff, "format", "--isolated", "--line-length", "120", "--check", *files],
-                               capture_output=True, text=True)
+                               capture_output=True, text=True, check=False)
     assert formatted.returncode == 0, formatted.stdout + formatted.stderr
 
 
@@ -174,7 +174,7 @@ def test_compile_cli_writes_a_standalone_file(tmp_path, capsys):
             f"sys.argv = ['model.py', '--epochs', '1', '--max-steps', '3', '--out', {str(tmp_path / 'run')!r}, "
             "'--json']\nrunpy.run_path(sys.argv[0], run_name='__main__')")
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH="")
-    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env,
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False, env=env,
                           timeout=300)
     assert done.returncode == 0, done.stderr
     assert '"backend": "torch"' in done.stdout.splitlines()[-1]

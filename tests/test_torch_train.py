@@ -11,14 +11,18 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from conftest import SPECS  # noqa: E402
+from conftest import SPECS
 
-from backends import checkpoint  # noqa: E402
-from backends.torch import generate, load_module  # noqa: E402
-from netspec import load_graph  # noqa: E402
-from netspec.cli import main  # noqa: E402
+from backends import checkpoint
+from backends.torch import generate, load_module
+from netspec import load_graph
+from netspec.cli import main
 
 torch.set_num_threads(1)
+
+
+def _rows(path) -> list:
+    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def _train_json(capsys, *argv) -> dict:
@@ -33,7 +37,7 @@ def test_digits_cnn_reaches_97_percent(tmp_path, capsys):
         assert key in result
     assert result["epochs"] == 30
     assert result["test_accuracy"] >= 0.97, result
-    rows = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
+    rows = _rows(tmp_path / "metrics.jsonl")
     assert [row["epoch"] for row in rows] == list(range(1, 31))
     # the checkpoint fits the IR layout, so every backend can load it
     state, extra, meta = checkpoint.load(str(tmp_path / "checkpoint.npz"))
@@ -90,7 +94,7 @@ def test_resume_after_max_steps_continues_the_epoch_count(tmp_path, capsys):
     assert meta["epoch"] == 1 and int(extra["__opt__/steps"]) == steps_per_epoch + steps_per_epoch // 2
     second = _train_json(capsys, spec, "-o", str(tmp_path), "--epochs", "3", "--resume")
     assert second["epochs"] == 3
-    rows = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
+    rows = _rows(tmp_path / "metrics.jsonl")
     assert [row["epoch"] for row in rows] == [1, 2, 3]
     _, extra, meta = checkpoint.load(str(tmp_path / "checkpoint.npz"))
     assert meta["epoch"] == 3 and int(extra["__opt__/steps"]) > 2 * steps_per_epoch
@@ -121,11 +125,11 @@ def test_missing_data_file_is_one_line_exit_1(tmp_path, capsys):
     model_py = tmp_path / "model.py"
     model_py.write_text(generate(load_graph(spec), format_code=False))
     done = subprocess.run([sys.executable, str(model_py), "--data", str(tmp_path / "nope.txt"), "--out",
-                           str(tmp_path / "run")], capture_output=True, text=True, timeout=120,
+                           str(tmp_path / "run")], capture_output=True, text=True, check=False, timeout=120,
                           env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "nope.txt" in lines[0]
     done = subprocess.run([sys.executable, str(model_py), "--resume", "--out", str(tmp_path / "empty")],
-                          capture_output=True, text=True, timeout=120, env=dict(os.environ, OMP_NUM_THREADS="1"))
+                          capture_output=True, text=True, check=False, timeout=120, env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert done.returncode == 1 and "no checkpoint to resume from" in done.stderr
