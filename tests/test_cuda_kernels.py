@@ -214,19 +214,23 @@ else:
         summed = gemm(to_device(a), to_device(b), to_device(np.zeros((1, 6, 4), np.float32)), trans_b=True)
         _compare(summed.copy_to_host()[0], np.einsum("zmk,znk->mn", a, b), "gemm batch sum")
 
-    @pytest.mark.parametrize("kind", ["cross_entropy", "mse", "bce"])
-    def test_losses(kind):
+    @pytest.mark.parametrize("kind,activation", [("cross_entropy", None), ("cross_entropy", "softmax"),
+                                                 ("mse", None), ("bce", None), ("bce", "sigmoid")])
+    def test_losses(kind, activation):
         rng = np.random.default_rng(0)
         out = rng.standard_normal((4, 3)).astype(np.float32)
         target = rng.integers(0, 3, 4) if kind == "cross_entropy" else rng.uniform(0, 1, (4, 3)).astype(np.float32)
         ref, dev = NumpyOps(), CudaOps()
-        for probs in ((False, True) if kind == "bce" else (False,)):
-            o = 1 / (1 + np.exp(-out)) if probs else out
-            rc, dc = {}, {}
-            want = ref.loss_forward(kind, rc, o.astype(np.float32), target, probs)
-            got = dev.loss_forward(kind, dc, dev.from_numpy(o), dev.from_numpy(target), probs)
-            assert abs(got - want) <= TOL * max(1, abs(want))
-            _compare(dev.to_numpy(dev.loss_backward(dc)), ref.loss_backward(rc), f"{kind} grad")
+        if activation == "sigmoid":
+            out = 1 / (1 + np.exp(-out))
+        elif activation == "softmax":
+            out = np.exp(out) / np.exp(out).sum(axis=1, keepdims=True)
+        o = out.astype(np.float32)
+        rc, dc = {}, {}
+        want = ref.loss_forward(kind, rc, o, target, activation)
+        got = dev.loss_forward(kind, dc, dev.from_numpy(o), dev.from_numpy(target), activation)
+        assert abs(got - want) <= TOL * max(1, abs(want))
+        _compare(dev.to_numpy(dev.loss_backward(dc)), ref.loss_backward(rc), f"{kind} grad")
 
     @pytest.mark.parametrize("kind,extra", [("sgd", {"momentum": 0.9, "nesterov": True}), ("sgd", {}),
                                             ("adagrad", {}), ("rmsprop", {"momentum": 0.5}), ("rmsprop", {}),

@@ -42,11 +42,48 @@ def is_simulator() -> bool:
 
 
 SIMULATOR = simulator_requested()
-if SIMULATOR:
-    # The simulator runs each CUDA thread as a Python thread that meets the others at barriers;
-    # a short GIL switch interval makes those hand-overs about ten times faster.
+
+
+def _patch_simulator() -> None:
+    """Make the simulator fast and safe for the shared-memory kernels.
+
+    The simulator runs each CUDA thread as a Python thread that meets the others at barriers; a
+    short GIL switch interval makes those hand-overs about ten times faster. It also exposes a race
+    in the simulator's cuda.shared.array (check-then-insert without a lock, so two threads of one
+    block can get different "shared" arrays); the allocation is redone here under a lock.
+    """
     import sys
+    import threading
+
+    from numba.core import types
+    from numba.cuda.simulator import kernelapi
+    from numba.np import numpy_support
+
+    original = kernelapi.FakeCUDAShared.array
+    if getattr(original, "netspec_locked", False):
+        return
+    lock = threading.Lock()
+
+    def array(self, shape, dtype, alignment=None):
+        if shape == 0 or alignment is not None:
+            return original(self, shape, dtype, alignment)
+        if isinstance(dtype, types.Type):
+            dtype = numpy_support.as_dtype(dtype)
+        caller = sys._getframe(1)
+        key = (caller.f_code.co_filename, caller.f_lineno)
+        with lock:
+            found = self._allocations.get(key)
+            if found is None:
+                found = self._allocations[key] = np.empty(shape, dtype)
+        return found
+
+    array.netspec_locked = True
+    kernelapi.FakeCUDAShared.array = array
     sys.setswitchinterval(min(sys.getswitchinterval(), 1e-5))
+
+
+if SIMULATOR:
+    _patch_simulator()
 
 # Launch geometry (compile-time constants of the kernels that use shared memory).
 THREADS = 2 if SIMULATOR else 256          # threads per block of 1-D kernels

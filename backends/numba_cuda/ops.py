@@ -84,7 +84,7 @@ class CudaOps(DenseOps, ActivationOps, ShapeMergeOps, NormOps, ConvPoolOps, Recu
         ew.scale(array, factor, out=array)
 
     # -- losses --------------------------------------------------------------------------------
-    def loss_forward(self, kind, ctx, output, target, from_probabilities=False):
+    def loss_forward(self, kind, ctx, output, target, output_activation=None):
         self._check_ids()
         if kind == "cross_entropy":
             classes = output.shape[len(output.shape) - 1]
@@ -93,12 +93,13 @@ class CudaOps(DenseOps, ActivationOps, ShapeMergeOps, NormOps, ConvPoolOps, Recu
             if labels.size != logits.shape[0]:
                 raise UserError(f"cross_entropy: the output has {logits.shape[0]} predictions per batch but the "
                                 f"targets have {labels.size} labels", "check the spec's output against the data")
-            loss, grad, bad = losses.softmax_cross_entropy(logits, labels)
+            loss, grad, bad = losses.softmax_cross_entropy(logits, labels, output_activation == "softmax")
             if bad:
                 raise UserError(f"cross_entropy: a label does not fit the output's {classes} classes",
                                 "give the last layer as many units as there are classes")
         else:
-            loss, grad = losses.pointwise_loss(kind, output, target.reshape(*output.shape), from_probabilities)
+            loss, grad = losses.pointwise_loss(kind, output, target.reshape(*output.shape),
+                                               output_activation == "sigmoid")
         ctx.update(grad=grad, shape=output.shape)
         return loss
 

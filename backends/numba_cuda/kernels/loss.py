@@ -14,16 +14,30 @@ from ..device import F0, F1, F2, empty, grid1d, launch
 from .elementwise import flat, sigmoid
 from .reduce import channel_sums
 
-LOG_FLOOR = np.float32(-100.0)
 TINY = np.float32(1e-12)
+CLAMP = np.float32(1e-7)
 MSE, BCE_LOGITS, BCE_PROBS = 0, 1, 2
 
 
 @cuda.jit
-def _softmax_xent(logits, labels, losses, grad, classes, inv_rows, bad):
+def _softmax_xent(logits, labels, losses, grad, classes, inv_rows, bad, probabilities):
+    """Cross-entropy of logits (or, when `probabilities`, of softmax outputs: nll(log(max(p, 1e-12))))."""
     r = cuda.grid(1)
     while r < losses.size:
         base = r * classes
+        if probabilities:
+            label = labels[r]
+            if label < 0 or label >= classes:
+                bad[0] = 1
+                label = 0
+            raw = logits[base + label]
+            losses[r] = -math.log(max(raw, TINY))
+            for c in range(classes):
+                grad[base + c] = F0
+            if raw > TINY:
+                grad[base + label] = -inv_rows / raw
+            r += cuda.gridsize(1)
+            continue
         top = logits[base]
         for c in range(1, classes):
             top = max(top, logits[base + c])
@@ -54,11 +68,11 @@ def _pointwise_loss(kind, out, target, losses, grad, inv_n):
         elif kind == BCE_LOGITS:
             losses[i] = max(x, F0) - x * t + math.log(F1 + math.exp(-abs(x)))
             grad[i] = (sigmoid(x) - t) * inv_n
-        else:
-            log_p = max(math.log(x), LOG_FLOOR) if x > F0 else LOG_FLOOR
-            log_q = max(math.log(F1 - x), LOG_FLOOR) if x < F1 else LOG_FLOOR
-            losses[i] = -(t * log_p + (F1 - t) * log_q)
-            grad[i] = (x - t) / max(x * (F1 - x), TINY) * inv_n
+        else:                       # BCELoss on probabilities clamped to [1e-7, 1 - 1e-7]
+            p = min(max(x, CLAMP), F1 - CLAMP)
+            losses[i] = -(t * math.log(p) + (F1 - t) * math.log(F1 - p))
+            inside = x > CLAMP and x < F1 - CLAMP
+            grad[i] = (p - t) / (p * (F1 - p)) * inv_n if inside else F0
         i += cuda.gridsize(1)
 
 
@@ -67,13 +81,15 @@ def _mean(values) -> float:
     return float(total.copy_to_host()[0]) / values.size
 
 
-def softmax_cross_entropy(logits, labels):
-    """(mean loss, gradient, whether a label was out of range) for logits (rows, classes), int labels (rows,)."""
+def softmax_cross_entropy(logits, labels, probabilities: bool = False):
+    """(mean loss, gradient, whether a label was out of range) for logits (rows, classes), int labels (rows,).
+
+    With `probabilities` the rows are already softmax outputs (a spec ending in softmax)."""
     rows, classes = logits.shape
     losses, grad = empty((rows,)), empty(logits.shape)
     bad = cuda.to_device(np.zeros(1, np.int32))
     launch(_softmax_xent, grid1d(rows), flat(logits), flat(labels), losses, flat(grad), classes,
-           np.float32(1.0 / rows), bad)
+           np.float32(1.0 / rows), bad, bool(probabilities))
     return _mean(losses), grad, bool(bad.copy_to_host()[0])
 
 
