@@ -123,3 +123,12 @@ train: {optimizer: {type: adam, lr: 0.05}, batch_size: 8}
         _, _, meta = checkpoint.load(result["checkpoint"])
         assert meta["backend"] == "numba-cuda"
         assert model.predict(np.zeros((2, 1, 6, 6), np.float32)).shape == (2, 3)
+
+    def test_verify_includes_numba_cuda(tmp_path):
+        from backends.runtime.verify import verify
+        spec = tmp_path / "tiny_cnn.yaml"
+        spec.write_text(CNN)
+        report = verify(load_graph(str(spec)), batch=2, only=["numba-cuda"])
+        row = report["backends"]["numba-cuda"]
+        assert "skipped" not in row, row
+        assert max(row["output_max_rel"], row["grad_max_rel"]) < 1e-4, row

@@ -21,6 +21,10 @@ from .layers import ActivationOps, ConvPoolOps, DenseOps, NormOps, ShapeMergeOps
 from .recurrent import RecurrentOps
 
 
+class Float32Only(UserError, NotImplementedError):
+    """Asked for float64: a clear user error (exit 1) that `netspec verify` reports as a skip."""
+
+
 class CudaOps(DenseOps, ActivationOps, ShapeMergeOps, NormOps, ConvPoolOps, RecurrentOps, Ops):
     """Every kernel of the runtime's Ops interface as numba.cuda kernels (float32)."""
 
@@ -28,7 +32,7 @@ class CudaOps(DenseOps, ActivationOps, ShapeMergeOps, NormOps, ConvPoolOps, Recu
 
     def __init__(self, dtype: str = "float32", rng: np.random.Generator | None = None):
         if np.dtype(dtype) != np.float32:
-            raise UserError(f"the numba-cuda backend computes in float32, not {dtype}",
+            raise Float32Only(f"the numba-cuda backend computes in float32, not {dtype}",
                             "drop --dtype/train.dtype float64, or use --backend numpy")
         super().__init__("float32", rng)
         self._states = None
