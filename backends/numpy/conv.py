@@ -46,6 +46,8 @@ class ConvPoolOps:
     """Mixin of NumpyOps: conv1d/2d, max/avg/lp pools, global and adaptive pools."""
 
     # -- convolution -------------------------------------------------------------------------
+    # Transposed im2col: cols [C*kh*kw, N*OH*OW], so the product W [F, C*kh*kw] @ cols is [F, N*OH*OW];
+    # the copy into [N, F, OH, OW] adds the bias on the way.
     def _conv_forward(self, ctx, inputs, params, attrs, train, rank):
         x = inputs[0]
         x4 = _as4d(x)
@@ -55,46 +57,51 @@ class ConvPoolOps:
         (kh, kw), (sh, sw), (ph, pw), (dh, dw) = _geometry(attrs, rank)
         same = attrs.get("padding") == "same"
         oh, ow = _out_size(h, kh, sh, ph, dh, same=same), _out_size(w, kw, sw, pw, dw, same=same)
-        cols = np.empty((n * oh * ow, c * kh * kw), dtype=x.dtype)
-        kernels.im2col(np.ascontiguousarray(x4), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols)
+        geo = (kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+        cols = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
+        kernels.im2col_t(np.ascontiguousarray(x4), *geo, cols)
         w2 = weight.reshape(filters, -1)
         if groups == 1:
-            rows = cols @ w2.T
+            product = w2 @ cols
         else:
             cg, fg = c // groups * kh * kw, filters // groups
-            rows = np.concatenate([cols[:, g * cg:(g + 1) * cg] @ w2[g * fg:(g + 1) * fg].T for g in range(groups)],
-                                  axis=1)
-        if "bias" in params:
-            rows += params["bias"]
+            product = np.concatenate([w2[g * fg:(g + 1) * fg] @ cols[g * cg:(g + 1) * cg] for g in range(groups)])
+        has_bias = "bias" in params
         out = np.empty((n, filters, oh * ow), dtype=x.dtype)
-        kernels.rows_to_nchw(rows, n, filters, oh * ow, out)
+        kernels.fnp_to_nfp(product, params["bias"] if has_bias else product[:, 0], has_bias, out)
         if train:
-            ctx.update(cols=cols, x_shape=x.shape, geo=(kh, kw, sh, sw, ph, pw, dh, dw, oh, ow), w2=w2,
-                       groups=groups, has_bias="bias" in params, w_shape=weight.shape)
+            ctx.update(cols=cols, x_shape=x.shape, geo=geo, w2=w2, groups=groups, has_bias=has_bias,
+                       w_shape=weight.shape)
         return out.reshape((n, filters, ow) if rank == 1 else (n, filters, oh, ow))
 
     def _conv_backward(self, ctx, grad):
         n = grad.shape[0]
         cols, w2, groups = ctx["cols"], ctx["w2"], ctx["groups"]
         filters = w2.shape[0]
-        rows = np.empty((cols.shape[0], filters), dtype=grad.dtype)
-        kernels.nchw_to_rows(np.ascontiguousarray(grad).reshape(n, filters, -1), rows)
+        gt = np.empty((filters, cols.shape[1]), dtype=grad.dtype)
+        kernels.nfp_to_fnp(np.ascontiguousarray(grad).reshape(n, filters, -1), gt)
+        grads = {"bias": gt.sum(axis=1)} if ctx["has_bias"] else {}
+        if not ctx.get("input_grads", (True,))[0]:       # the input is data: only the weight gradients
+            grads["weight"] = (gt @ cols.T if groups == 1 else self._grouped_dw(gt, cols, groups)).reshape(
+                ctx["w_shape"])
+            return [None], grads
         if groups == 1:
-            dw2 = rows.T @ cols
-            dcols = rows @ w2
+            dw2 = gt @ cols.T
+            dcols = w2.T @ gt
         else:
-            cg, fg = cols.shape[1] // groups, filters // groups
-            dw2 = np.concatenate([rows[:, g * fg:(g + 1) * fg].T @ cols[:, g * cg:(g + 1) * cg]
-                                  for g in range(groups)], axis=0)
-            dcols = np.concatenate([rows[:, g * fg:(g + 1) * fg] @ w2[g * fg:(g + 1) * fg] for g in range(groups)],
-                                   axis=1)
+            cg, fg = cols.shape[0] // groups, filters // groups
+            dw2 = self._grouped_dw(gt, cols, groups)
+            dcols = np.concatenate([w2[g * fg:(g + 1) * fg].T @ gt[g * fg:(g + 1) * fg] for g in range(groups)])
         x_shape = ctx["x_shape"]
         dx = np.zeros((x_shape[0], x_shape[1], 1, x_shape[2]) if len(x_shape) == 3 else x_shape, dtype=grad.dtype)
-        kernels.col2im(dcols, *ctx["geo"], dx)
-        grads = {"weight": dw2.reshape(ctx["w_shape"])}
-        if ctx["has_bias"]:
-            grads["bias"] = rows.sum(axis=0)
+        kernels.col2im_t(dcols, *ctx["geo"], dx)
+        grads["weight"] = dw2.reshape(ctx["w_shape"])
         return [dx.reshape(x_shape)], grads
+
+    @staticmethod
+    def _grouped_dw(gt, cols, groups):
+        cg, fg = cols.shape[0] // groups, gt.shape[0] // groups
+        return np.concatenate([gt[g * fg:(g + 1) * fg] @ cols[g * cg:(g + 1) * cg].T for g in range(groups)])
 
     def forward_conv1d(self, ctx, inputs, params, attrs, train):
         return self._conv_forward(ctx, inputs, params, attrs, train, 1)

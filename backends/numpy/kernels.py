@@ -148,3 +148,88 @@ def avgpool_backward(grad, kh, kw, sh, sw, ph, pw, count_include_pad, dx):
                 for y in range(y0, y1):
                     for xx in range(x0, x1):
                         dx[n, c, y, xx] += g
+
+
+@njit(cache=True)
+def _valid_range(k_off, stride, pad, size, out):
+    """Output positions o in [lo, hi) whose input index o*stride - pad + k_off lies in [0, size)."""
+    first = pad - k_off
+    lo = 0 if first <= 0 else (first + stride - 1) // stride
+    last = size - 1 + pad - k_off
+    hi = 0 if last < 0 else min(out, last // stride + 1)
+    return lo, max(lo, hi)
+
+
+@njit(cache=True, parallel=True)
+def im2col_t(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
+    """Transposed im2col: cols[(c*kh + a)*kw + b, (n*oh + i)*ow + j] = x[n, c, i*sh - ph + a*dh, j*sw - pw + b*dw].
+
+    Each output row is a run of shifted image rows, so reads and writes are contiguous along j.
+    """
+    n_, c_, h_, w_ = x.shape
+    for r in prange(c_ * kh * kw):
+        c, rest = r // (kh * kw), r % (kh * kw)
+        a, b = rest // kw, rest % kw
+        j0, j1 = _valid_range(b * dw, sw, pw, w_, ow)
+        for n in range(n_):
+            for i in range(oh):
+                y = i * sh - ph + a * dh
+                base = (n * oh + i) * ow
+                if y < 0 or y >= h_:
+                    for j in range(ow):
+                        cols[r, base + j] = 0.0
+                    continue
+                for j in range(j0):
+                    cols[r, base + j] = 0.0
+                off = b * dw - pw
+                if sw == 1:
+                    cols[r, base + j0:base + j1] = x[n, c, y, j0 + off:j1 + off]
+                else:
+                    for j in range(j0, j1):
+                        cols[r, base + j] = x[n, c, y, j * sw + off]
+                for j in range(j1, ow):
+                    cols[r, base + j] = 0.0
+
+
+@njit(cache=True, parallel=True)
+def col2im_t(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, dx):
+    """The adjoint of im2col_t: dx (zeroed by the caller) accumulates every entry; parallel over channels."""
+    n_, c_, h_, w_ = dx.shape
+    for c in prange(c_):
+        for a in range(kh):
+            for b in range(kw):
+                r = (c * kh + a) * kw + b
+                j0, j1 = _valid_range(b * dw, sw, pw, w_, ow)
+                off = b * dw - pw
+                for n in range(n_):
+                    for i in range(oh):
+                        y = i * sh - ph + a * dh
+                        if y < 0 or y >= h_:
+                            continue
+                        base = (n * oh + i) * ow
+                        if sw == 1:
+                            dx[n, c, y, j0 + off:j1 + off] += cols[r, base + j0:base + j1]
+                        else:
+                            for j in range(j0, j1):
+                                dx[n, c, y, j * sw + off] += cols[r, base + j]
+
+
+@njit(cache=True, parallel=True)
+def fnp_to_nfp(src, bias, has_bias, out):
+    """out[n, f, p] = src[f, n*P + p] (+ bias[f]): a transposed conv product into channels-first layout."""
+    n_, f_, p_ = out.shape
+    for n in prange(n_):
+        for f in range(f_):
+            add = bias[f] if has_bias else 0.0
+            for p in range(p_):
+                out[n, f, p] = src[f, n * p_ + p] + add
+
+
+@njit(cache=True, parallel=True)
+def nfp_to_fnp(src, out):
+    """out[f, n*P + p] = src[n, f, p] (the inverse of fnp_to_nfp)."""
+    n_, f_, p_ = src.shape
+    for f in prange(f_):
+        for n in range(n_):
+            for p in range(p_):
+                out[f, n * p_ + p] = src[n, f, p]

@@ -26,6 +26,8 @@ class Executor:
                 self.params[n.name]["weight"] = f"{graph[n.attrs['of']].module_path}.weight"
                 self.trainable[n.name].add("weight")
         self.contexts: dict = {}
+        # kernels may skip the gradient of an input that is graph data (ctx['input_grads'][i] is False)
+        self.input_grads = {n.name: tuple(graph[i].op != "input" for i in n.inputs) for n in self.nodes}
 
     def node_params(self, node) -> dict:
         return {local: self.state[key] for local, key in self.params[node.name].items()}
@@ -37,7 +39,7 @@ class Executor:
         self.contexts = {}
         remaining = self._use_counts()
         for node in self.nodes:
-            ctx: dict = {}
+            ctx: dict = {"input_grads": self.input_grads[node.name]}
             args = [values[name] for name in node.inputs]
             out = ops.forward(node.op, ctx, args, self.node_params(node), node.attrs, train)
             act = node.activation if node.op not in ACTIVATION_OPS else None

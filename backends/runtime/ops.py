@@ -30,8 +30,10 @@ For every layer type `op` (see `python -m netspec check --list-types`) a backend
 (batchnorm running statistics in training mode). `attrs` is `node.attrs` (typed, defaults filled;
 spatial attrs are tuples, padding may be 'same'/'valid'); a fused `activation:` is applied by the
 runtime through the activation kernels, so layer kernels ignore it. `ctx` is a fresh dict per node
-and call in which forward keeps what backward needs; backward is called at most once, only after a
-forward with `train=True`. backward returns the gradient of every input (None for integer inputs)
+and call in which forward keeps what backward needs; it arrives holding `ctx['input_grads']`, one
+bool per input, False where the input is graph data whose gradient nobody reads (a kernel may then
+return None for it and skip the work). backward is called at most once, only after a forward with
+`train=True`. backward returns the gradient of every input (None for integer inputs)
 and of every trainable parameter (same names, shapes and dtype as the parameters).
 
 Layer types and their kernels (op -> shapes, N = batch):
