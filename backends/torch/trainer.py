@@ -308,7 +308,8 @@ def fit(build_model, spec: dict, train_cfg: dict, *, epochs=None, out=None, resu
         bar.close()
         seconds += time.perf_counter() - began
         samples += seen * world
-        if stopped:
+        if stopped:                               # cut short: report the partial epoch's mean loss
+            final_loss = float(loss_sum) / max(seen, 1)
             break
         if world > 1:
             totals = torch.stack([loss_sum, torch.tensor(float(seen), device=device, dtype=torch.float64)])
