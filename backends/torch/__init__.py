@@ -4,6 +4,7 @@ generate(graph) -> str           the model file (`netspec compile --target torch
 load_module(graph)               that source imported as a module
 build_model(graph) -> nn.Module  the generated model with fresh weights
 train(graph, options) -> dict    `netspec train --backend torch`: runs the generated file's fit() in-process
+sample_text(graph, checkpoint)   text from a trained character model (greedy, beam search or sampling)
 export_onnx(graph, path)         `netspec compile --target onnx`
 """
 from __future__ import annotations
@@ -66,6 +67,14 @@ def train(graph, options) -> dict:
     return module.train(epochs=options.epochs, out=options.out_dir, resume=options.resume,
                         max_steps=options.max_steps, batch_size=options.batch_size, seed=options.seed,
                         data=dict(options.data) or None, dtype=options.dtype, progress=options.progress)
+
+
+def sample_text(graph, checkpoint: str, prime: str = "The ", length: int = 200, beam: int = 1,
+                temperature: float = 0.0) -> str:
+    """Text from a trained character model's checkpoint: greedy (beam 1), beam search or sampling."""
+    module = load_module(graph)
+    return module.sample_text(module.build_model, module.SPEC, module.TRAIN, checkpoint, prime, length, beam,
+                              temperature)
 
 
 def export_onnx(graph, path: str, checkpoint: str | None = None, opset: int | None = None) -> None:
