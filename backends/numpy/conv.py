@@ -89,7 +89,7 @@ class ConvPoolOps:
             dw2 = gt @ cols.T
             dcols = w2.T @ gt
         else:
-            cg, fg = cols.shape[0] // groups, filters // groups
+            fg = filters // groups
             dw2 = self._grouped_dw(gt, cols, groups)
             dcols = np.concatenate([w2[g * fg:(g + 1) * fg].T @ gt[g * fg:(g + 1) * fg] for g in range(groups)])
         x_shape = ctx["x_shape"]

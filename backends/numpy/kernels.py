@@ -233,3 +233,34 @@ def nfp_to_fnp(src, out):
         for n in range(n_):
             for p in range(p_):
                 out[f, n * p_ + p] = src[n, f, p]
+
+
+@njit(cache=True)
+def sgd_update(param, grad, buf, lr, momentum, weight_decay, nesterov, first):
+    """PyTorch's SGD step on flat arrays in one pass (buf: the momentum buffer, unused without momentum)."""
+    for i in range(param.size):
+        g = grad[i] + weight_decay * param[i] if weight_decay else grad[i]
+        if momentum:
+            b = g if first else momentum * buf[i] + g
+            buf[i] = b
+            g = g + momentum * b if nesterov else b
+        param[i] -= lr * g
+
+
+@njit(cache=True)
+def adam_update(param, grad, m, v, lr, beta1, beta2, eps, weight_decay, decoupled, step):
+    """PyTorch's Adam (decoupled=False, L2 weight decay) or AdamW (decoupled=True) step in one pass."""
+    correction1 = 1 - beta1 ** step
+    correction2_sqrt = np.sqrt(1 - beta2 ** step)
+    step_size = lr / correction1
+    for i in range(param.size):
+        g = grad[i]
+        if weight_decay:
+            if decoupled:
+                param[i] *= 1 - lr * weight_decay
+            else:
+                g = g + weight_decay * param[i]
+        m[i] = beta1 * m[i] + (1 - beta1) * g
+        v[i] = beta2 * v[i] + (1 - beta2) * g * g
+        param[i] -= step_size * m[i] / (np.sqrt(v[i]) / correction2_sqrt + eps)
+

@@ -41,6 +41,8 @@ class LayerOps:
         grads = {"weight": g2.T @ ctx["x2"]}
         if ctx["has_bias"]:
             grads["bias"] = g2.sum(axis=0)
+        if not ctx.get("input_grads", (True,))[0]:
+            return [None], grads
         return [(g2 @ ctx["weight"]).reshape(ctx["x_shape"])], grads
 
     def forward_rbm(self, ctx, inputs, params, attrs, train):

@@ -5,6 +5,7 @@ import numpy as np
 
 from backends.runtime.ops import Ops
 
+from . import kernels
 from .conv import ConvPoolOps
 from .layers import LayerOps, _sigmoid
 from .recurrent import RecurrentOps
@@ -102,6 +103,9 @@ class NumpyOps(LayerOps, ConvPoolOps, RecurrentOps, Ops):
 
     # -- optimizers --------------------------------------------------------------------------
     def optimizer_update(self, kind, param, grad, state, hp, step):
+        if kind in ("sgd", "adam", "adamw") and param.flags.c_contiguous:
+            self._fused_update(kind, param, np.ascontiguousarray(grad, dtype=param.dtype), state, hp, step)
+            return
         lr, wd = hp["lr"], hp["weight_decay"]
         if wd and kind != "adamw":
             grad = grad + param * param.dtype.type(wd)
@@ -149,3 +153,19 @@ class NumpyOps(LayerOps, ConvPoolOps, RecurrentOps, Ops):
             param -= param.dtype.type(lr / correction1) * m / denom
         else:
             raise ValueError(f"unknown optimizer {kind}")
+
+    def _fused_update(self, kind, param, grad, state, hp, step):
+        """SGD and Adam/AdamW in one Numba pass over each parameter (same arithmetic as the rules above)."""
+        flat, gflat = param.reshape(-1), grad.reshape(-1)
+        if kind == "sgd":
+            first = "momentum_buffer" not in state
+            if hp["momentum"] and first:
+                state["momentum_buffer"] = np.zeros_like(param)
+            buf = state["momentum_buffer"].reshape(-1) if hp["momentum"] else gflat
+            kernels.sgd_update(flat, gflat, buf, hp["lr"], hp["momentum"], hp["weight_decay"], hp["nesterov"], first)
+            return
+        m = state.setdefault("exp_avg", np.zeros_like(param)).reshape(-1)
+        v = state.setdefault("exp_avg_sq", np.zeros_like(param)).reshape(-1)
+        betas = hp["betas"]
+        kernels.adam_update(flat, gflat, m, v, hp["lr"], betas[0], betas[1] if len(betas) > 1 else 0.999, hp["eps"],
+                            hp["weight_decay"], kind == "adamw", step)
