@@ -13,6 +13,14 @@ from .layers import _sigmoid
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
+def _sigmoid_(x) -> None:
+    """x = 1 / (1 + exp(-x)), in place."""
+    np.negative(x, out=x)
+    np.exp(x, out=x)
+    x += 1
+    np.reciprocal(x, out=x)
+
+
 def _direction_forward(op, x, w_ih, w_hh, b_ih, b_hh, reverse, nonlinearity):
     """One direction of one layer: outputs [T, N, H] and the cache for its backward."""
     steps, batch, _ = x.shape
@@ -33,16 +41,22 @@ def _direction_forward(op, x, w_ih, w_hh, b_ih, b_hh, reverse, nonlinearity):
     w_hh_t = w_hh.T
     for t in order:
         prev[t] = h
-        if op == "lstm":
-            gates = xw[t] + h @ w_hh_t
-            sig = _sigmoid(gates)
-            i, f, o = sig[:, :hidden], sig[:, hidden:2 * hidden], sig[:, 3 * hidden:]
-            g = np.tanh(gates[:, 2 * hidden:3 * hidden])
-            c = f * c + i * g
-            h = o * np.tanh(c)
-            acts[t] = sig
-            acts[t, :, 2 * hidden:3 * hidden] = g
-            cells[t] = c
+        if op == "lstm":          # in place into this step's slots: fewer temporaries per step
+            a = acts[t]
+            np.matmul(h, w_hh_t, out=a)
+            a += xw[t]
+            _sigmoid_(a[:, :2 * hidden])
+            _sigmoid_(a[:, 3 * hidden:])
+            np.tanh(a[:, 2 * hidden:3 * hidden], out=a[:, 2 * hidden:3 * hidden])
+            i, f, g, o = a[:, :hidden], a[:, hidden:2 * hidden], a[:, 2 * hidden:3 * hidden], a[:, 3 * hidden:]
+            c_new = cells[t]
+            np.multiply(f, c, out=c_new)
+            c_new += i * g
+            c = c_new
+            h = hs[t]
+            np.tanh(c, out=h)
+            h *= o
+            continue
         elif op == "gru":
             hw = h @ w_hh_t
             if b_hh is not None:
@@ -79,12 +93,22 @@ def _direction_backward(cache, dhs):
             c = cells[t]
             c_prev = cells[t + (1 if reverse else -1)] if (t < steps - 1 if reverse else t > 0) else 0.0
             tanh_c = np.tanh(c)
-            dc = dh * o * (1 - tanh_c * tanh_c) + dc_next
             d = dgates[t]
-            d[:, :hidden] = dc * g * i * (1 - i)
-            d[:, hidden:2 * hidden] = dc * c_prev * f * (1 - f)
-            d[:, 2 * hidden:3 * hidden] = dc * i * (1 - g * g)
-            d[:, 3 * hidden:] = dh * tanh_c * o * (1 - o)
+            do = d[:, 3 * hidden:]
+            np.multiply(dh, tanh_c, out=do)          # dh * tanh(c), before tanh_c becomes 1 - tanh(c)^2
+            do *= o * (1 - o)
+            np.multiply(tanh_c, tanh_c, out=tanh_c)
+            np.subtract(1, tanh_c, out=tanh_c)
+            dc = tanh_c
+            dc *= o
+            dc *= dh
+            dc += dc_next
+            np.multiply(dc, i * (1 - i), out=d[:, :hidden])
+            d[:, :hidden] *= g
+            np.multiply(dc, f * (1 - f), out=d[:, hidden:2 * hidden])
+            d[:, hidden:2 * hidden] *= c_prev
+            np.multiply(dc, 1 - g * g, out=d[:, 2 * hidden:3 * hidden])
+            d[:, 2 * hidden:3 * hidden] *= i
             dc_next = dc * f
             dh_next = d @ w_hh
         elif op == "gru":
