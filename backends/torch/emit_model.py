@@ -229,7 +229,7 @@ class ModelEmitter:
                     ", ".join(fmt_shape(graph[n].shape) for n in s.outputs))
         if not scope.path:
             text = f"{graph.name}: {graph.description}" if graph.description else graph.name
-            return f"{text} ({shapes(scope)} per sample, {params:,} parameters)."
+            return f"{text}: {shapes(scope)} per sample, {params:,} parameters."
         uses = f"; used {len(scopes)} times" if len(scopes) > 1 else ""
         variants = {shapes(s) for s in scopes}
         shown = f" {shapes(scope)} per sample," if len(variants) == 1 else ""
