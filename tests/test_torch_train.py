@@ -133,3 +133,14 @@ def test_missing_data_file_is_one_line_exit_1(tmp_path, capsys):
     done = subprocess.run([sys.executable, str(model_py), "--resume", "--out", str(tmp_path / "empty")],
                           capture_output=True, text=True, check=False, timeout=120, env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert done.returncode == 1 and "no checkpoint to resume from" in done.stderr
+
+
+def test_two_input_spec_runs_but_cannot_train_on_one_array_data(tmp_path, capsys):
+    graph = load_graph(os.path.join(SPECS, "captioning.yaml"))
+    model = load_module(graph).build_model().eval()
+    with torch.no_grad():
+        logits = model(torch.rand(2, 3, 64, 64), torch.randint(0, 1000, (2, 6)))
+    assert tuple(logits.shape) == (2, 7, 1000)          # the image is step 0, then T = 6 tokens
+    assert main(["train", graph.source, "--backend", "torch", "-o", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "2 inputs" in err[0]

@@ -33,6 +33,7 @@ def spec_dict(graph) -> dict:
         "source_hash": graph.source_hash,
         "inputs": {name: {"shape": shape_json(graph[name].shape), "dtype": graph[name].dtype}
                    for name in graph.inputs},
+        "outputs": len(graph.outputs),
         "output_shape": shape_json(graph[graph.outputs[0]].shape),
         "output_activation": output_activation(graph),
     }

@@ -127,6 +127,9 @@ def compute_loss(output, target, kind: str, output_activation: str | None):
 
 def load_data(spec: dict, cfg: dict):
     """(dataset, task): the spec's training data, checked against the model's input and output."""
+    if spec.get("outputs", 1) != 1:
+        raise RunError(f"spec '{spec['name']}' has {spec['outputs']} outputs; training needs one (the loss reads it)",
+                       "declare a single 'output:' in the spec")
     if len(spec["inputs"]) != 1:
         raise RunError(f"spec '{spec['name']}' has {len(spec['inputs'])} inputs "
                        f"({', '.join(spec['inputs'])}); the bundled data loaders feed one input")
