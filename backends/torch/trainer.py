@@ -343,6 +343,9 @@ def fit(build_model, spec: dict, train_cfg: dict, *, epochs=None, out=None, resu
                    "samples_per_second": seen * world / max(time.perf_counter() - began, 1e-9)}
             row.update(evaluate(model, x_test, y_test, loss_kind, activation))
             metrics.append(row)
+            if progress:
+                shown = ", ".join(f"{k} {row[k]:.4f}" for k in ("train_loss", "test_loss", "test_accuracy") if k in row)
+                print(f"epoch {epoch}/{total_epochs}: {shown}", file=sys.stderr)
             if epoch % cfg.get("checkpoint_every", 1) == 0 or epoch == total_epochs:
                 save(path, state_arrays(model), {**meta, "epoch": epoch, "steps": steps},
                      optimizer_arrays(model, optimizer, steps))
