@@ -35,7 +35,7 @@ def test_torch_compile_matches_eager_and_trains():
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     assert losses[-1] < losses[0]
 
 
