@@ -190,80 +190,45 @@ class RBM:
         return dw, ph0.mean(axis=0) - phk.mean(axis=0), v0.mean(axis=0) - v.mean(axis=0), v
 
 
-def _weight_statistics(ph0, v0, phk, vk, scale: float, out: np.ndarray | None) -> np.ndarray:
-    """scale * (ph0^T v0 / n0 - phk^T vk / nk), as one GEMM when both phases have the same size."""
-    if len(v0) != len(vk):
-        return scale * (ph0.T @ v0 / len(v0) - phk.T @ vk / len(vk))
-    hidden = np.concatenate([ph0, -phk])
-    hidden *= scale / len(v0)                      # fold the scale into the small factor
-    return np.matmul(hidden.T, np.concatenate([v0, vk]), out=out)
-
-
 class RBMTrainer:
-    """Mini-batch CD-k / PCD training of one RBM with momentum, weight decay and a sparsity target."""
+    """Mini-batch CD-k / PCD training of one RBM: the schedule (epochs, shuffles, momentum) and monitors.
 
-    def __init__(self, rbm: RBM, config: RBMConfig, rng: np.random.Generator | None = None):
+    The updates themselves run on an engine: backends.energy.engine.HostEngine by default, or a device
+    engine with the same interface (backends/numba_cuda/rbm.py).
+    """
+
+    def __init__(self, rbm: RBM, config: RBMConfig, rng: np.random.Generator | None = None, engine=None):
+        from .engine import HostEngine
         self.rbm, self.config = rbm, config
         self.rng = rng or np.random.default_rng(config.seed)
         self.noise = Noise(self.rng)
-        self.velocity = {key: np.zeros_like(value) for key, value in rbm.params().items()}
-        self.chain: np.ndarray | None = None
-        self.activity: np.ndarray | None = None      # running mean of hidden activations (sparsity)
+        self.engine = engine or HostEngine(rbm, config, self.rng, self.noise)
         self.epoch = 0
-        self._buffer: np.ndarray | None = None
 
-    def step(self, v0: np.ndarray, momentum: float) -> np.ndarray:
-        """One update on a mini-batch; returns the positive-phase hidden means."""
-        cfg, rbm = self.config, self.rbm
-        persistent = cfg.is_persistent
-        if persistent and self.chain is None:
-            count = cfg.chains or len(v0)
-            self.chain = v0[self.rng.integers(0, len(v0), count)].copy()
-        ph0, vk, phk = rbm.cd_statistics(v0, cfg.k, self.noise, self.chain if persistent else None)
-        if persistent:
-            self.chain = vk
-        db = ph0.mean(axis=0) - phk.mean(axis=0)
-        dc = v0.mean(axis=0) - vk.mean(axis=0)
-        vel = self.velocity["weight"]
-        if self._buffer is None or self._buffer.shape != vel.shape:
-            self._buffer = np.empty_like(vel)
-        vel *= momentum
-        vel += _weight_statistics(ph0, v0, phk, vk, cfg.lr, self._buffer)
-        if cfg.weight_decay:
-            vel -= (cfg.lr * cfg.weight_decay) * rbm.weight
-        if cfg.sparsity is not None and cfg.sparsity_cost:     # pull mean activity towards the target
-            batch_mean = ph0.mean(axis=0)
-            self.activity = batch_mean if self.activity is None else 0.9 * self.activity + 0.1 * batch_mean
-            penalty = cfg.sparsity_cost * (self.activity - cfg.sparsity)
-            db -= penalty
-            vel -= (cfg.lr * np.outer(penalty, v0.mean(axis=0))).astype(vel.dtype, copy=False)
-        rbm.weight += vel
-        for key, grad in (("bias", db), ("visible_bias", dc)):
-            velocity = self.velocity[key]
-            velocity *= momentum
-            velocity += (cfg.lr * grad).astype(velocity.dtype, copy=False)
-            getattr(rbm, key).__iadd__(velocity)
-        return ph0
+    def step(self, v0: np.ndarray, momentum: float) -> None:
+        """One update on a mini-batch v0."""
+        self.engine.bind(v0)
+        self.engine.step(np.arange(len(v0)), momentum)
 
     def train_epoch(self, data: np.ndarray, progress=None) -> dict:
         """One pass over `data` in shuffled mini-batches; returns the epoch's monitors."""
         cfg = self.config
         momentum = cfg.momentum_at(self.epoch)
         order = self.rng.permutation(len(data))
-        error, batches = 0.0, 0
+        self.engine.bind(data)
+        batches = 0
         for start in range(0, len(data), cfg.batch_size):
-            batch = data[order[start:start + cfg.batch_size]]
-            if cfg.is_persistent and self.chain is not None and len(batch) != len(self.chain) and not cfg.chains:
+            rows = order[start:start + cfg.batch_size]
+            chain = self.engine.chain
+            if cfg.is_persistent and chain is not None and len(rows) != len(chain) and not cfg.chains:
                 continue            # a short last batch would resize the persistent chains
-            self.step(batch, momentum)
+            self.engine.step(rows, momentum)
             batches += 1
             if progress is not None:
-                progress(start + len(batch))
+                progress(start + len(rows))
+        self.engine.sync()
         self.epoch += 1
-        sample = data[:min(len(data), 1024)]
-        error = self.rbm.reconstruction_error(sample)
-        return {"epoch": self.epoch, "recon_error": error, "free_energy": float(self.rbm.free_energy(sample).mean()),
-                "batches": batches}
+        return {"epoch": self.epoch, "batches": batches}
 
     def monitors(self, data: np.ndarray, held_out: np.ndarray | None = None) -> dict:
         """Reconstruction error, pseudo-likelihood (binary visible) and the free-energy gap to held-out data."""
