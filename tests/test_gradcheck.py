@@ -16,21 +16,24 @@ def _relative_error(numeric, analytic):
     return np.linalg.norm(numeric - analytic) / scale
 
 
-def check_layer(op, inputs, params, attrs, int_inputs=(), eps=1e-6, check_inputs=True):
-    """Compare d(sum(out * R))/d(every float input and param) with central differences."""
+def check_layer(op, inputs, params, attrs, int_inputs=(), eps=1e-6, check_inputs=True, activation=None):
+    """Compare d(sum(out * R))/d(every float input and param) with central differences.
+
+    `activation` asks the kernel to apply a fused activation itself (ctx['activation'], as the executor does).
+    """
     ops = _ops()
     probe = {}
 
     def loss():
         ops.rng = np.random.default_rng(7)          # dropout draws the same mask every time
-        out = ops.forward(op, {}, inputs, params, attrs, True)
+        out = ops.forward(op, {"activation": activation} if activation else {}, inputs, params, attrs, True)
         if "r" not in probe:
             probe["r"] = np.random.default_rng(1).normal(size=out.shape)
         return float(np.sum(out * probe["r"]))
 
     loss()
     ops.rng = np.random.default_rng(7)
-    ctx = {}
+    ctx = {"activation": activation} if activation else {}
     out = ops.forward(op, ctx, inputs, params, attrs, True)
     grad_inputs, grad_params = ops.backward(op, ctx, probe["r"].copy())
     assert out.dtype == np.float64
@@ -80,6 +83,17 @@ def test_conv(op, shape, attrs, bias):
     weight = rand(filters, shape[1] // groups, *attrs["kernel"], seed=1)
     params = {"weight": weight, **({"bias": rand(filters, seed=2)} if bias else {})}
     check_layer(op, [rand(*shape)], params, {**attrs, "filters": filters, "bias": bias})
+
+
+@pytest.mark.parametrize("op,shape,attrs", [CONV_CASES[0], CONV_CASES[1], CONV_CASES[4]])
+def test_conv_fused_relu(op, shape, attrs):
+    """The kernels' own relu (the executor's fused-activation hook) in forward and backward."""
+    filters, groups = 4, attrs["groups"]
+    assert NumpyOps.FUSED_ACTIVATIONS[op] == ("relu",)
+    params = {"weight": rand(filters, shape[1] // groups, *attrs["kernel"], seed=1), "bias": rand(filters, seed=2)}
+    out = _ops().forward(op, {"activation": "relu"}, [rand(*shape)], params, {**attrs, "filters": filters}, True)
+    assert out.min() == 0 and (out > 0).any()
+    check_layer(op, [rand(*shape)], params, {**attrs, "filters": filters, "bias": True}, activation="relu")
 
 
 POOL_CASES = [
@@ -144,6 +158,12 @@ def test_lrn(shape, size):
 def test_linear(shape, bias):
     params = {"weight": rand(3, shape[-1], seed=1), **({"bias": rand(3, seed=2)} if bias else {})}
     check_layer("linear", [rand(*shape)], params, {"units": 3, "bias": bias})
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_fused_relu(bias):
+    params = {"weight": rand(6, 5, seed=1), **({"bias": rand(6, seed=2)} if bias else {})}
+    check_layer("linear", [rand(4, 5)], params, {"units": 6, "bias": bias}, activation="relu")
 
 
 @pytest.mark.parametrize("units", ["bernoulli", "gaussian", "relu"])

@@ -88,3 +88,36 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
     rows = [json.loads(line) for line in metrics.read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2, 3, 4, 5, 6]
     assert result["test_accuracy"] == full["test_accuracy"]
+
+
+BATCHNORM_SPEC = """netspec: 1
+name: digits_bn
+input: {shape: [1, 8, 8]}
+layers:
+  - {type: conv2d, filters: 4, kernel: 3, padding: 1}
+  - batchnorm
+  - relu
+  - flatten
+  - {type: linear, units: 10}
+train: {loss: cross_entropy, optimizer: {type: sgd, lr: 0.05}, epochs: 1, batch_size: 128, data: {name: digits}}
+"""
+
+
+def test_batchnorm_counter_stays_0d_through_checkpoint(tmp_path):
+    """num_batches_tracked is 0-d in state_layout(); NumpyOps.from_numpy and the checkpoint must keep it so."""
+    import backends.numpy as numpy_backend
+    from backends.runtime import Model, init_state
+    spec = tmp_path / "bn.yaml"
+    spec.write_text(BATCHNORM_SPEC)
+    graph = load_graph(str(spec))
+    key = next(k for k in graph.state_layout() if k.endswith("num_batches_tracked"))
+    assert tuple(graph.state_layout()[key][0]) == ()
+    ops = numpy_backend.make_ops()
+    assert ops.from_numpy(np.zeros((), dtype=np.int64)).shape == ()
+    model = Model(graph, ops, init_state(graph, 0))
+    model.train_step(np.zeros((4, 1, 8, 8), dtype=np.float32), np.arange(4))
+    assert model.state_numpy()[key].shape == () and int(model.state_numpy()[key]) == 1
+    result = numpy_backend.train(graph, TrainOptions(out_dir=str(tmp_path / "run"), progress=False))
+    state, _, _ = checkpoint.load(result["checkpoint"])
+    checkpoint.check_layout(graph, state, result["checkpoint"])
+    assert state[key].shape == () and int(state[key]) > 1

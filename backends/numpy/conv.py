@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from . import kernels
 
@@ -42,15 +43,39 @@ def _out_size(size, k, s, p, d, ceil_mode=False, same=False):
     return out
 
 
+def _padded(x4, ph, pw, hp, wp):
+    """x4 with `ph`/`pw` leading zeros and at least hp x wp in all (x4 itself when no padding is needed)."""
+    n, c, h, w = x4.shape
+    if ph == pw == 0 and h >= hp and w >= wp:
+        return x4
+    xp = np.zeros((n, c, max(hp, ph + h), max(wp, pw + w)), dtype=x4.dtype)
+    xp[:, :, ph:ph + h, pw:pw + w] = x4
+    return xp
+
+
+def _windows(xp, geo):
+    """A strided view [N, C, kh, kw, OH, OW] of the padded input: every tap's shifted, strided image."""
+    kh, kw, sh, sw, _, _, dh, dw, oh, ow = geo
+    s0, s1, s2, s3 = xp.strides
+    return as_strided(xp, (*xp.shape[:2], kh, kw, oh, ow), (s0, s1, dh * s2, dw * s3, sh * s2, sw * s3),
+                      writeable=False)
+
+
+def _span(geo):
+    """The padded height and width the windows reach."""
+    kh, kw, sh, sw, _, _, dh, dw, oh, ow = geo
+    return (oh - 1) * sh + (kh - 1) * dh + 1, (ow - 1) * sw + (kw - 1) * dw + 1
+
+
 class ConvPoolOps:
     """Mixin of NumpyOps: conv1d/2d, max/avg/lp pools, global and adaptive pools."""
 
     # -- convolution -------------------------------------------------------------------------
-    # Transposed im2col: cols [C*kh*kw, N*OH*OW], so the product W [F, C*kh*kw] @ cols is [F, N*OH*OW];
-    # the copy into [N, F, OH, OW] adds the bias on the way.
+    # Per-sample im2col: cols [N, C*kh*kw, OH*OW], so one batched product W [F, C*kh*kw] @ cols is
+    # [N, F, OH*OW], already channels-first; bias and a fused relu follow in one pass over it.
     def _conv_forward(self, ctx, inputs, params, attrs, train, rank):
         x = inputs[0]
-        x4 = _as4d(x)
+        x4 = np.ascontiguousarray(_as4d(x))
         n, c, h, w = x4.shape
         weight = params["weight"]
         filters, groups = weight.shape[0], attrs.get("groups", 1)
@@ -58,50 +83,79 @@ class ConvPoolOps:
         same = attrs.get("padding") == "same"
         oh, ow = _out_size(h, kh, sh, ph, dh, same=same), _out_size(w, kw, sw, pw, dw, same=same)
         geo = (kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
-        cols = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
-        kernels.im2col_t(np.ascontiguousarray(x4), *geo, cols)
+        if geo == (1, 1, 1, 1, 0, 0, 1, 1, h, w):            # 1x1 convolution: the input is its own im2col
+            cols = x4.reshape(n, c, h * w)
+        else:
+            cols = np.empty((n, c * kh * kw, oh * ow), dtype=x.dtype)
+            np.copyto(cols.reshape(n, c, kh, kw, oh, ow), _windows(_padded(x4, ph, pw, *_span(geo)), geo))
         w2 = weight.reshape(filters, -1)
         if groups == 1:
-            product = w2 @ cols
+            out = np.matmul(w2, cols)
         else:
-            cg, fg = c // groups * kh * kw, filters // groups
-            product = np.concatenate([w2[g * fg:(g + 1) * fg] @ cols[g * cg:(g + 1) * cg] for g in range(groups)])
-        has_bias = "bias" in params
-        out = np.empty((n, filters, oh * ow), dtype=x.dtype)
-        kernels.fnp_to_nfp(product, params["bias"] if has_bias else product[:, 0], has_bias, out)
+            out = np.empty((n, filters, oh * ow), dtype=x.dtype)
+            for wg, cg, og in self._group_slices(w2, cols, out, groups):
+                np.matmul(wg, cg, out=og)
+        has_bias, relu = "bias" in params, ctx.get("activation") == "relu"
+        if has_bias or relu:
+            kernels.bias_act(out, params["bias"] if has_bias else w2[:, 0], has_bias, relu)
         if train:
-            ctx.update(cols=cols, x_shape=x.shape, geo=geo, w2=w2, groups=groups, has_bias=has_bias,
-                       w_shape=weight.shape)
+            ctx.update(cols=cols, x_shape=x.shape, x4_shape=x4.shape, geo=geo, w2=w2, groups=groups,
+                       has_bias=has_bias, relu=relu, out=out if relu else None, w_shape=weight.shape)
         return out.reshape((n, filters, ow) if rank == 1 else (n, filters, oh, ow))
 
     def _conv_backward(self, ctx, grad):
         n = grad.shape[0]
         cols, w2, groups = ctx["cols"], ctx["w2"], ctx["groups"]
         filters = w2.shape[0]
-        gt = np.empty((filters, cols.shape[1]), dtype=grad.dtype)
-        kernels.nfp_to_fnp(np.ascontiguousarray(grad).reshape(n, filters, -1), gt)
-        grads = {"bias": gt.sum(axis=1)} if ctx["has_bias"] else {}
+        g = np.ascontiguousarray(grad).reshape(n, filters, -1)
+        grads = {}
+        if ctx["has_bias"] or ctx["relu"]:
+            masked = np.empty_like(g)
+            bias = np.empty(filters, dtype=g.dtype)
+            kernels.act_grad_bias(g, ctx["out"] if ctx["relu"] else g, ctx["relu"], ctx["has_bias"], masked, bias)
+            g = masked
+            if ctx["has_bias"]:
+                grads["bias"] = bias
+        if groups == 1:
+            grads["weight"] = np.matmul(g, cols.transpose(0, 2, 1)).sum(axis=0).reshape(ctx["w_shape"])
+        else:
+            grads["weight"] = np.concatenate([np.matmul(gg, cg.transpose(0, 2, 1)).sum(axis=0) for wg, cg, gg
+                                              in self._group_slices(w2, cols, g, groups)]).reshape(ctx["w_shape"])
         if not ctx.get("input_grads", (True,))[0]:       # the input is data: only the weight gradients
-            grads["weight"] = (gt @ cols.T if groups == 1 else self._grouped_dw(gt, cols, groups)).reshape(
-                ctx["w_shape"])
             return [None], grads
         if groups == 1:
-            dw2 = gt @ cols.T
-            dcols = w2.T @ gt
+            dcols = np.matmul(w2.T, g)
         else:
-            fg = filters // groups
-            dw2 = self._grouped_dw(gt, cols, groups)
-            dcols = np.concatenate([w2[g * fg:(g + 1) * fg].T @ gt[g * fg:(g + 1) * fg] for g in range(groups)])
-        x_shape = ctx["x_shape"]
-        dx = np.zeros((x_shape[0], x_shape[1], 1, x_shape[2]) if len(x_shape) == 3 else x_shape, dtype=grad.dtype)
-        kernels.col2im_t(dcols, *ctx["geo"], dx)
-        grads["weight"] = dw2.reshape(ctx["w_shape"])
-        return [dx.reshape(x_shape)], grads
+            dcols = np.empty(cols.shape, dtype=g.dtype)
+            for (wg, _, gg), (_, dg, _) in zip(self._group_slices(w2, cols, g, groups),
+                                               self._group_slices(w2, dcols, g, groups)):
+                np.matmul(wg.T, gg, out=dg)
+        x4_shape, geo = ctx["x4_shape"], ctx["geo"]
+        if geo[:8] == (1, 1, 1, 1, 0, 0, 1, 1) and geo[8:] == x4_shape[2:]:
+            dx = dcols
+        else:
+            dx = self._col2im(dcols, x4_shape, geo)
+        return [dx.reshape(ctx["x_shape"])], grads
 
     @staticmethod
-    def _grouped_dw(gt, cols, groups):
-        cg, fg = cols.shape[0] // groups, gt.shape[0] // groups
-        return np.concatenate([gt[g * fg:(g + 1) * fg] @ cols[g * cg:(g + 1) * cg].T for g in range(groups)])
+    def _col2im(dcols, x4_shape, geo):
+        """The adjoint of the im2col copy: every tap's block added back onto its strided image window."""
+        n, c, h, w = x4_shape
+        kh, kw, sh, sw, ph, pw, dh, dw, oh, ow = geo
+        hp, wp = _span(geo)
+        dxp = np.zeros((n, c, max(hp, ph + h), max(wp, pw + w)), dtype=dcols.dtype)
+        d6 = dcols.reshape(n, c, kh, kw, oh, ow)
+        for a in range(kh):
+            for b in range(kw):
+                dxp[:, :, a * dh:a * dh + (oh - 1) * sh + 1:sh, b * dw:b * dw + (ow - 1) * sw + 1:sw] += d6[:, :, a, b]
+        return dxp[:, :, ph:ph + h, pw:pw + w]
+
+    @staticmethod
+    def _group_slices(w2, cols, out, groups):
+        """(weight rows, im2col rows, output channels) of each group."""
+        fg, cg = w2.shape[0] // groups, cols.shape[1] // groups
+        return [(w2[g * fg:(g + 1) * fg], cols[:, g * cg:(g + 1) * cg], out[:, g * fg:(g + 1) * fg])
+                for g in range(groups)]
 
     def forward_conv1d(self, ctx, inputs, params, attrs, train):
         return self._conv_forward(ctx, inputs, params, attrs, train, 1)

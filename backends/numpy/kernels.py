@@ -1,4 +1,4 @@
-"""Numba CPU kernels where loops beat array expressions: im2col/col2im and window pooling.
+"""Numba CPU kernels where loops beat array expressions: window pooling, bias + activation passes, optimizers.
 
 All kernels work on 4-D channels-first arrays [N, C, H, W] (1-D layers use H = 1) and take the
 window geometry explicitly: kernel (kh, kw), stride (sh, sw), leading padding (ph, pw), dilation
@@ -9,86 +9,32 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-
-@njit(cache=True, parallel=True)
-def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
-    """cols[(n*oh + i)*ow + j, (c*kh + a)*kw + b] = x[n, c, i*sh - ph + a*dh, j*sw - pw + b*dw] (0 outside)."""
-    n_, c_, h_, w_ = x.shape
-    for n in prange(n_):
-        for i in range(oh):
-            for j in range(ow):
-                row = (n * oh + i) * ow + j
-                for c in range(c_):
-                    for a in range(kh):
-                        y = i * sh - ph + a * dh
-                        base = (c * kh + a) * kw
-                        if y < 0 or y >= h_:
-                            for b in range(kw):
-                                cols[row, base + b] = 0.0
-                            continue
-                        for b in range(kw):
-                            xx = j * sw - pw + b * dw
-                            cols[row, base + b] = x[n, c, y, xx] if 0 <= xx < w_ else 0.0
-
-
-@njit(cache=True, parallel=True)
-def col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, dx):
-    """The adjoint of im2col: dx (zeroed by the caller) accumulates every column entry."""
-    n_, c_, h_, w_ = dx.shape
-    for n in prange(n_):
-        for i in range(oh):
-            for j in range(ow):
-                row = (n * oh + i) * ow + j
-                for c in range(c_):
-                    for a in range(kh):
-                        y = i * sh - ph + a * dh
-                        if y < 0 or y >= h_:
-                            continue
-                        base = (c * kh + a) * kw
-                        for b in range(kw):
-                            xx = j * sw - pw + b * dw
-                            if 0 <= xx < w_:
-                                dx[n, c, y, xx] += cols[row, base + b]
-
-
-@njit(cache=True, parallel=True)
-def rows_to_nchw(rows, n_, f_, p_, out):
-    """out[n, f, p] = rows[n*p_ + p, f] (a conv's matmul result into channels-first layout)."""
-    for n in prange(n_):
-        for p in range(p_):
-            for f in range(f_):
-                out[n, f, p] = rows[n * p_ + p, f]
-
-
-@njit(cache=True, parallel=True)
-def nchw_to_rows(x, rows):
-    """rows[n*P + p, f] = x[n, f, p] (the inverse of rows_to_nchw)."""
-    n_, f_, p_ = x.shape
-    for n in prange(n_):
-        for f in range(f_):
-            for p in range(p_):
-                rows[n * p_ + p, f] = x[n, f, p]
+SUMS = {"reassoc", "contract"}        # fastmath flags that let reductions vectorize (NaN/inf semantics kept)
 
 
 @njit(cache=True, parallel=True)
 def maxpool_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out, argmax):
-    """Window maximum (padding counts as -inf) and the flat h*W + w index of each maximum."""
+    """Window maximum (padding counts as -inf, NaN wins as in PyTorch) and the flat y*W + x index of each."""
     n_, c_, h_, w_ = x.shape
     for nc in prange(n_ * c_):
         n, c = nc // c_, nc % c_
+        plane = x[n, c]
         for i in range(oh):
+            y0 = i * sh - ph
             for j in range(ow):
+                x0 = j * sw - pw
                 best = -np.inf
                 where = -1
                 for a in range(kh):
-                    y = i * sh - ph + a * dh
+                    y = y0 + a * dh
                     if y < 0 or y >= h_:
                         continue
+                    row = plane[y]
                     for b in range(kw):
-                        xx = j * sw - pw + b * dw
+                        xx = x0 + b * dw
                         if 0 <= xx < w_:
-                            v = x[n, c, y, xx]
-                            if v > best or where < 0 or np.isnan(v):
+                            v = row[xx]
+                            if where < 0 or not v <= best:
                                 best = v
                                 where = y * w_ + xx
                 out[n, c, i, j] = best
@@ -151,88 +97,42 @@ def avgpool_backward(grad, kh, kw, sh, sw, ph, pw, count_include_pad, dx):
 
 
 @njit(cache=True)
-def _valid_range(k_off, stride, pad, size, out):
-    """Output positions o in [lo, hi) whose input index o*stride - pad + k_off lies in [0, size)."""
-    first = pad - k_off
-    lo = 0 if first <= 0 else (first + stride - 1) // stride
-    last = size - 1 + pad - k_off
-    hi = 0 if last < 0 else min(out, last // stride + 1)
-    return lo, max(lo, hi)
-
-
-@njit(cache=True, parallel=True)
-def im2col_t(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
-    """Transposed im2col: cols[(c*kh + a)*kw + b, (n*oh + i)*ow + j] = x[n, c, i*sh - ph + a*dh, j*sw - pw + b*dw].
-
-    Each output row is a run of shifted image rows, so reads and writes are contiguous along j.
-    """
-    n_, c_, h_, w_ = x.shape
-    for r in prange(c_ * kh * kw):
-        c, rest = r // (kh * kw), r % (kh * kw)
-        a, b = rest // kw, rest % kw
-        j0, j1 = _valid_range(b * dw, sw, pw, w_, ow)
-        for n in range(n_):
-            for i in range(oh):
-                y = i * sh - ph + a * dh
-                base = (n * oh + i) * ow
-                if y < 0 or y >= h_:
-                    for j in range(ow):
-                        cols[r, base + j] = 0.0
-                    continue
-                for j in range(j0):
-                    cols[r, base + j] = 0.0
-                off = b * dw - pw
-                if sw == 1:
-                    cols[r, base + j0:base + j1] = x[n, c, y, j0 + off:j1 + off]
-                else:
-                    for j in range(j0, j1):
-                        cols[r, base + j] = x[n, c, y, j * sw + off]
-                for j in range(j1, ow):
-                    cols[r, base + j] = 0.0
-
-
-@njit(cache=True, parallel=True)
-def col2im_t(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, dx):
-    """The adjoint of im2col_t: dx (zeroed by the caller) accumulates every entry; parallel over channels."""
-    n_, c_, h_, w_ = dx.shape
-    for c in prange(c_):
-        for a in range(kh):
-            for b in range(kw):
-                r = (c * kh + a) * kw + b
-                j0, j1 = _valid_range(b * dw, sw, pw, w_, ow)
-                off = b * dw - pw
-                for n in range(n_):
-                    for i in range(oh):
-                        y = i * sh - ph + a * dh
-                        if y < 0 or y >= h_:
-                            continue
-                        base = (n * oh + i) * ow
-                        if sw == 1:
-                            dx[n, c, y, j0 + off:j1 + off] += cols[r, base + j0:base + j1]
-                        else:
-                            for j in range(j0, j1):
-                                dx[n, c, y, j * sw + off] += cols[r, base + j]
-
-
-@njit(cache=True, parallel=True)
-def fnp_to_nfp(src, bias, has_bias, out):
-    """out[n, f, p] = src[f, n*P + p] (+ bias[f]): a transposed conv product into channels-first layout."""
-    n_, f_, p_ = out.shape
-    for n in prange(n_):
+def bias_act(y, bias, has_bias, relu):
+    """y[o, f, p] = act(y[o, f, p] + bias[f]) in place (act: relu or identity)."""
+    outer, f_, p_ = y.shape
+    for o in range(outer):
         for f in range(f_):
+            row = y[o, f]
             add = bias[f] if has_bias else 0.0
-            for p in range(p_):
-                out[n, f, p] = src[f, n * p_ + p] + add
+            if relu:
+                for p in range(p_):
+                    row[p] = max(row[p] + add, 0.0)
+            else:
+                for p in range(p_):
+                    row[p] += add
 
 
-@njit(cache=True, parallel=True)
-def nfp_to_fnp(src, out):
-    """out[f, n*P + p] = src[n, f, p] (the inverse of fnp_to_nfp)."""
-    n_, f_, p_ = src.shape
-    for f in prange(f_):
-        for n in range(n_):
-            for p in range(p_):
-                out[f, n * p_ + p] = src[n, f, p]
+@njit(cache=True, fastmath=SUMS)
+def act_grad_bias(grad, out, relu, has_bias, dgrad, dbias):
+    """dgrad = grad masked by out > 0 (relu) or copied; dbias[f] = sum of dgrad[:, f, :] when has_bias."""
+    outer, f_, p_ = grad.shape
+    if has_bias:
+        dbias[:] = 0.0
+    for o in range(outer):
+        for f in range(f_):
+            g, d = grad[o, f], dgrad[o, f]
+            if relu:
+                y = out[o, f]
+                for p in range(p_):
+                    d[p] = g[p] if y[p] > 0 else 0.0
+            else:
+                for p in range(p_):
+                    d[p] = g[p]
+            if has_bias:
+                total = 0.0
+                for p in range(p_):
+                    total += d[p]
+                dbias[f] += total
 
 
 @njit(cache=True)

@@ -30,15 +30,21 @@ class LayerOps:
         weight = params["weight"]
         x2 = x.reshape(-1, x.shape[-1])
         y = x2 @ weight.T
-        if "bias" in params:
+        has_bias, relu = "bias" in params, ctx.get("activation") == "relu"
+        if has_bias:
             y += params["bias"]
+        if relu:                                   # fused relu: in place, kept for the backward mask
+            np.maximum(y, 0, out=y)
         if train:
-            ctx.update(x2=x2, x_shape=x.shape, weight=weight, has_bias="bias" in params)
+            ctx.update(x2=x2, x_shape=x.shape, weight=weight, has_bias=has_bias, relu_out=y if relu else None)
         return y.reshape(*x.shape[:-1], weight.shape[0])
 
     def backward_linear(self, ctx, grad):
         g2 = grad.reshape(-1, grad.shape[-1])
-        grads = {"weight": g2.T @ ctx["x2"]}
+        grads = {}
+        if ctx.get("relu_out") is not None:        # fused relu
+            g2 = np.where(ctx["relu_out"] > 0, g2, g2.dtype.type(0))
+        grads["weight"] = g2.T @ ctx["x2"]
         if ctx["has_bias"]:
             grads["bias"] = g2.sum(axis=0)
         if not ctx.get("input_grads", (True,))[0]:

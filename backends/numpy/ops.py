@@ -1,6 +1,8 @@
 """NumpyOps: the runtime's array kernels on the CPU (NumPy + float32 BLAS, Numba for window loops)."""
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from backends.runtime.ops import Ops
@@ -15,12 +17,13 @@ class NumpyOps(LayerOps, ConvPoolOps, RecurrentOps, Ops):
     """Every kernel of backends/runtime/ops.py on NumPy arrays."""
 
     name = "numpy"
+    FUSED_ACTIVATIONS: ClassVar[dict] = {"linear": ("relu",), "conv1d": ("relu",), "conv2d": ("relu",)}
 
     # -- arrays ------------------------------------------------------------------------------
     def from_numpy(self, array):
         array = np.asarray(array)
-        if np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_:
-            return np.ascontiguousarray(array, dtype=np.int64)
+        if np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_:      # np.array keeps 0-d arrays 0-d
+            return np.array(array, dtype=np.int64, order="C", copy=True)
         return np.array(array, dtype=self.dtype, order="C", copy=True)
 
     def to_numpy(self, array):

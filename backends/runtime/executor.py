@@ -40,9 +40,11 @@ class Executor:
         remaining = self._use_counts()
         for node in self.nodes:
             ctx: dict = {"input_grads": self.input_grads[node.name]}
+            act = node.activation if node.op not in ACTIVATION_OPS else None
+            if act and ops.fuses(node.op, act):      # the layer kernel applies it in the same pass
+                ctx["activation"], act = act, None
             args = [values[name] for name in node.inputs]
             out = ops.forward(node.op, ctx, args, self.node_params(node), node.attrs, train)
-            act = node.activation if node.op not in ACTIVATION_OPS else None
             act_ctx = None
             if act:
                 act_ctx = {}

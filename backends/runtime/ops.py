@@ -29,7 +29,10 @@ For every layer type `op` (see `python -m netspec check --list-types`) a backend
 'bias', 'running_mean', ...) to the node's parameters *and* buffers; buffers are updated in place
 (batchnorm running statistics in training mode). `attrs` is `node.attrs` (typed, defaults filled;
 spatial attrs are tuples, padding may be 'same'/'valid'); a fused `activation:` is applied by the
-runtime through the activation kernels, so layer kernels ignore it. `ctx` is a fresh dict per node
+runtime through the activation kernels, unless the backend lists the pair in `FUSED_ACTIVATIONS`
+(op -> activation names): then the runtime puts the name in `ctx['activation']` and the layer's
+forward returns act(layer(x)) and its backward takes the gradient of that activated output (so a
+bias add and an activation can share one pass). `ctx` is a fresh dict per node
 and call in which forward keeps what backward needs; it arrives holding `ctx['input_grads']`, one
 bool per input, False where the input is graph data whose gradient nobody reads (a kernel may then
 return None for it and skip the work). backward is called at most once, only after a forward with
@@ -77,6 +80,7 @@ from 1.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import ClassVar
 
 import numpy as np
 
@@ -90,6 +94,7 @@ class Ops(ABC):
     """Array kernels of one backend; see the module docstring for the conventions."""
 
     name = "abstract"
+    FUSED_ACTIVATIONS: ClassVar[dict] = {}      # op -> activation names its kernels apply themselves (ctx['activation'])
 
     def __init__(self, dtype: str = "float32", rng: np.random.Generator | None = None):
         self.dtype = np.dtype(dtype)
@@ -129,6 +134,10 @@ class Ops(ABC):
     def backward(self, op: str, ctx: dict, grad_out):
         """Dispatch to backward_<op>: (grads of inputs, grads of trainable params by local name)."""
         return getattr(self, "backward_" + op)(ctx, grad_out)
+
+    def fuses(self, op: str, activation: str) -> bool:
+        """Whether `op`'s kernels apply `activation` themselves (see FUSED_ACTIVATIONS)."""
+        return activation in self.FUSED_ACTIVATIONS.get(op, ())
 
     def supports(self, op: str) -> bool:
         return hasattr(self, "forward_" + op) and hasattr(self, "backward_" + op)
