@@ -452,7 +452,10 @@ def run_cli(build_model, spec: dict, train_cfg: dict, argv=None, hooks=None) -> 
         print("interrupted; continue with --resume", file=sys.stderr)
         return 130
     if args.json:
-        print(json.dumps(result))
+        # one write per line: under torchrun every rank shares stdout, and print() writes the text and the
+        # newline separately, so two ranks' lines could interleave
+        sys.stdout.write(json.dumps(result) + "\n")
+        sys.stdout.flush()
     elif result.get("rank", 0) == 0:
         print("done: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items()))
     return 0
