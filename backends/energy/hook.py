@@ -15,6 +15,7 @@ from netspec.config import read_pretrain, read_train
 from netspec.errors import UserError
 
 from .rbm import RBMConfig
+from .resume import PretrainProgress
 from .stack import DBM, LayerPlan, train_dbn
 
 PRETRAINED = "pretrained.npz"
@@ -58,8 +59,21 @@ def plans_of(graph, section) -> list:
                       layer_config(section, n)) for n in rbm_chain(graph)]
 
 
-def pretrain(graph, dataset, state: dict, options, log) -> dict:
-    """Pretrain the graph's RBM stack on dataset.x_train; return a new state dict."""
+def engine_for(backend: str | None, log):
+    """The update engine factory for a backend: None (the host engine) or the CUDA device engine."""
+    if backend != "numba-cuda":
+        return None
+    from backends.numba_cuda.rbm import DeviceEngine
+    log("pretraining runs on the CUDA device (bernoulli/gaussian units; others on the host engine)")
+    return DeviceEngine.factory
+
+
+def pretrain(graph, dataset, state: dict, options, log, backend: str | None = None) -> dict:
+    """Pretrain the graph's RBM stack on dataset.x_train; return a new state dict.
+
+    With options.resume, continues from out_dir/pretrain_state.npz when a killed run left one.
+    `backend` 'numba-cuda' runs the RBM updates on the device; schedules and monitors are shared.
+    """
     section = read_pretrain(graph.pretrain)
     train_cfg = read_train(graph.train)
     dtype = np.dtype(getattr(options, "dtype", None) or train_cfg.dtype)
@@ -69,7 +83,9 @@ def pretrain(graph, dataset, state: dict, options, log) -> dict:
     log = log or (lambda message: None)
     out_dir = getattr(options, "out_dir", None)
     rows_path = os.path.join(out_dir, "pretrain.jsonl") if out_dir else None
-    rows = []
+    progress = PretrainProgress(out_dir, graph, section.method, bool(getattr(options, "resume", False)), log)
+    rows = progress.rows
+    engine = engine_for(backend, log)
 
     def record(layer, row):
         rows.append({"layer": layer, **row})
@@ -83,15 +99,16 @@ def pretrain(graph, dataset, state: dict, options, log) -> dict:
         if any(p.hidden_units != "bernoulli" for p in plans):
             raise UserError(f"spec '{graph.name}': DBM training needs bernoulli hidden units on every rbm layer",
                             "set hidden_units: bernoulli, or use method: cd for a DBN")
-        dbm = DBM.pretrain(data, plans, dtype, record)
+        dbm = DBM.pretrain(data, plans, dtype, record, progress, engine)
         if section.joint_epochs:
             top = plans[-1].config
             dbm.fit(data, section.joint_epochs, lr=top.lr, batch_size=top.batch_size, chains=section.chains,
                     mean_field_steps=section.mean_field_steps, momentum=top.momentum_at(10 ** 9),
-                    weight_decay=top.weight_decay, seed=section.seed, log=record)
+                    weight_decay=top.weight_decay, seed=section.seed, log=record, progress=progress)
         layer_params = dbm.params()
     else:
-        layer_params = [r.params() for r in train_dbn(data, plans, dtype, record, held)]
+        layer_params = [r.params() for r in train_dbn(data, plans, dtype, record, held, progress=progress,
+                                                      engine=engine)]
     for plan, params in zip(plans, layer_params):
         prefix = plan.name.replace("/", ".")
         for key, value in params.items():

@@ -241,11 +241,27 @@ class RBMTrainer:
             out["free_energy_gap"] = float(self.rbm.free_energy(held_out[:len(sample)]).mean()) - out["free_energy"]
         return out
 
-    def fit(self, data: np.ndarray, log=None, held_out: np.ndarray | None = None) -> RBM:
-        """Train for config.epochs; `log(row)` receives each epoch's monitors."""
+    def state(self) -> dict:
+        """Everything a resumed run needs besides the epoch and the RNG: parameters and engine state."""
+        self.engine.sync()
+        return {**{k: v.copy() for k, v in self.rbm.params().items()},
+                **{k: np.array(v) for k, v in self.engine.state().items()}}
+
+    def load_state(self, saved: dict) -> None:
+        """Continue from a state saved after an epoch (see backends/energy/resume.py)."""
+        arrays = saved["arrays"]
+        self.rbm.load({key: arrays[key] for key in ("weight", "bias", "visible_bias")})
+        self.engine.load_state(arrays)
+        self.epoch = int(saved["epoch"])
+        self.rng.bit_generator.state = saved["rng"]
+
+    def fit(self, data: np.ndarray, log=None, held_out: np.ndarray | None = None, after_epoch=None) -> RBM:
+        """Train until config.epochs; `log(row)` then `after_epoch(trainer)` follow each epoch."""
         data = np.ascontiguousarray(data, dtype=self.rbm.dtype)
-        for _ in range(self.config.epochs):
+        while self.epoch < self.config.epochs:
             self.train_epoch(data)
             if log is not None:
                 log({"epoch": self.epoch, **self.monitors(data, held_out)})
+            if after_epoch is not None:
+                after_epoch(self)
         return self.rbm

@@ -31,11 +31,13 @@ def propagate(rbm: RBM, data: np.ndarray, how: str, rng: np.random.Generator, ba
 
 
 def train_dbn(data: np.ndarray, plans: list, dtype=np.float32, log=None, held_out=None,
-              up_down: list | None = None) -> list:
+              up_down: list | None = None, progress=None, engine=None) -> list:
     """Greedy layer-wise training: each RBM learns the (propagated) output of the one below it.
 
     `up_down[i]` = (up, down) input multipliers during training (DBM pretraining doubles some).
-    `log(name, row)` receives each epoch's monitors.
+    `log(name, row)` receives each epoch's monitors. `progress` (resume.PretrainProgress) saves each
+    epoch and skips or continues what a killed run finished; `engine(rbm, config, rng, noise)` makes the
+    update engine (default: the host engine).
     """
     rbms = []
     x = np.ascontiguousarray(data, dtype=dtype)
@@ -45,10 +47,24 @@ def train_dbn(data: np.ndarray, plans: list, dtype=np.float32, log=None, held_ou
         rng = np.random.default_rng(cfg.seed + 1000 * index)
         rbm = RBM(x.shape[1], plan.hidden, plan.visible_units, plan.hidden_units, dtype, cfg.init_scale, rng)
         rbm.init_visible_bias(x)
-        if up_down:
-            rbm.up, rbm.down = up_down[index]
-        RBMTrainer(rbm, cfg, rng).fit(x, None if log is None else (lambda row, n=plan.name: log(n, row)), x_held)
-        rbm.up = rbm.down = 1.0
+        if progress is not None and index < len(progress.finished):
+            params, rng_state = progress.finished[index]
+            rbm.load(params)
+            rng.bit_generator.state = rng_state
+        else:
+            if up_down:
+                rbm.up, rbm.down = up_down[index]
+            made = None if engine is None else engine(rbm, cfg, rng, Noise(rng))
+            trainer = RBMTrainer(rbm, cfg, rng, made)
+            saved = None if progress is None else progress.resumed(index)
+            if saved is not None:
+                trainer.load_state(saved)
+            save = None if progress is None else (lambda t, i=index: progress.save(i, t.epoch, t.rng, t.state()))
+            trainer.fit(x, None if log is None else (lambda row, n=plan.name: log(n, row)), x_held, save)
+            rbm.up = rbm.down = 1.0
+            if progress is not None:
+                progress.finish_layer(rbm.params(), rng)
+                progress.write()
         rbms.append(rbm)
         if index + 1 < len(plans):
             x = propagate(rbm, x, cfg.propagate, rng).astype(dtype, copy=False)
@@ -85,7 +101,7 @@ class DBM:
         self.dtype = rbms[0].dtype
 
     @classmethod
-    def pretrain(cls, data, plans: list, dtype=np.float32, log=None) -> DBM:
+    def pretrain(cls, data, plans: list, dtype=np.float32, log=None, progress=None, engine=None) -> DBM:
         """Greedy pretraining with the doubled-weight correction (Salakhutdinov & Hinton 2009, 2012).
 
         The bottom RBM doubles its bottom-up input and the top RBM its top-down input, standing in for the
@@ -96,7 +112,7 @@ class DBM:
         up_down = [(2.0 if i == 0 else 1.0, 2.0 if i == count - 1 else 1.0) for i in range(count)]
         if count == 1:
             up_down = [(1.0, 1.0)]
-        rbms = train_dbn(data, plans, dtype, log, up_down=up_down)
+        rbms = train_dbn(data, plans, dtype, log, up_down=up_down, progress=progress, engine=engine)
         dbm = cls(rbms)
         for i in range(1, count - 1):
             dbm.weights[i] *= 0.5
@@ -147,8 +163,11 @@ class DBM:
 
     def fit(self, data: np.ndarray, epochs: int, lr: float = 0.01, batch_size: int = 64, chains: int | None = None,
             mean_field_steps: int = 10, momentum: float = 0.9, weight_decay: float = 2e-4, seed: int = 0,
-            log=None) -> DBM:
-        """Joint training: mean-field positive phase, persistent Gibbs chains for the negative phase."""
+            log=None, progress=None) -> DBM:
+        """Joint training: mean-field positive phase, persistent Gibbs chains for the negative phase.
+
+        `progress` (resume.PretrainProgress) saves every epoch as stage 'dbm' and continues a saved one.
+        """
         rng = np.random.default_rng(seed)
         noise = Noise(rng)
         data = np.ascontiguousarray(data, dtype=self.dtype)
@@ -157,12 +176,22 @@ class DBM:
         chain = [c if i == 0 else (rng.random(c.shape) < c).astype(self.dtype) for i, c in enumerate(chain)]
         vel_w = [np.zeros_like(w) for w in self.weights]
         vel_b = [np.zeros_like(b) for b in self.biases]
-        for epoch in range(epochs):
+        groups = {"weight": self.weights, "bias": self.biases, "velocity.weight": vel_w, "velocity.bias": vel_b,
+                  "chain": chain}
+        saved = None if progress is None else progress.resumed("dbm")
+        first = 0
+        if saved is not None:
+            for name, arrays in groups.items():
+                for i in range(len(arrays)):
+                    arrays[i] = np.array(saved["arrays"][f"{name}.{i}"], dtype=self.dtype)
+            rng.bit_generator.state = saved["rng"]
+            first = int(saved["epoch"])
+        for epoch in range(first, epochs):
             order = rng.permutation(len(data))
             for start in range(0, len(data), batch_size):
                 batch = data[order[start:start + batch_size]]
                 pos = self.mean_field(batch, mean_field_steps)
-                chain = self.gibbs(chain, 1, noise)
+                chain[:] = self.gibbs(chain, 1, noise)
                 for i in range(len(self.weights)):
                     grad = pos[i + 1].T @ pos[i] / len(batch) - chain[i + 1].T @ chain[i] / count
                     vel_w[i] = momentum * vel_w[i] + lr * (grad - weight_decay * self.weights[i])
@@ -176,6 +205,9 @@ class DBM:
                 mf = self.mean_field(sample, mean_field_steps)
                 recon = self._mean(0, self._input(0, mf))
                 log("dbm", {"epoch": epoch + 1, "recon_error": float(np.mean((sample - recon) ** 2))})
+            if progress is not None:
+                progress.save("dbm", epoch + 1, rng, {f"{name}.{i}": a for name, arrays in groups.items()
+                                                      for i, a in enumerate(arrays)})
         return self
 
     def sample(self, count: int, steps: int, rng: np.random.Generator) -> np.ndarray:
