@@ -49,7 +49,7 @@ def targets_of(dataset, cfg, split: str):
     return x if task == "reconstruction" else y
 
 
-def _maybe_pretrain(graph, dataset, state: dict, options, log) -> dict:
+def _maybe_pretrain(graph, dataset, state: dict, options, log, backend_name: str) -> dict:
     if not graph.pretrain or not any(n.op == "rbm" for n in graph.layers()):
         return state
     try:
@@ -58,7 +58,7 @@ def _maybe_pretrain(graph, dataset, state: dict, options, log) -> dict:
         raise UserError(f"spec '{graph.name}' asks for RBM pretraining but backends.energy is not available "
                         f"({exc})", "remove the 'pretrain:' section to train without it") from None
     read_pretrain(graph.pretrain)
-    return pretrain(graph, dataset, state, options, log)
+    return pretrain(graph, dataset, state, options, log, backend=backend_name)
 
 
 def train(graph, options, make_ops, backend_name: str) -> dict:
@@ -85,7 +85,7 @@ def train(graph, options, make_ops, backend_name: str) -> dict:
     else:
         if options.resume:
             log(f"no checkpoint at {ckpt_path}; starting from scratch")
-        state_np = _maybe_pretrain(graph, dataset, init_state(graph, cfg.seed), options, log)
+        state_np = _maybe_pretrain(graph, dataset, init_state(graph, cfg.seed), options, log, backend_name)
 
     ops = make_ops(cfg.dtype, rng)
     model = Model(graph, ops, state_np)

@@ -276,7 +276,7 @@ def fit(build_model, spec: dict, train_cfg: dict, *, epochs=None, out=None, resu
             if schedule is not None:
                 schedule.step()
     elif hooks and hooks.get("pretrain"):
-        hooks["pretrain"](model, dataset, spec, device)
+        hooks["pretrain"](model, dataset, spec, device, out=out if leader else None)
     metrics = MetricsLog(os.path.join(out, "metrics.jsonl"), resume=resume) if leader else None
     if metrics is not None and resume:
         metrics.truncate(start)
