@@ -1,4 +1,5 @@
 """The PyTorch side of the energy models: same free energy and CD gradients as NumPy, generated pretraining."""
+import json
 import os
 import subprocess
 import sys
@@ -58,6 +59,22 @@ def test_generated_dbm_and_autoencoder_pretrain(tmp_path):
     from netspec import load_graph
     run = _compile_and_run(tmp_path, TINY_DBM, "tiny_dbm")
     assert "dbm joint epoch 2/2" in run.stderr and "pretraining rbm_3" in run.stderr
+    # the same pretraining outputs as the NumPy backend: pretrained.npz and pretrain.jsonl, and sample reads them
+    graph = load_graph(str(tmp_path / "tiny_dbm.yaml"))
+    state, _, meta = checkpoint.load(str(tmp_path / "run" / "pretrained.npz"))
+    checkpoint.check_layout(graph, state, "pretrained")
+    assert meta["phase"] == "pretrained" and meta["method"] == "dbm" and meta["source_hash"] == graph.source_hash
+    rows = [json.loads(line) for line in (tmp_path / "run" / "pretrain.jsonl").read_text().splitlines()]
+    assert [(r["layer"], r["epoch"]) for r in rows] == [("rbm_2", 1), ("rbm_2", 2), ("rbm_3", 1), ("rbm_3", 2),
+                                                         ("dbm", 1), ("dbm", 2)]
+    assert all(np.isfinite(r["recon_error"]) for r in rows) and "pseudo_likelihood" in rows[0]
+    png = tmp_path / "samples.png"
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    done = subprocess.run([sys.executable, "-m", "netspec", "sample", str(tmp_path / "tiny_dbm.yaml"), "--checkpoint",
+                           str(tmp_path / "run" / "pretrained.npz"), "-o", str(png), "--count", "4", "--steps", "5"],
+                          cwd=ROOT, capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     run = _compile_and_run(tmp_path, TINY_AE, "tiny_ae")
     state, _, _ = checkpoint.load(str(tmp_path / "run" / "checkpoint.npz"))
     checkpoint.check_layout(load_graph(str(tmp_path / "tiny_ae.yaml")), state, "ckpt")

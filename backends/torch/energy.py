@@ -15,12 +15,24 @@ from netspec.config import read_pretrain
 from .codegen import EXTRA_SECTIONS, Section
 from .inline import inline_module
 
-HOOK = '''def pretrain_rbms(model, dataset, spec, device):
-    """Greedy RBM pretraining (DBN, autoencoder) or DBM training of the model's rbm layers."""
+HOOK = '''def pretrain_rbms(model, dataset, spec, device, out=None):
+    """Greedy RBM pretraining (DBN, autoencoder) or DBM training of the model's rbm layers.
+
+    With `out`, writes out/pretrained.npz (the generative model before fine-tuning, for `netspec sample`)
+    and out/pretrain.jsonl (monitors per epoch), as the NumPy backend does.
+    """
     dtype = next(model.parameters()).dtype
     x_train = torch.as_tensor(dataset.x_train, dtype=dtype, device=device)
-    pretrain_stack(model, x_train, PRETRAIN, RBM_LAYERS, TIED_DECODERS,
-                   log=lambda message: print(message, file=sys.stderr))
+    held_out = torch.as_tensor(dataset.x_test, dtype=dtype, device=device)
+    rows = pretrain_stack(model, x_train, PRETRAIN, RBM_LAYERS, TIED_DECODERS,
+                          log=lambda message: print(message, file=sys.stderr), held_out=held_out)
+    if out:
+        state = {key: value.detach().cpu().numpy() for key, value in model.state_dict().items()}
+        save(os.path.join(out, "pretrained.npz"), state, {"spec": spec["name"], "source_hash": spec["source_hash"],
+                                                          "phase": "pretrained", "method": PRETRAIN["method"],
+                                                          "backend": "torch"})
+        text = "".join(json.dumps(row) + "\\n" for row in rows).encode()
+        atomic_write(os.path.join(out, "pretrain.jsonl"), lambda handle: handle.write(text))
     return model'''
 
 
@@ -35,13 +47,14 @@ def section(graph, imports) -> Section | None:
         settings = {key: getattr(cfg, key) for key in ("method", "k", "persistent", "chains", "lr", "momentum",
                                                        "momentum_switch", "weight_decay", "sparsity", "sparsity_cost",
                                                        "init_scale", "epochs", "batch_size", "propagate", "seed")}
+        settings["name"] = node.name
         settings["momentum"] = list(settings["momentum"]) if isinstance(settings["momentum"], tuple) else \
             settings["momentum"]
         layers.append((node.module_path, (node.attrs["visible_units"], node.attrs["hidden_units"]), settings))
     tied = [(n.module_path, graph[n.attrs["of"]].module_path) for n in graph.layers() if n.op == "tied"]
     values = pretrain.as_dict()
     values["momentum"] = list(values["momentum"])
-    imports.add_source("import sys\nimport torch\n")
+    imports.add_source("import json\nimport os\nimport sys\nimport torch\n")
     code = "\n\n\n".join([
         inline_module("backends.torch.energy_runtime", imports),
         "# the spec's validated pretrain: section, and each rbm layer's settings (its own overrides applied)\n"

@@ -85,8 +85,37 @@ def _momentum(cfg, epoch):
 
 
 @torch.no_grad()
-def train_rbm(module, data, cfg, units, up=1.0, down=1.0, log=print):
-    """CD-k / PCD training of one RBM module (weight, bias, visible_bias) on `data` with cfg's settings."""
+def rbm_monitors(module, data, units, held_out=None):
+    """The NumPy engine's per-epoch monitors: reconstruction error, mean free energy, pseudo-likelihood
+    (bernoulli visible units, one random bit flipped per sample) and the free-energy gap to held-out data."""
+    params = (module.weight, module.bias, module.visible_bias)
+    sample = data[:1024]
+    recon = rbm_mean(units[0], rbm_mean(units[1], sample @ module.weight.T + module.bias) @ module.weight
+                     + module.visible_bias)
+    free = rbm_free_energy(*params, sample, *units)
+    row = {"recon_error": float(((sample - recon) ** 2).mean()), "free_energy": float(free.mean())}
+    if units[0] == "bernoulli":
+        v = (sample > 0.5).to(sample.dtype)
+        flipped = v.clone()
+        gen = torch.Generator(device=v.device).manual_seed(0)
+        index = torch.randint(0, v.shape[1], (len(v),), generator=gen, device=v.device)
+        rows = torch.arange(len(v), device=v.device)
+        flipped[rows, index] = 1 - flipped[rows, index]
+        gap = (rbm_free_energy(*params, flipped, *units) - rbm_free_energy(*params, v, *units)).double()
+        row["pseudo_likelihood"] = float((v.shape[1] * -torch.nn.functional.softplus(-gap)).mean())
+    if held_out is not None and len(held_out):
+        row["free_energy_gap"] = float(rbm_free_energy(*params, held_out[:len(sample)], *units).mean()) - \
+            row["free_energy"]
+    return row
+
+
+@torch.no_grad()
+def train_rbm(module, data, cfg, units, up=1.0, down=1.0, log=print, held_out=None, name=None):
+    """CD-k / PCD training of one RBM module (weight, bias, visible_bias) on `data` with cfg's settings.
+
+    Returns one row of monitors per epoch ({'layer': name, 'epoch': ..., ...}, as pretrain.jsonl holds).
+    """
+    rows = []
     visible_units, _ = units
     p = data.mean(0)
     if visible_units == "bernoulli":
@@ -124,14 +153,17 @@ def train_rbm(module, data, cfg, units, up=1.0, down=1.0, log=print):
             for param, vel, grad in zip(params, velocity, (dw, db, dc)):
                 vel.mul_(momentum).add_(grad, alpha=cfg["lr"])
                 param.add_(vel)
-        recon = rbm_mean(visible_units, rbm_mean(units[1], data[:1024] @ module.weight.T + module.bias)
-                         @ module.weight + module.visible_bias)
-        log(f"pretrain epoch {epoch + 1}/{cfg['epochs']} recon_error {float(((data[:1024] - recon) ** 2).mean()):.4f}")
+        rows.append({"layer": name, "epoch": epoch + 1, **rbm_monitors(module, data, units, held_out)})
+        log(f"pretrain {name} epoch {epoch + 1}/{cfg['epochs']} recon_error {rows[-1]['recon_error']:.4f}")
+    return rows
 
 
 @torch.no_grad()
-def train_dbm_jointly(modules, data, section, log=print):
-    """Joint DBM training: mean-field positive phase, persistent Gibbs chains for the negative phase."""
+def train_dbm_jointly(modules, data, section, log=print, visible_units="bernoulli"):
+    """Joint DBM training: mean-field positive phase, persistent Gibbs chains for the negative phase.
+
+    Returns one row per epoch ({'layer': 'dbm', 'epoch', 'recon_error'}: the mean-field reconstruction)."""
+    rows = []
     weights = [m.weight for m in modules]
     biases = [modules[0].visible_bias] + [m.bias for m in modules]
     layers = len(biases)
@@ -175,35 +207,49 @@ def train_dbm_jointly(modules, data, section, log=print):
             for i, b in enumerate(biases):
                 vel_b[i].mul_(momentum).add_(pos[i].mean(0) - chain[i].mean(0), alpha=section["lr"])
                 b.add_(vel_b[i])
-        log(f"dbm joint epoch {epoch + 1}/{section['joint_epochs']}")
+        sample = data[:1024]
+        states = mean_field(sample, section["mean_field_steps"])
+        recon = total_input(0, states)
+        recon = recon if visible_units == "gaussian" else torch.sigmoid(recon)
+        rows.append({"layer": "dbm", "epoch": epoch + 1, "recon_error": float(((sample - recon) ** 2).mean())})
+        log(f"dbm joint epoch {epoch + 1}/{section['joint_epochs']} recon_error {rows[-1]['recon_error']:.4f}")
     for index in range(1, len(modules)):
         modules[index].visible_bias.copy_(modules[index - 1].bias)
+    return rows
 
 
-def pretrain_stack(model, x_train, section, layers, tied, log=print):
-    """Pretrain the model's RBM modules bottom-up; `layers`: [(module path, units, per-layer cfg)]."""
+def pretrain_stack(model, x_train, section, layers, tied, log=print, held_out=None):
+    """Pretrain the model's RBM modules bottom-up; `layers`: [(module path, units, per-layer cfg)].
+
+    Returns the monitor rows of every epoch (the rows of pretrain.jsonl).
+    """
     modules = [model.get_submodule(path) for path, _, _ in layers]
     data = x_train.reshape(len(x_train), -1)
+    held = None if held_out is None or not len(held_out) else held_out.reshape(len(held_out), -1)
     dbm = section["method"] == "dbm"
+    rows = []
     for index, (module, (path, units, cfg)) in enumerate(zip(modules, layers)):
         torch.manual_seed(cfg["seed"] + 1000 * index)
         up = 2.0 if dbm and len(layers) > 1 and index == 0 else 1.0
         down = 2.0 if dbm and len(layers) > 1 and index == len(layers) - 1 else 1.0
         log(f"pretraining {path} ({module.weight.shape[1]} -> {module.weight.shape[0]}, {cfg['method']}-{cfg['k']})")
-        train_rbm(module, data, cfg, units, up, down, log)
+        rows += train_rbm(module, data, cfg, units, up, down, log, None if dbm else held, cfg.get("name", path))
         with torch.no_grad():
             x = up * (data @ module.weight.T) + module.bias
             mean = rbm_mean(units[1], x)
             data = rbm_sample(units[1], x, mean) if cfg["propagate"] == "sample" else mean
+            if held is not None:
+                held = rbm_mean(units[1], held @ module.weight.T + module.bias)
     if dbm:
         with torch.no_grad():
             for module in modules[1:-1]:
                 module.weight.mul_(0.5)
         if section["joint_epochs"]:
-            train_dbm_jointly(modules, x_train.reshape(len(x_train), -1), section, log)
+            rows += train_dbm_jointly(modules, x_train.reshape(len(x_train), -1), section, log, layers[0][1][0])
     with torch.no_grad():
         for decoder, encoder in tied:
             model.get_submodule(decoder).bias.copy_(model.get_submodule(encoder).visible_bias)
+    return rows
 
 
 def seed_everything(seed):
