@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from . import kernels
 
@@ -53,14 +52,6 @@ def _padded(x4, ph, pw, hp, wp):
     return xp
 
 
-def _windows(xp, geo):
-    """A strided view [N, C, kh, kw, OH, OW] of the padded input: every tap's shifted, strided image."""
-    kh, kw, sh, sw, _, _, dh, dw, oh, ow = geo
-    s0, s1, s2, s3 = xp.strides
-    return as_strided(xp, (*xp.shape[:2], kh, kw, oh, ow), (s0, s1, dh * s2, dw * s3, sh * s2, sw * s3),
-                      writeable=False)
-
-
 def _span(geo):
     """The padded height and width the windows reach."""
     kh, kw, sh, sw, _, _, dh, dw, oh, ow = geo
@@ -87,7 +78,7 @@ class ConvPoolOps:
             cols = x4.reshape(n, c, h * w)
         else:
             cols = np.empty((n, c * kh * kw, oh * ow), dtype=x.dtype)
-            np.copyto(cols.reshape(n, c, kh, kw, oh, ow), _windows(_padded(x4, ph, pw, *_span(geo)), geo))
+            kernels.im2col(_padded(x4, ph, pw, *_span(geo)), kh, kw, sh, sw, dh, dw, oh, ow, cols)
         w2 = weight.reshape(filters, -1)
         if groups == 1:
             out = np.matmul(w2, cols)
@@ -144,10 +135,7 @@ class ConvPoolOps:
         kh, kw, sh, sw, ph, pw, dh, dw, oh, ow = geo
         hp, wp = _span(geo)
         dxp = np.zeros((n, c, max(hp, ph + h), max(wp, pw + w)), dtype=dcols.dtype)
-        d6 = dcols.reshape(n, c, kh, kw, oh, ow)
-        for a in range(kh):
-            for b in range(kw):
-                dxp[:, :, a * dh:a * dh + (oh - 1) * sh + 1:sh, b * dw:b * dw + (ow - 1) * sw + 1:sw] += d6[:, :, a, b]
+        kernels.col2im(dcols, kh, kw, sh, sw, dh, dw, oh, ow, dxp)
         return dxp[:, :, ph:ph + h, pw:pw + w]
 
     @staticmethod
