@@ -179,44 +179,50 @@ def act_grad_bias(grad, out, relu, has_bias, dgrad, dbias):
                 dbias[f] += total
 
 
-@njit(cache=True)
+# The cell kernels work on 1-D row views: plain 2-D indexing with computed offsets runs about 5x slower here.
+@njit(cache=True, fastmath={"contract"})
 def lstm_cell_backward(dh, acts, tanh_c, c_prev, has_prev, dc, dgates):
-    """One LSTM step's backward: dgates [N, 4H] (pre-activation i, f, g, o) from dh [N, H] and the carried
-    cell gradient dc [N, H], which becomes the previous step's dc in place."""
+    """One LSTM step's backward: dgates [N, 4H] (pre-activation i, f, o, g: the runtime's internal order) from
+    dh [N, H] and the carried cell gradient dc [N, H], which becomes the previous step's dc in place."""
     n_, hidden = dh.shape
     for n in range(n_):
+        ai, af, ao, ag = acts[n, :hidden], acts[n, hidden:2 * hidden], acts[n, 2 * hidden:3 * hidden], acts[n, 3 * hidden:]
+        di, df = dgates[n, :hidden], dgates[n, hidden:2 * hidden]
+        do, dg = dgates[n, 2 * hidden:3 * hidden], dgates[n, 3 * hidden:]
+        tcn, dhn, dcn, cpn = tanh_c[n], dh[n], dc[n], c_prev[n]
         for k in range(hidden):
-            i, f = acts[n, k], acts[n, hidden + k]
-            g, o = acts[n, 2 * hidden + k], acts[n, 3 * hidden + k]
-            tc, d = tanh_c[n, k], dh[n, k]
-            dcell = d * o * (1 - tc * tc) + dc[n, k]
-            cp = c_prev[n, k] if has_prev else 0.0
-            dgates[n, k] = dcell * g * i * (1 - i)
-            dgates[n, hidden + k] = dcell * cp * f * (1 - f)
-            dgates[n, 2 * hidden + k] = dcell * i * (1 - g * g)
-            dgates[n, 3 * hidden + k] = d * tc * o * (1 - o)
-            dc[n, k] = dcell * f
+            i, f, g, o, tc, d = ai[k], af[k], ag[k], ao[k], tcn[k], dhn[k]
+            dcell = d * o * (1 - tc * tc) + dcn[k]
+            cp = cpn[k] if has_prev else 0
+            di[k] = dcell * g * i * (1 - i)
+            df[k] = dcell * cp * f * (1 - f)
+            dg[k] = dcell * i * (1 - g * g)
+            do[k] = d * tc * o * (1 - o)
+            dcn[k] = dcell * f
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"contract"})
 def gru_cell_backward(dh, acts, hw_n, h_prev, dgates, dhw, dh_carry):
     """One GRU step's backward: pre-activation gradients of r, z, n on the input side (dgates) and on the
     hidden side (dhw, where n's is scaled by r), and dh_carry = dh * z, the direct path to h_prev."""
     n_, hidden = dh.shape
     for b in range(n_):
+        ar, az, an = acts[b, :hidden], acts[b, hidden:2 * hidden], acts[b, 2 * hidden:]
+        gr, gz, gn = dgates[b, :hidden], dgates[b, hidden:2 * hidden], dgates[b, 2 * hidden:]
+        hr, hz, hn = dhw[b, :hidden], dhw[b, hidden:2 * hidden], dhw[b, 2 * hidden:]
+        dhb, hwb, hpb, carry = dh[b], hw_n[b], h_prev[b], dh_carry[b]
         for k in range(hidden):
-            r, z, n = acts[b, k], acts[b, hidden + k], acts[b, 2 * hidden + k]
-            d = dh[b, k]
+            r, z, n, d = ar[k], az[k], an[k], dhb[k]
             dn = d * (1 - z) * (1 - n * n)
-            dr = dn * hw_n[b, k] * r * (1 - r)
-            dz = d * (h_prev[b, k] - n) * z * (1 - z)
-            dgates[b, k] = dr
-            dgates[b, hidden + k] = dz
-            dgates[b, 2 * hidden + k] = dn
-            dhw[b, k] = dr
-            dhw[b, hidden + k] = dz
-            dhw[b, 2 * hidden + k] = dn * r
-            dh_carry[b, k] = d * z
+            dr = dn * hwb[k] * r * (1 - r)
+            dz = d * (hpb[k] - n) * z * (1 - z)
+            gr[k] = dr
+            gz[k] = dz
+            gn[k] = dn
+            hr[k] = dr
+            hz[k] = dz
+            hn[k] = dn * r
+            carry[k] = d * z
 
 
 @njit(cache=True)

@@ -21,15 +21,23 @@ def _sigmoid_(x) -> None:
     np.reciprocal(x, out=x)
 
 
+def _lstm_order(hidden: int):
+    """Row order that swaps PyTorch's g and o gate blocks (i, f, g, o <-> i, f, o, g); it is its own inverse."""
+    return np.r_[0:2 * hidden, 3 * hidden:4 * hidden, 2 * hidden:3 * hidden]
+
+
 def _direction_forward(op, x, w_ih, w_hh, b_ih, b_hh, reverse, nonlinearity):
     """One direction of one layer: outputs [T, N, H] and the cache for its backward."""
     steps, batch, _ = x.shape
     hidden = w_hh.shape[1]
+    if op == "lstm":              # internal gate order i, f, o, g: one sigmoid call over a contiguous block
+        order_ = _lstm_order(hidden)
+        w_ih, w_hh = w_ih[order_], w_hh[order_]
+        if b_ih is not None:
+            b_ih, b_hh = b_ih[order_], b_hh[order_]
     xw = (x.reshape(steps * batch, -1) @ w_ih.T).reshape(steps, batch, -1)
     if b_ih is not None:
-        xw += b_ih
-        if op != "gru":
-            xw += b_hh
+        xw += b_ih + b_hh if op != "gru" else b_ih
     h = np.zeros((batch, hidden), dtype=x.dtype)
     c = np.zeros_like(h)
     hs = np.empty((steps, batch, hidden), dtype=x.dtype)
@@ -47,10 +55,9 @@ def _direction_forward(op, x, w_ih, w_hh, b_ih, b_hh, reverse, nonlinearity):
             a = acts[t]
             np.matmul(h, w_hh_t, out=a)
             a += xw[t]
-            _sigmoid_(a[:, :2 * hidden])
-            _sigmoid_(a[:, 3 * hidden:])
-            np.tanh(a[:, 2 * hidden:3 * hidden], out=a[:, 2 * hidden:3 * hidden])
-            i, f, g, o = a[:, :hidden], a[:, hidden:2 * hidden], a[:, 2 * hidden:3 * hidden], a[:, 3 * hidden:]
+            _sigmoid_(a[:, :3 * hidden])
+            np.tanh(a[:, 3 * hidden:], out=a[:, 3 * hidden:])
+            i, f, o, g = a[:, :hidden], a[:, hidden:2 * hidden], a[:, 2 * hidden:3 * hidden], a[:, 3 * hidden:]
             c_new = cells[t]
             np.multiply(f, c, out=c_new)
             c_new += i * g
@@ -102,7 +109,7 @@ def _direction_backward(cache, dhs):
             first = t == (steps - 1 if reverse else 0)
             c_prev = cells[t] if first else cells[t + (1 if reverse else -1)]
             kernels.lstm_cell_backward(dh, a, tanh_cs[t], c_prev, not first, dc_next, dgates[t])
-            dh_next = dgates[t] @ w_hh
+            np.matmul(dgates[t], w_hh, out=dh_next)
         elif op == "gru":         # one Numba pass for the gate gradients, then one product for the carry
             kernels.gru_cell_backward(dh, a, hw_n[t], prev[t], dgates[t], dhw_all[t], dh_carry)
             dh_next = dhw_all[t] @ w_hh
@@ -118,6 +125,10 @@ def _direction_backward(cache, dhs):
     dw_hh = hidden_side.T @ prev.reshape(steps * batch, hidden)
     dx = (flat @ w_ih).reshape(steps, batch, -1)
     biases = (flat.sum(axis=0), hidden_side.sum(axis=0)) if has_bias else (None, None)
+    if op == "lstm":              # back to PyTorch's gate order
+        order_ = _lstm_order(hidden)
+        dw_ih, dw_hh = dw_ih[order_], dw_hh[order_]
+        biases = (biases[0][order_], biases[1][order_]) if has_bias else biases
     return dx, (dw_ih, dw_hh, *biases)
 
 
