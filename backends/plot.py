@@ -15,9 +15,10 @@ _GLYPHS = {
     "4": "101101111001001", "5": "111100111001111", "6": "111100111101111", "7": "111001001001001",
     "8": "111101111101111", "9": "111101111001111", ".": "000000000000010", " ": "000000000000000",
     "l": "100100100100111", "o": "000111101101111", "s": "000111100001111", "a": "000011101101011",
-    "c": "000111100100111", "e": "111101111100111", "p": "111101111100100", "h": "100100111101101",
+    "c": "000111100100111", "e": "000111111100111", "p": "000111101111100", "h": "100100111101101",
     "t": "010111010010011", "r": "000111100100100", "i": "010000010010010", "n": "000110101101101",
-    "u": "000101101101111", "y": "101101111001111", "-": "000000111000000",
+    "u": "000101101101111", "y": "000101111001111", "-": "000000111000000", "+": "000010111010000",
+    "m": "000111111101101", "g": "000111101111001", "x": "000101010101000", "k": "100101110101101",
 }
 COLOURS = {"train_loss": (31, 119, 180), "test_loss": (255, 127, 14), "train_accuracy": (44, 160, 44),
            "test_accuracy": (214, 39, 40)}
@@ -68,6 +69,8 @@ def _panel(image, box, rows, keys, title) -> None:
     first, last = min(epochs), max(max(epochs), min(epochs) + 1)
     _text(image, left - 60, top, f"{high:.3g}", scale=2)
     _text(image, left - 60, bottom - 12, f"{low:.3g}", scale=2)
+    _text(image, left, bottom + 6, str(first), scale=2)
+    _text(image, (left + right) // 2 - 20, bottom + 6, "epoch", scale=2)
     _text(image, right - 30, bottom + 6, str(last), scale=2)
     for key, pts in series.items():
         xy = [(left + (e - first) / (last - first) * (right - left - 2),
@@ -76,10 +79,13 @@ def _panel(image, box, rows, keys, title) -> None:
             _line(image, x0, y0, x1, y1, COLOURS[key])
         if len(xy) == 1:
             _line(image, xy[0][0] - 2, xy[0][1], xy[0][0] + 2, xy[0][1], COLOURS[key])
-    for index, key in enumerate(k for k in keys if series[k]):
-        y = top + 4 + index * 14
-        image[y:y + 8, right - 150:right - 138] = COLOURS[key]
-        _text(image, right - 132, y - 1, key.replace("_", " "))
+    # the legend sits on the title line, above the plot, so it never hides a curve
+    x = left + 4 + 9 * 8 * 2
+    for key in (k for k in keys if series[k]):
+        label = key.split("_")[0]
+        image[top - 13:top - 5, x:x + 12] = COLOURS[key]
+        _text(image, x + 16, top - 14, label)
+        x += 16 + len(label) * 8 + 20
 
 
 def write_training_plot(path: str, rows: list, width: int = 900, height: int = 360) -> None:
