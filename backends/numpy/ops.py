@@ -165,7 +165,9 @@ class NumpyOps(LayerOps, ConvPoolOps, RecurrentOps, Ops):
             if hp["momentum"] and first:
                 state["momentum_buffer"] = np.zeros_like(param)
             buf = state["momentum_buffer"].reshape(-1) if hp["momentum"] else gflat
-            kernels.sgd_update(flat, gflat, buf, hp["lr"], hp["momentum"], hp["weight_decay"], hp["nesterov"], first)
+            scalar = param.dtype.type                # float32 arithmetic for float32 parameters, as PyTorch does
+            kernels.sgd_update(flat, gflat, buf, scalar(hp["lr"]), scalar(hp["momentum"]), scalar(hp["weight_decay"]),
+                               hp["nesterov"], first)
             return
         m = state.setdefault("exp_avg", np.zeros_like(param)).reshape(-1)
         v = state.setdefault("exp_avg_sq", np.zeros_like(param)).reshape(-1)

@@ -26,8 +26,13 @@ class Executor:
                 self.params[n.name]["weight"] = f"{graph[n.attrs['of']].module_path}.weight"
                 self.trainable[n.name].add("weight")
         self.contexts: dict = {}
-        # kernels may skip the gradient of an input that is graph data (ctx['input_grads'][i] is False)
-        self.input_grads = {n.name: tuple(graph[i].op != "input" for i in n.inputs) for n in self.nodes}
+        # an output needs a gradient when some trainable parameter lies upstream of it; kernels may skip the
+        # gradient of an input that needs none (ctx['input_grads'][i] is False: graph data, flatten of data, ...)
+        self.requires_grad: dict = {}
+        for n in graph:
+            self.requires_grad[n.name] = n.op != "input" and (
+                bool(self.trainable.get(n.name)) or any(self.requires_grad[i] for i in n.inputs))
+        self.input_grads = {n.name: tuple(self.requires_grad[i] for i in n.inputs) for n in self.nodes}
 
     def node_params(self, node) -> dict:
         return {local: self.state[key] for local, key in self.params[node.name].items()}
@@ -78,7 +83,7 @@ class Executor:
                     key = keys[local]
                     param_grads[key] = value if key not in param_grads else ops.add(param_grads[key], value)
             for name, value in zip(node.inputs, grad_inputs):
-                if value is None or self.graph[name].op == "input":
+                if value is None or not self.requires_grad[name]:
                     continue
                 grads[name] = value if name not in grads else ops.add(grads[name], value)
         self.contexts = {}

@@ -32,12 +32,12 @@ spatial attrs are tuples, padding may be 'same'/'valid'); a fused `activation:` 
 runtime through the activation kernels, unless the backend lists the pair in `FUSED_ACTIVATIONS`
 (op -> activation names): then the runtime puts the name in `ctx['activation']` and the layer's
 forward returns act(layer(x)) and its backward takes the gradient of that activated output (so a
-bias add and an activation can share one pass). `ctx` is a fresh dict per node
-and call in which forward keeps what backward needs; it arrives holding `ctx['input_grads']`, one
-bool per input, False where the input is graph data whose gradient nobody reads (a kernel may then
-return None for it and skip the work). backward is called at most once, only after a forward with
-`train=True`. backward returns the gradient of every input (None for integer inputs)
-and of every trainable parameter (same names, shapes and dtype as the parameters).
+bias add and an activation can share one pass). `ctx` is a fresh dict per node and call in which
+forward keeps what backward needs; it arrives holding `ctx['input_grads']`, one bool per input, False
+where no trainable parameter lies upstream of the input (graph data, a flatten of it, ...), so nobody
+reads its gradient (a kernel may then return None for it and skip the work). backward is called at
+most once, only after a forward with `train=True`. backward returns the gradient of every input (None
+for integer inputs) and of every trainable parameter (same names, shapes and dtype as the parameters).
 
 Layer types and their kernels (op -> shapes, N = batch):
   linear       x [N, F] or [N, T, F] -> [N, units] / [N, T, units]
