@@ -1,13 +1,15 @@
 """NumPy-backend training throughput against PyTorch on the CPU, in the same run, same threads, same batch.
 
-    python benchmarks/bench_numpy.py [--threads 2] [--seconds 3] [--json]
+    python benchmarks/bench_numpy.py [--threads 1] [--seconds 2] [--repeats 5] [--only lstm] [--json]
 
 Workloads: LeNet-5 (specs/lenet5.yaml, 1x28x28, batch 64), the MLP 784-500-500-2000-10 (batch 64) and an
 LSTM 64 -> 256 over 35 steps (last step classified, batch 32), all with SGD momentum on random data.
 Both sides start from the same weights and do forward + loss + backward + update per step; PyTorch runs
-the code netspec generates (backends.torch.build_model). Each side is timed for --seconds after a warm-up,
-alternating twice, and the better rate of each is kept. Goals: >= 1.0x PyTorch on LeNet-5 and the MLP,
->= 0.7x on the LSTM.
+the code netspec generates (backends.torch.build_model). After a warm-up, the two sides alternate for
+--repeats rounds of --seconds each; every round records both the wall-clock rate and the rate per second
+of this process's CPU time (steadier when other jobs share the machine), and the table gives the median
+of each with the ratio of the medians. The load average before and after goes into the JSON. Goals:
+>= 1.0x PyTorch on LeNet-5 and the MLP, >= 0.7x on the LSTM.
 """
 from __future__ import annotations
 
@@ -60,15 +62,15 @@ def _batches(graph, batch: int, count: int = 8):
     return [(rng.random((batch, *shape), dtype=np.float32), rng.integers(0, 10, batch)) for _ in range(count)]
 
 
-def _rate(step, batches, batch: int, seconds: float, clock=time.perf_counter) -> float:
-    for x, y in batches[:3]:           # warm-up (JIT compilation, buffer allocation)
-        step(x, y)
-    done, start = 0, clock()
-    while clock() - start < seconds:
+def _rates(step, batches, batch: int, seconds: float) -> tuple[float, float]:
+    """(samples per wall second, samples per CPU second of this process) over one timed window."""
+    done, wall0, cpu0 = 0, time.perf_counter(), time.process_time()
+    while time.perf_counter() - wall0 < seconds:
         x, y = batches[done % len(batches)]
         step(x, y)
         done += 1
-    return done * batch / (clock() - start)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    return done * batch / wall, done * batch / max(cpu, 1e-9)
 
 
 def numpy_stepper(graph, state):
@@ -111,14 +113,14 @@ def torch_stepper(graph, state):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=2, help="threads for both sides (default 2)")
-    parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per side and round")
-    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
-                        help="wall time, or this process's CPU time (steadier on a loaded machine; "
-                             "with --threads 1 it is the single core's time)")
+    parser.add_argument("--threads", type=int, default=1, help="threads for both sides (default 1)")
+    parser.add_argument("--seconds", type=float, default=2.0, help="timed seconds per side and round")
+    parser.add_argument("--repeats", type=int, default=5, help="alternating rounds per workload (default 5)")
     parser.add_argument("--only", help="run one workload (lenet5, mlp, lstm)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
+    import statistics
+
     import numpy as np
     import torch
 
@@ -126,6 +128,7 @@ def main() -> int:
     from backends.runtime import init_state
     torch.set_num_threads(args.threads)
     numpy_backend.set_threads(args.threads)
+    load_before = os.getloadavg()
     workloads = [("lenet5", os.path.join(ROOT, "specs", "lenet5.yaml"), 64),
                  ("mlp 784-500-500-2000-10", MLP, 64), ("lstm 64-256 x35", LSTM, 32)]
     rows = []
@@ -136,21 +139,35 @@ def main() -> int:
         state = {k: v.astype(np.float32) if v.dtype.kind == "f" else v for k, v in init_state(graph, 0).items()}
         batches = _batches(graph, batch)
         steppers = {"numpy": numpy_stepper(graph, state), "torch": torch_stepper(graph, state)}
-        rates = {side: 0.0 for side in steppers}
-        for _ in range(2):
+        for step in steppers.values():           # warm-up: JIT compilation, first allocations
+            for x, y in batches[:3]:
+                step(x, y)
+        rates = {side: {"wall": [], "cpu": []} for side in steppers}
+        for _ in range(args.repeats):
             for side, step in steppers.items():
-                clock = time.process_time if args.clock == "cpu" else time.perf_counter
-                rates[side] = max(rates[side], _rate(step, batches, batch, args.seconds, clock))
-        ratio = rates["numpy"] / rates["torch"]
-        rows.append({"workload": name, "batch": batch, "numpy_samples_per_s": round(rates["numpy"], 1),
-                     "torch_samples_per_s": round(rates["torch"], 1), "ratio": round(ratio, 3),
-                     "goal": GOALS[name]})
+                wall, cpu = _rates(step, batches, batch, args.seconds)
+                rates[side]["wall"].append(wall)
+                rates[side]["cpu"].append(cpu)
+        row = {"workload": name, "batch": batch, "goal": GOALS[name]}
+        for clock in ("wall", "cpu"):
+            ours, theirs = (statistics.median(rates[side][clock]) for side in ("numpy", "torch"))
+            row[clock] = {"numpy_samples_per_s": round(ours, 1), "torch_samples_per_s": round(theirs, 1),
+                          "ratio": round(ours / theirs, 3)}
+        rows.append(row)
         if not args.json:
-            print(f"{name:<26} batch {batch:>3}: numpy {rates['numpy']:>9,.0f}/s  torch {rates['torch']:>9,.0f}/s  "
-                  f"ratio {ratio:.2f}x (goal {GOALS[name]}x)", flush=True)
+            wall, cpu = row["wall"], row["cpu"]
+            print(f"{name:<24} batch {batch:>3}: wall numpy {wall['numpy_samples_per_s']:>8,.0f}/s torch "
+                  f"{wall['torch_samples_per_s']:>8,.0f}/s {wall['ratio']:.2f}x | cpu numpy "
+                  f"{cpu['numpy_samples_per_s']:>8,.0f}/s torch {cpu['torch_samples_per_s']:>8,.0f}/s "
+                  f"{cpu['ratio']:.2f}x (goal {GOALS[name]}x)", flush=True)
+    load_after = os.getloadavg()
     if args.json:
-        print(json.dumps({"threads": args.threads, "clock": args.clock, "torch": torch.__version__,
+        print(json.dumps({"threads": args.threads, "seconds": args.seconds, "repeats": args.repeats,
+                          "torch": torch.__version__, "loadavg_before": load_before, "loadavg_after": load_after,
                           "results": rows}))
+    else:
+        print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min); medians of "
+              f"{args.repeats} alternating rounds of {args.seconds:g} s")
     return 0
 
 
