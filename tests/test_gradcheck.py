@@ -262,3 +262,22 @@ def test_every_registered_layer_type_has_kernels():
     ops = _ops()
     missing = [name for name, layer in all_types().items() if layer.family != "input" and not ops.supports(name)]
     assert not missing, f"NumpyOps lacks kernels for {missing}"
+
+
+@pytest.mark.parametrize("attrs", [{"kernel": (2, 2), "stride": (2, 2), "padding": (0, 0), "ceil_mode": False,
+                                    "dilation": (1, 1)},           # the unrolled 2x2 kernel
+                                   {"kernel": (3, 2), "stride": (2, 1), "padding": (1, 0), "ceil_mode": True,
+                                    "dilation": (1, 1)}])          # the general window loop
+def test_maxpool_matches_torch_on_ties_and_nan(attrs):
+    """Both max-pool kernels pick PyTorch's element: the first of equal maxima, the last NaN in a window."""
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(3).normal(size=(2, 3, 9, 8)).astype(np.float32)
+    x[0, 0, :2, :4] = 1.5
+    x[0, 1, 2, 2] = x[0, 1, 3, 3] = x[1, 2, 5, 1] = np.nan
+    out = NumpyOps("float32").forward("maxpool2d", {}, [x], {}, attrs, False)
+    ref = torch.nn.functional.max_pool2d(torch.from_numpy(x), attrs["kernel"], attrs["stride"], attrs["padding"],
+                                         ceil_mode=attrs["ceil_mode"], return_indices=True)
+    assert np.array_equal(out, ref[0].numpy(), equal_nan=True)
+    ctx = {}
+    NumpyOps("float32").forward("maxpool2d", ctx, [x], {}, attrs, True)
+    assert np.array_equal(ctx["argmax"], ref[1].numpy())

@@ -14,7 +14,8 @@ SUMS = {"reassoc", "contract"}        # fastmath flags that let reductions vecto
 
 @njit(cache=True, parallel=True)
 def maxpool_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out, argmax):
-    """Window maximum (padding counts as -inf, NaN wins as in PyTorch) and the flat y*W + x index of each."""
+    """Window maximum (padding counts as -inf; a later element wins if larger or NaN, as in PyTorch) and the
+    flat y*W + x index of each."""
     n_, c_, h_, w_ = x.shape
     for nc in prange(n_ * c_):
         n, c = nc // c_, nc % c_
@@ -34,11 +35,33 @@ def maxpool_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out, argmax):
                         xx = x0 + b * dw
                         if 0 <= xx < w_:
                             v = row[xx]
-                            if where < 0 or not v <= best:
+                            if where < 0 or v > best or np.isnan(v):
                                 best = v
                                 where = y * w_ + xx
                 out[n, c, i, j] = best
                 argmax[n, c, i, j] = where
+
+
+@njit(cache=True, parallel=True)
+def maxpool2x2(x, out, argmax):
+    """maxpool_forward for 2x2 windows at stride 2 that lie inside the image: unrolled and branch-free
+    (about 7x faster than the general loop, whose data-dependent branches mispredict)."""
+    n_, c_, _, w_ = x.shape
+    oh, ow = out.shape[2], out.shape[3]
+    for nc in prange(n_ * c_):
+        n, c = nc // c_, nc % c_
+        for i in range(oh):
+            r0, r1 = x[n, c, 2 * i], x[n, c, 2 * i + 1]
+            o, where = out[n, c, i], argmax[n, c, i]
+            for j in range(ow):
+                a, b, p, q = r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1]
+                take_b = b > a or np.isnan(b)        # PyTorch's rule: a later element wins if larger or NaN
+                m1, k1 = (b, 1) if take_b else (a, 0)
+                take_q = q > p or np.isnan(q)
+                m2, k2 = (q, w_ + 1) if take_q else (p, w_)
+                second = m2 > m1 or np.isnan(m2)
+                o[j] = m2 if second else m1
+                where[j] = 2 * i * w_ + 2 * j + (k2 if second else k1)
 
 
 @njit(cache=True, parallel=True)
