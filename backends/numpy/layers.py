@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import kernels
+
 
 def _sigmoid(x):
     out = np.empty_like(x)
@@ -42,8 +44,12 @@ class LayerOps:
     def backward_linear(self, ctx, grad):
         g2 = grad.reshape(-1, grad.shape[-1])
         grads = {}
-        if ctx.get("relu_out") is not None:        # fused relu
-            g2 = np.where(ctx["relu_out"] > 0, g2, g2.dtype.type(0))
+        if ctx.get("relu_out") is not None:        # fused relu: one Numba pass (np.where is ~30x slower here)
+            g2 = np.ascontiguousarray(g2)
+            masked = np.empty_like(g2)
+            kernels.act_grad_bias(g2[:, None, :], ctx["relu_out"][:, None, :], True, False, masked[:, None, :],
+                                  masked[0, :1])
+            g2 = masked
         grads["weight"] = g2.T @ ctx["x2"]
         if ctx["has_bias"]:
             grads["bias"] = g2.sum(axis=0)
