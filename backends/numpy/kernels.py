@@ -204,24 +204,22 @@ def act_grad_bias(grad, out, relu, has_bias, dgrad, dbias):
 
 # The cell kernels work on 1-D row views: plain 2-D indexing with computed offsets runs about 5x slower here.
 @njit(cache=True, fastmath={"contract"})
-def lstm_cell_backward(dh, acts, tanh_c, c_prev, has_prev, dc, dgates):
-    """One LSTM step's backward: dgates [N, 4H] (pre-activation i, f, o, g: the runtime's internal order) from
-    dh [N, H] and the carried cell gradient dc [N, H], which becomes the previous step's dc in place."""
-    n_, hidden = dh.shape
-    for n in range(n_):
-        ai, af, ao, ag = acts[n, :hidden], acts[n, hidden:2 * hidden], acts[n, 2 * hidden:3 * hidden], acts[n, 3 * hidden:]
-        di, df = dgates[n, :hidden], dgates[n, hidden:2 * hidden]
-        do, dg = dgates[n, 2 * hidden:3 * hidden], dgates[n, 3 * hidden:]
-        tcn, dhn, dcn, cpn = tanh_c[n], dh[n], dc[n], c_prev[n]
-        for k in range(hidden):
-            i, f, g, o, tc, d = ai[k], af[k], ag[k], ao[k], tcn[k], dhn[k]
-            dcell = d * o * (1 - tc * tc) + dcn[k]
-            cp = cpn[k] if has_prev else 0
-            di[k] = dcell * g * i * (1 - i)
-            df[k] = dcell * cp * f * (1 - f)
-            dg[k] = dcell * i * (1 - g * g)
-            do[k] = d * tc * o * (1 - o)
-            dcn[k] = dcell * f
+def lstm_cell_backward(dh_out, dh_next, acts, tanh_c, c_prev, has_prev, dc, dgates):
+    """One LSTM step's backward on flattened feature-major blocks (H*N elements each): dh = dh_out + dh_next;
+    acts [4, H*N] post-activation i, f, o, g; the carried cell gradient dc becomes the previous step's in
+    place; dgates [4, H*N] gets the pre-activation gradients."""
+    ai, af, ao, ag = acts[0], acts[1], acts[2], acts[3]
+    di, df, do, dg = dgates[0], dgates[1], dgates[2], dgates[3]
+    for m in range(dc.size):
+        d = dh_out[m] + dh_next[m]
+        i, f, o, g, tc = ai[m], af[m], ao[m], ag[m], tanh_c[m]
+        dcell = d * o * (1 - tc * tc) + dc[m]
+        cp = c_prev[m] if has_prev else 0
+        di[m] = dcell * g * i * (1 - i)
+        df[m] = dcell * cp * f * (1 - f)
+        do[m] = d * tc * o * (1 - o)
+        dg[m] = dcell * i * (1 - g * g)
+        dc[m] = dcell * f
 
 
 @njit(cache=True, fastmath={"contract"})
