@@ -7,17 +7,17 @@ window geometry explicitly: kernel (kh, kw), stride (sh, sw), leading padding (p
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange, uint64
+from numba import njit, uint64
 
 SUMS = {"reassoc", "contract"}        # fastmath flags that let reductions vectorize (NaN/inf semantics kept)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def maxpool_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out, argmax):
     """Window maximum (padding counts as -inf; a later element wins if larger or NaN, as in PyTorch) and the
     flat y*W + x index of each."""
     n_, c_, h_, w_ = x.shape
-    for nc in prange(n_ * c_):
+    for nc in range(n_ * c_):
         n, c = nc // c_, nc % c_
         plane = x[n, c]
         for i in range(oh):
@@ -42,13 +42,13 @@ def maxpool_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out, argmax):
                 argmax[n, c, i, j] = where
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def maxpool2x2(x, out, argmax):
     """maxpool_forward for 2x2 windows at stride 2 that lie inside the image: unrolled and branch-free
     (about 7x faster than the general loop, whose data-dependent branches mispredict)."""
     n_, c_, _, w_ = x.shape
     oh, ow = out.shape[2], out.shape[3]
-    for nc in prange(n_ * c_):
+    for nc in range(n_ * c_):
         n, c = nc // c_, nc % c_
         for i in range(oh):
             r0, r1 = x[n, c, 2 * i], x[n, c, 2 * i + 1]
@@ -64,11 +64,11 @@ def maxpool2x2(x, out, argmax):
                 where[j] = 2 * i * w_ + 2 * j + (k2 if second else k1)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def maxpool_backward(grad, argmax, dx):
     n_, c_, oh, ow = grad.shape
     w_ = dx.shape[3]
-    for nc in prange(n_ * c_):
+    for nc in range(n_ * c_):
         n, c = nc // c_, nc % c_
         for i in range(oh):
             for j in range(ow):
@@ -85,10 +85,10 @@ def _avg_window(i, k, s, p, size):
     return max(start, 0), min(end, size), padded
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def avgpool_forward(x, kh, kw, sh, sw, ph, pw, oh, ow, count_include_pad, out):
     n_, c_, h_, w_ = x.shape
-    for nc in prange(n_ * c_):
+    for nc in range(n_ * c_):
         n, c = nc // c_, nc % c_
         for i in range(oh):
             y0, y1, py = _avg_window(i, kh, sh, ph, h_)
@@ -102,11 +102,11 @@ def avgpool_forward(x, kh, kw, sh, sw, ph, pw, oh, ow, count_include_pad, out):
                 out[n, c, i, j] = total / max(divisor, 1)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def avgpool_backward(grad, kh, kw, sh, sw, ph, pw, count_include_pad, dx):
     n_, c_, oh, ow = grad.shape
     h_, w_ = dx.shape[2], dx.shape[3]
-    for nc in prange(n_ * c_):
+    for nc in range(n_ * c_):
         n, c = nc // c_, nc % c_
         for i in range(oh):
             y0, y1, py = _avg_window(i, kh, sh, ph, h_)
@@ -121,13 +121,13 @@ def avgpool_backward(grad, kh, kw, sh, sw, ph, pw, count_include_pad, dx):
 
 # The im2col pair indexes flat arrays with unsigned offsets: with signed ones Numba adds a negative-index
 # check per access, which keeps LLVM from vectorising the row copies (about 2x slower).
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def im2col(xp, kh, kw, sh, sw, dh, dw, oh, ow, cols):
     """cols[n, (c*kh + a)*kw + b, i*ow + j] = xp[n, c, i*sh + a*dh, j*sw + b*dw] from the padded input xp."""
     n_, c_, hp, wp = xp.shape
     xf, cf = xp.reshape(-1), cols.reshape(-1)
     rows, width = c_ * kh * kw, uint64(ow)
-    for n in prange(n_):
+    for n in range(n_):
         for r in range(rows):
             c, a, b = r // (kh * kw), (r // kw) % kh, r % kw
             k = uint64((n * rows + r) * oh * ow)
@@ -142,13 +142,13 @@ def im2col(xp, kh, kw, sh, sw, dh, dw, oh, ow, cols):
                 k += width
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def col2im(cols, kh, kw, sh, sw, dh, dw, oh, ow, dxp):
     """The adjoint of im2col: dxp (the zeroed, padded input gradient) accumulates every entry of cols."""
     n_, c_, hp, wp = dxp.shape
     df, cf = dxp.reshape(-1), cols.reshape(-1)
     rows, width = c_ * kh * kw, uint64(ow)
-    for n in prange(n_):
+    for n in range(n_):
         for r in range(rows):
             c, a, b = r // (kh * kw), (r // kw) % kh, r % kw
             k = uint64((n * rows + r) * oh * ow)
