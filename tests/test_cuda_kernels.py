@@ -37,8 +37,10 @@ else:
         err = float(np.abs(got - want).max()) if want.size else 0.0
         assert err <= TOL * scale, f"{what}: max error {err:.3g} (scale {scale:.3g})"
 
-    def check_layer(tmp_path, input_spec, layer, batch=2, inputs=None, seed=0, train=True, extra_inputs=0):
-        """Run one layer on both backends with the same parameters, inputs and output gradient."""
+    def check_layer(tmp_path, input_spec, layer, batch=2, inputs=None, seed=0, train=True, extra_inputs=0,
+                    fused=False):
+        """Run one layer on both backends with the same parameters, inputs and output gradient (fused: the
+        layer's activation goes to the kernels through ctx['activation'], as the runtime's hook does)."""
         _, node = _node(tmp_path, input_spec, layer)
         rng = np.random.default_rng(seed)
         in_shapes = [tuple(int(d) for d in s) for s in node.in_shapes]
@@ -57,6 +59,9 @@ else:
         ref_params = {k: ref.from_numpy(v) for k, v in params.items()}
         dev_params = {k: dev.from_numpy(v) for k, v in params.items()}
         ref_ctx, dev_ctx = {}, {}
+        if fused:
+            assert ref.fuses(node.op, node.activation) and dev.fuses(node.op, node.activation)
+            ref_ctx["activation"] = dev_ctx["activation"] = node.activation
         want = ref.forward(node.op, ref_ctx, [ref.from_numpy(x) for x in inputs], ref_params, node.attrs, train)
         got = dev.forward(node.op, dev_ctx, [dev.from_numpy(x) for x in inputs], dev_params, node.attrs, train)
         _compare(dev.to_numpy(got), want, f"{node.op} forward")
@@ -103,6 +108,14 @@ else:
         spec = {"shape": [4, 7]} if layer["type"] == "conv1d" else ({"shape": [4, 5, 5]} if layer.get("groups")
                                                                     else IMG)
         check_layer(tmp_path, spec, layer)
+
+    @pytest.mark.parametrize("layer,spec", [
+        ({"type": "linear", "units": 4, "activation": "relu"}, {"shape": [6]}),
+        ({"type": "linear", "units": 3, "bias": False, "activation": "relu"}, {"shape": [6]}),
+        ({"type": "conv2d", "filters": 2, "kernel": 3, "padding": 1, "activation": "relu"}, IMG),
+    ])
+    def test_fused_activation(tmp_path, layer, spec):
+        check_layer(tmp_path, spec, layer, batch=3, fused=True)
 
     @pytest.mark.parametrize("layer", [
         {"type": "maxpool2d", "kernel": 2},

@@ -24,6 +24,22 @@ def _bias_grad(grad, channels: int, inner: int):
     return channel_sums(grad, channels, inner)[0]
 
 
+def _fused_act(ctx, y, params, inner: int):
+    """Bias and the runtime's fused activation (ctx['activation'], see FUSED_ACTIVATIONS) in place on y."""
+    act = ctx.get("activation")
+    if "bias" in params:
+        ew.bias_activation(y, params["bias"], inner, act or "identity")
+    elif act:
+        ew.activation(y, act, out=y)
+    return act
+
+
+def _fused_act_grad(ctx, grad):
+    """The fused activation's backward (relu: its derivative reads the output)."""
+    out = ctx.get("act_out")
+    return grad if out is None else ew.activation_backward(out, out, grad, ctx["activation"])
+
+
 def _as4d(x):
     return x.reshape(x.shape[0], x.shape[1], 1, x.shape[2]) if len(x.shape) == 3 else x
 
@@ -35,13 +51,13 @@ class DenseOps:
         x, weight = inputs[0], params["weight"]
         x2 = x.reshape(x.size // x.shape[len(x.shape) - 1], x.shape[len(x.shape) - 1])
         y = gemm(x2, weight, trans_b=True)
-        if "bias" in params:
-            ew.bias_activation(y, params["bias"], 1)
+        act = _fused_act(ctx, y, params, 1)
         if train:
-            ctx.update(x2=x2, x_shape=x.shape, weight=weight, has_bias="bias" in params)
+            ctx.update(x2=x2, x_shape=x.shape, weight=weight, has_bias="bias" in params, act_out=y if act else None)
         return y.reshape(*x.shape[:-1], weight.shape[0])
 
     def backward_linear(self, ctx, grad):
+        grad = _fused_act_grad(ctx, grad)
         g2 = grad.reshape(grad.size // grad.shape[len(grad.shape) - 1], grad.shape[len(grad.shape) - 1])
         grads = {"weight": gemm(g2, ctx["x2"], trans_a=True)}
         if ctx["has_bias"]:
@@ -270,10 +286,9 @@ class ConvPoolOps:
             y = empty((n, filters, out_hw[0] * out_hw[1]))
             for g, (ws, cs, ys) in enumerate(self._group_slices(w3, cols, y, groups)):
                 gemm(ws, cs, c=ys)
-        if "bias" in params:
-            ew.bias_activation(y, params["bias"], out_hw[0] * out_hw[1])
+        act = _fused_act(ctx, y, params, out_hw[0] * out_hw[1])
         if train:
-            ctx.update(cols=cols, w3=w3, x_shape=x.shape, x4_shape=x4.shape, geo=geo, groups=groups,
+            ctx.update(act_out=y if act else None, cols=cols, w3=w3, x_shape=x.shape, x4_shape=x4.shape, geo=geo, groups=groups,
                        has_bias="bias" in params, w_shape=weight.shape)
         return y.reshape(n, filters, out_hw[1]) if rank == 1 else y.reshape(n, filters, *out_hw)
 
@@ -284,6 +299,7 @@ class ConvPoolOps:
                 for g in range(groups)]
 
     def _conv_backward(self, ctx, grad):
+        grad = _fused_act_grad(ctx, grad)
         cols, w3, groups = ctx["cols"], ctx["w3"], ctx["groups"]
         n, filters = grad.shape[0], w3.shape[1]
         dy = grad.reshape(n, filters, grad.size // (n * filters))

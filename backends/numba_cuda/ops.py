@@ -6,6 +6,8 @@ for explicitly through to_numpy: predictions, checkpoints) coming out.
 """
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from backends.runtime.ops import Ops
@@ -29,6 +31,7 @@ class CudaOps(DenseOps, ActivationOps, ShapeMergeOps, NormOps, ConvPoolOps, Recu
     """Every kernel of the runtime's Ops interface as numba.cuda kernels (float32)."""
 
     name = "numba-cuda"
+    FUSED_ACTIVATIONS: ClassVar[dict] = {"linear": ("relu",), "conv1d": ("relu",), "conv2d": ("relu",)}
 
     def __init__(self, dtype: str = "float32", rng: np.random.Generator | None = None):
         if np.dtype(dtype) != np.float32:
