@@ -6,6 +6,7 @@ Backward runs the steps in reverse and forms each weight gradient with one gemm.
 """
 from __future__ import annotations
 
+from ..runtime.recurrent import StackedRecurrentOps
 from .device import empty
 from .kernels import elementwise as ew
 from .kernels import random as rnd
@@ -92,78 +93,33 @@ def _direction_backward(cache, dhs):
     return dx, (dw_ih, dw_hh, *biases)
 
 
-class RecurrentOps:
-    """Mixin of CudaOps: rnn, lstm and gru."""
+class RecurrentOps(StackedRecurrentOps):
+    """Mixin of CudaOps: the direction loops above plus the device-array primitives the shared stacking needs."""
 
-    def _recurrent_forward(self, op, ctx, inputs, params, attrs, train):
-        x = ew.swap01(inputs[0])                                   # [T, N, F]
-        directions = ("", "_reverse") if attrs.get("bidirectional") else ("",)
-        dropout = attrs.get("dropout", 0.0) if train else 0.0
-        hidden = attrs["hidden"]
-        caches, masks = [], []
-        for layer in range(attrs.get("layers", 1)):
-            if layer and dropout:
-                x, mask = rnd.dropout(x, dropout, self.states())
-                masks.append(mask)
-            outs, layer_caches = [], []
-            for suffix in directions:
-                key = f"l{layer}{suffix}"
-                hs, cache = _direction_forward(op, x, params[f"weight_ih_{key}"], params[f"weight_hh_{key}"],
-                                               params.get(f"bias_ih_{key}"), params.get(f"bias_hh_{key}"),
-                                               bool(suffix), attrs.get("nonlinearity", "tanh"))
-                outs.append(hs)
-                layer_caches.append(cache)
-            caches.append(layer_caches)
-            x = outs[0] if len(outs) == 1 else ew.concat(outs, (*outs[0].shape[:2], hidden * len(outs)), 2)
-        steps = x.shape[0]
-        if train:
-            ctx.update(caches=caches, masks=masks, directions=directions, attrs=attrs, steps=steps)
-        if attrs.get("return_sequences"):
-            return ew.swap01(x)
-        if len(directions) == 1:
-            return ew.copy(x[steps - 1])
-        first = ew.split(x[steps - 1], [hidden, hidden], 1)[0]
-        second = ew.split(x[0], [hidden, hidden], 1)[1]
-        return ew.concat([first, second], (x.shape[1], 2 * hidden), 1)
+    rnn_direction_forward = staticmethod(_direction_forward)
+    rnn_direction_backward = staticmethod(_direction_backward)
+    rnn_swap01 = staticmethod(ew.swap01)
+    rnn_copy = staticmethod(ew.copy)
+    rnn_add = staticmethod(ew.add)
+    rnn_mul = staticmethod(ew.mul)
 
-    def _recurrent_backward(self, ctx, grad):
-        attrs, directions, caches = ctx["attrs"], ctx["directions"], ctx["caches"]
-        hidden, steps = attrs["hidden"], ctx["steps"]
-        width = hidden * len(directions)
-        if attrs.get("return_sequences"):
-            dout = ew.swap01(grad)
-        else:
-            dout = ew.zeros((steps, grad.shape[0], width))
-            if len(directions) == 1:
-                ew.copy(grad, out=dout[steps - 1])
-            else:
-                forward_part, backward_part = ew.split(grad, [hidden, hidden], 1)
-                ew.concat([forward_part, ew.zeros(forward_part.shape)], (grad.shape[0], width), 1,
-                          out=dout[steps - 1])
-                ew.concat([ew.zeros(backward_part.shape), backward_part], (grad.shape[0], width), 1, out=dout[0])
-        grads = {}
-        for layer in range(len(caches) - 1, -1, -1):
-            parts = ew.split(dout, [hidden] * len(directions), 2) if len(directions) > 1 else [dout]
-            dx = None
-            for index, suffix in enumerate(directions):
-                d_in, (dw_ih, dw_hh, db_ih, db_hh) = _direction_backward(caches[layer][index], parts[index])
-                key = f"l{layer}{suffix}"
-                grads[f"weight_ih_{key}"], grads[f"weight_hh_{key}"] = dw_ih, dw_hh
-                if db_ih is not None:
-                    grads[f"bias_ih_{key}"], grads[f"bias_hh_{key}"] = db_ih, db_hh
-                dx = d_in if dx is None else ew.add(dx, d_in)
-            if layer and ctx["masks"]:
-                dx = ew.mul(dx, ctx["masks"][layer - 1])
-            dout = dx
-        return [ew.swap01(dout)], grads
+    def rnn_dropout(self, x, p):
+        return rnd.dropout(x, p, self.states())
 
-    def forward_rnn(self, ctx, inputs, params, attrs, train):
-        return self._recurrent_forward("rnn", ctx, inputs, params, attrs, train)
+    @staticmethod
+    def rnn_concat(parts, axis):
+        shape = list(parts[0].shape)
+        shape[axis] = sum(part.shape[axis] for part in parts)
+        return ew.concat(parts, tuple(shape), axis)
 
-    def forward_lstm(self, ctx, inputs, params, attrs, train):
-        return self._recurrent_forward("lstm", ctx, inputs, params, attrs, train)
+    @staticmethod
+    def rnn_split(x, sizes, axis):
+        return ew.split(x, sizes, axis)
 
-    def forward_gru(self, ctx, inputs, params, attrs, train):
-        return self._recurrent_forward("gru", ctx, inputs, params, attrs, train)
+    @staticmethod
+    def rnn_zeros(shape, like):
+        return ew.zeros(shape)
 
-    backward_rnn = backward_lstm = backward_gru = _recurrent_backward
+    @staticmethod
+    def rnn_assign(view, value):
+        ew.copy(value, out=view)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..runtime.recurrent import StackedRecurrentOps
 from . import kernels
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
@@ -166,73 +167,44 @@ def _lstm_backward(cache, dhs):
     return dx, (dw_ih, dw_hh, bias, None if bias is None else bias.copy())
 
 
-class RecurrentOps:
-    """Mixin of NumpyOps: rnn, lstm and gru layers (multi-layer, bidirectional, return_sequences)."""
+class RecurrentOps(StackedRecurrentOps):
+    """Mixin of NumpyOps: the direction loops above plus the array primitives the shared stacking needs."""
 
-    def _recurrent_forward(self, op, ctx, inputs, params, attrs, train):
-        x = np.ascontiguousarray(inputs[0].transpose(1, 0, 2))        # [T, N, F]
-        directions = ("", "_reverse") if attrs.get("bidirectional") else ("",)
-        dropout = attrs.get("dropout", 0.0) if train else 0.0
-        nonlinearity = attrs.get("nonlinearity", "tanh")
-        caches, masks = [], []
-        for layer in range(attrs.get("layers", 1)):
-            if layer and dropout:
-                mask = self.dropout_mask(x.shape, dropout)
-                x = x * mask
-                masks.append(mask)
-            outs, layer_caches = [], []
-            for suffix in directions:
-                key = f"l{layer}{suffix}"
-                hs, cache = _direction_forward(op, x, params[f"weight_ih_{key}"], params[f"weight_hh_{key}"],
-                                               params.get(f"bias_ih_{key}"), params.get(f"bias_hh_{key}"),
-                                               bool(suffix), nonlinearity)
-                outs.append(hs)
-                layer_caches.append(cache)
-            caches.append(layer_caches)
-            x = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)
-        steps = x.shape[0]
-        if train:
-            ctx.update(caches=caches, masks=masks, directions=directions, attrs=attrs, steps=steps)
-        if attrs.get("return_sequences"):
-            return np.ascontiguousarray(x.transpose(1, 0, 2))
-        hidden = attrs["hidden"]
-        if len(directions) == 1:
-            return x[-1].copy()
-        return np.concatenate([x[-1, :, :hidden], x[0, :, hidden:]], axis=1)
+    rnn_direction_forward = staticmethod(_direction_forward)
+    rnn_direction_backward = staticmethod(_direction_backward)
 
-    def _recurrent_backward(self, ctx, grad):
-        attrs, directions, caches = ctx["attrs"], ctx["directions"], ctx["caches"]
-        hidden, steps = attrs["hidden"], ctx["steps"]
-        if attrs.get("return_sequences"):
-            dout = np.ascontiguousarray(grad.transpose(1, 0, 2))
-        else:
-            dout = np.zeros((steps, grad.shape[0], hidden * len(directions)), dtype=grad.dtype)
-            dout[-1, :, :hidden] = grad[:, :hidden]
-            if len(directions) == 2:
-                dout[0, :, hidden:] = grad[:, hidden:]
-        grads = {}
-        for layer in range(len(caches) - 1, -1, -1):
-            dx = None
-            for index, suffix in enumerate(directions):
-                part = dout[:, :, index * hidden:(index + 1) * hidden]
-                d_in, (dw_ih, dw_hh, db_ih, db_hh) = _direction_backward(caches[layer][index], part)
-                key = f"l{layer}{suffix}"
-                grads[f"weight_ih_{key}"], grads[f"weight_hh_{key}"] = dw_ih, dw_hh
-                if db_ih is not None:
-                    grads[f"bias_ih_{key}"], grads[f"bias_hh_{key}"] = db_ih, db_hh
-                dx = d_in if dx is None else dx + d_in
-            if layer and ctx["masks"]:
-                dx = dx * ctx["masks"][layer - 1]
-            dout = dx
-        return [np.ascontiguousarray(dout.transpose(1, 0, 2))], grads
+    @staticmethod
+    def rnn_swap01(x):
+        return np.ascontiguousarray(x.transpose(1, 0, 2))
 
-    def forward_rnn(self, ctx, inputs, params, attrs, train):
-        return self._recurrent_forward("rnn", ctx, inputs, params, attrs, train)
+    def rnn_dropout(self, x, p):
+        mask = self.dropout_mask(x.shape, p)
+        return x * mask, mask
 
-    def forward_lstm(self, ctx, inputs, params, attrs, train):
-        return self._recurrent_forward("lstm", ctx, inputs, params, attrs, train)
+    @staticmethod
+    def rnn_concat(parts, axis):
+        return np.concatenate(parts, axis=axis)
 
-    def forward_gru(self, ctx, inputs, params, attrs, train):
-        return self._recurrent_forward("gru", ctx, inputs, params, attrs, train)
+    @staticmethod
+    def rnn_split(x, sizes, axis):
+        return np.split(x, np.cumsum(sizes)[:-1], axis=axis)
 
-    backward_rnn = backward_lstm = backward_gru = _recurrent_backward
+    @staticmethod
+    def rnn_zeros(shape, like):
+        return np.zeros(shape, dtype=like.dtype)
+
+    @staticmethod
+    def rnn_assign(view, value):
+        view[...] = value
+
+    @staticmethod
+    def rnn_copy(x):
+        return x.copy()
+
+    @staticmethod
+    def rnn_add(a, b):
+        return a + b
+
+    @staticmethod
+    def rnn_mul(a, b):
+        return a * b
