@@ -17,42 +17,20 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-MLP = """name: mlp_784_500_500_2000_10
-input: {shape: [1, 28, 28]}
-layers:
-  - flatten
-  - {type: linear, units: 500, activation: relu}
-  - {type: linear, units: 500, activation: relu}
-  - {type: linear, units: 2000, activation: relu}
-  - {type: linear, units: 10}
-train: {optimizer: {type: sgd, lr: 0.01, momentum: 0.9}, batch_size: 64}
-"""
-LSTM = """name: lstm_64_256_t35
-input: {shape: [35, 64]}
-layers:
-  - {type: lstm, hidden: 256}
-  - {type: linear, units: 10}
-train: {optimizer: {type: sgd, lr: 0.01, momentum: 0.9}, batch_size: 32}
-"""
+BENCH_SPECS = os.path.join(ROOT, "benchmarks", "specs")
+MLP = os.path.join(BENCH_SPECS, "mlp_784_500_500_2000_10.yaml")
+LSTM = os.path.join(BENCH_SPECS, "lstm_64_256_t35.yaml")
 GOALS = {"lenet5": 1.0, "mlp 784-500-500-2000-10": 1.0, "lstm 64-256 x35": 0.7}
 
 
-def _graph(text_or_path: str):
+def _graph(path: str):
     from netspec import load_graph
-    if text_or_path.endswith(".yaml"):
-        return load_graph(text_or_path)
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
-        handle.write(text_or_path)
-    try:
-        return load_graph(handle.name)
-    finally:
-        os.unlink(handle.name)
+    return load_graph(path)
 
 
 def _batches(graph, batch: int, count: int = 8):
