@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backends.numpy.conv import _geometry, _out_size  # shared window geometry (PyTorch rules)
-
+from ..runtime.geometry import window_geometry, window_out_size
 from .device import empty
 from .kernels import elementwise as ew
 from .kernels import embedding as emb
@@ -273,9 +272,9 @@ class ConvPoolOps:
         n, _, h, w = x4.shape
         weight = params["weight"]
         filters, groups = weight.shape[0], attrs.get("groups", 1)
-        kernel, stride, pads, dilation = _geometry(attrs, rank)
+        kernel, stride, pads, dilation = window_geometry(attrs, rank)
         same = attrs.get("padding") == "same"
-        out_hw = tuple(_out_size(size, k, s, p, d, same=same)
+        out_hw = tuple(window_out_size(size, k, s, p, d, same=same)
                        for size, k, s, p, d in zip((h, w), kernel, stride, pads, dilation))
         geo = (kernel, stride, pads, dilation, out_hw)
         cols = im2col(x4, *geo)                                    # (n, c*kh*kw, oh*ow)
@@ -341,13 +340,13 @@ class ConvPoolOps:
     def _window_pool(self, ctx, inputs, attrs, train, mode, rank):
         x = inputs[0]
         x4 = _as4d(x)
-        kernel, stride, pads, dilation = _geometry(attrs, rank)
+        kernel, stride, pads, dilation = window_geometry(attrs, rank)
         if mode != "max":
             dilation = (1, 1)
         if mode == "lp":
             pads = (0, 0)
         ceil = attrs.get("ceil_mode", False)
-        out_hw = tuple(_out_size(size, k, s, p, d, ceil)
+        out_hw = tuple(window_out_size(size, k, s, p, d, ceil)
                        for size, k, s, p, d in zip(x4.shape[2:], kernel, stride, pads, dilation))
         pool = Pool(mode, x4.shape, out_hw, kernel, stride, pads, dilation,
                     attrs.get("count_include_pad", True), attrs.get("norm", 2.0))

@@ -3,43 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..runtime.geometry import window_geometry, window_out_size
 from . import kernels
-
-
-def _pads(padding, kernel, dilation, rank: int):
-    """Leading pad per spatial axis; 'same' follows PyTorch (extra padding goes at the end)."""
-    if padding == "same":
-        return tuple((d * (k - 1)) // 2 for k, d in zip(kernel, dilation))
-    if padding == "valid":
-        return (0,) * rank
-    return tuple(padding)
 
 
 def _as4d(x):
     """[N, C, L] -> [N, C, 1, L]; 4-D unchanged."""
     return x[:, :, None, :] if x.ndim == 3 else x
-
-
-def _geometry(attrs, rank: int):
-    """(kernel, stride, leading pad, dilation) as 2-D tuples (1-D layers get a unit height)."""
-    kernel = tuple(attrs["kernel"])
-    stride = tuple(attrs.get("stride") or kernel)
-    dilation = tuple(attrs.get("dilation") or (1,) * rank)
-    pads = _pads(attrs.get("padding", 0), kernel, dilation, rank)
-    if rank == 1:
-        return (1, *kernel), (1, *stride), (0, *pads), (1, *dilation)
-    return kernel, stride, pads, dilation
-
-
-def _out_size(size, k, s, p, d, ceil_mode=False, same=False):
-    if same:
-        return size
-    span = d * (k - 1) + 1
-    numerator = size + 2 * p - span
-    out = (-(-numerator // s) if ceil_mode else numerator // s) + 1
-    if ceil_mode and (out - 1) * s >= size + p:
-        out -= 1
-    return out
 
 
 def _padded(x4, ph, pw, hp, wp):
@@ -70,9 +40,9 @@ class ConvPoolOps:
         n, c, h, w = x4.shape
         weight = params["weight"]
         filters, groups = weight.shape[0], attrs.get("groups", 1)
-        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = _geometry(attrs, rank)
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = window_geometry(attrs, rank)
         same = attrs.get("padding") == "same"
-        oh, ow = _out_size(h, kh, sh, ph, dh, same=same), _out_size(w, kw, sw, pw, dw, same=same)
+        oh, ow = window_out_size(h, kh, sh, ph, dh, same=same), window_out_size(w, kw, sw, pw, dw, same=same)
         geo = (kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
         if geo == (1, 1, 1, 1, 0, 0, 1, 1, h, w):            # 1x1 convolution: the input is its own im2col
             cols = x4.reshape(n, c, h * w)
@@ -156,10 +126,10 @@ class ConvPoolOps:
     # -- window pools ------------------------------------------------------------------------
     def _pool_setup(self, x, attrs, rank):
         x4 = np.ascontiguousarray(_as4d(x))
-        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = _geometry(attrs, rank)
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = window_geometry(attrs, rank)
         ceil = attrs.get("ceil_mode", False)
-        oh = _out_size(x4.shape[2], kh, sh, ph, dh, ceil)
-        ow = _out_size(x4.shape[3], kw, sw, pw, dw, ceil)
+        oh = window_out_size(x4.shape[2], kh, sh, ph, dh, ceil)
+        ow = window_out_size(x4.shape[3], kw, sw, pw, dw, ceil)
         return x4, (kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
 
     @staticmethod

@@ -1,0 +1,34 @@
+"""Conv and pool window geometry with PyTorch's rules, shared by the backends' kernels."""
+from __future__ import annotations
+
+
+def leading_pads(padding, kernel, dilation, rank: int):
+    """Leading pad per spatial axis; 'same' follows PyTorch (extra padding goes at the end)."""
+    if padding == "same":
+        return tuple((d * (k - 1)) // 2 for k, d in zip(kernel, dilation))
+    if padding == "valid":
+        return (0,) * rank
+    return tuple(padding)
+
+
+def window_geometry(attrs, rank: int):
+    """(kernel, stride, leading pad, dilation) as 2-D tuples (1-D layers get a unit height)."""
+    kernel = tuple(attrs["kernel"])
+    stride = tuple(attrs.get("stride") or kernel)
+    dilation = tuple(attrs.get("dilation") or (1,) * rank)
+    pads = leading_pads(attrs.get("padding", 0), kernel, dilation, rank)
+    if rank == 1:
+        return (1, *kernel), (1, *stride), (0, *pads), (1, *dilation)
+    return kernel, stride, pads, dilation
+
+
+def window_out_size(size, k, s, p, d, ceil_mode=False, same=False):
+    """Output length along one axis: floor((n + 2p - d(k-1) - 1)/s) + 1, or PyTorch's ceil_mode rule."""
+    if same:
+        return size
+    span = d * (k - 1) + 1
+    numerator = size + 2 * p - span
+    out = (-(-numerator // s) if ceil_mode else numerator // s) + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
