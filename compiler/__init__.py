@@ -17,4 +17,4 @@ def compile_spec(spec) -> Graph:
     return graph
 
 
-__all__ = ["compile_spec", "build", "infer", "Graph", "Node", "TensorSpec", "BlockScope"]
+__all__ = ["BlockScope", "Graph", "Node", "TensorSpec", "build", "compile_spec", "infer"]

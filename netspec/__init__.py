@@ -4,4 +4,4 @@ from .errors import Diagnostic, SpecError
 from .spec import load
 
 __version__ = "0.1.0"
-__all__ = ["analyse", "load_graph", "load", "Diagnostic", "SpecError", "__version__"]
+__all__ = ["Diagnostic", "SpecError", "__version__", "analyse", "load", "load_graph"]

@@ -66,7 +66,7 @@ class Collector:
 
 def did_you_mean(word: str, choices) -> str | None:
     """A 'did you mean ...?' hint for a misspelt name, or None."""
-    import difflib   # imported on first use: a valid spec never needs it
+    import difflib  # imported on first use: a valid spec never needs it
     close = difflib.get_close_matches(str(word), sorted(set(map(str, choices))), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
 

@@ -572,7 +572,7 @@ def _ymap(data: dict, pos: Pos) -> YMap:
 
 def expand(raw, path: str, overrides: dict | None = None, text: str = "") -> Spec:
     """Expand a parsed YAML document; faults are collected in `spec.diagnostics`."""
-    import hashlib   # on use: keeps `netspec check` start-up lean
+    import hashlib  # on use: keeps `netspec check` start-up lean
     spec = _Expander(raw, path, overrides).run()
     spec.source_hash = hashlib.sha256(text.encode()).hexdigest()[:16] if text else ""
     return spec
