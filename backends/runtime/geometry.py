@@ -1,6 +1,8 @@
 """Conv and pool window geometry with PyTorch's rules, shared by the backends' kernels."""
 from __future__ import annotations
 
+from compiler.layers.common import window_out
+
 
 def leading_pads(padding, kernel, dilation, rank: int):
     """Leading pad per spatial axis; 'same' follows PyTorch (extra padding goes at the end)."""
@@ -23,12 +25,5 @@ def window_geometry(attrs, rank: int):
 
 
 def window_out_size(size, k, s, p, d, ceil_mode=False, same=False):
-    """Output length along one axis: floor((n + 2p - d(k-1) - 1)/s) + 1, or PyTorch's ceil_mode rule."""
-    if same:
-        return size
-    span = d * (k - 1) + 1
-    numerator = size + 2 * p - span
-    out = (-(-numerator // s) if ceil_mode else numerator // s) + 1
-    if ceil_mode and (out - 1) * s >= size + p:
-        out -= 1
-    return out
+    """Output length along one axis: the shape rule of the compiler (one formula for the whole project)."""
+    return size if same else window_out(size, k, s, p, d, ceil_mode)
