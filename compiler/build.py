@@ -89,7 +89,7 @@ def build(spec, errors: Collector) -> tuple[Graph, set]:
     # train/pretrain stay the positioned mappings (dict subclasses) so that their faults name a line
     graph = Graph(spec.name, ordered, [d.name for d in spec.inputs], list(spec.outputs), spec.description,
                   _positioned(spec.train), _positioned(spec.pretrain), dict(spec.blocks), dict(spec.vars), spec.path,
-                  spec.source_hash)
+                  spec.source_text)
     return graph, broken
 
 

@@ -1,49 +1,47 @@
 """The IR: a typed graph whose nodes are ops with validated attributes and whose edges are tensors."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from netspec.errors import Pos
+from netspec.record import FrozenRecord, Record
 
 
-@dataclass(frozen=True)
-class BlockScope:
-    """One enclosing block instance of a node: its full path and its block type."""
+class BlockScope(FrozenRecord):
+    """One enclosing block instance of a node: its full path ('stage2/branch1') and its block type."""
 
-    path: str          # e.g. 'stage2' or 'stage2/branch1'
-    block: str         # the block type name from `blocks:`
-    pos: Pos | None = None
+    def __init__(self, path: str, block: str, pos: Pos | None = None):
+        self._init(path=path, block=block, pos=pos)
 
 
-@dataclass
-class TensorSpec:
+class TensorSpec(Record):
     """A named array a node owns: a parameter or a buffer, in PyTorch's layout."""
 
-    name: str          # local name, e.g. 'weight', 'weight_ih_l0'
-    shape: tuple
-    trainable: bool = True
+    def __init__(self, name: str, shape: tuple, trainable: bool = True):
+        self.name = name          # local name, e.g. 'weight', 'weight_ih_l0'
+        self.shape = shape
+        self.trainable = trainable
 
 
-@dataclass
-class Node:
-    """One op. `inputs` name producer nodes; inference fills the fields after `scope`."""
+class Node(Record):
+    """One op. `inputs` name producer nodes; shape inference fills in the rest."""
 
-    name: str
-    op: str
-    attrs: dict
-    inputs: list
-    pos: Pos | None = None
-    scope: tuple = ()
-    attr_pos: dict = field(default_factory=dict)
-    type_as_written: str = ""
-    # filled by shape inference
-    in_shapes: list = field(default_factory=list)
-    shape: tuple | None = None
-    dtype: str = "float32"
-    params: list = field(default_factory=list)     # [TensorSpec] trainable
-    buffers: list = field(default_factory=list)    # [TensorSpec] state (running stats)
-    flops: int = 0
-    memory: int = 0                                # activation bytes per sample
+    def __init__(self, name: str, op: str, attrs: dict, inputs: list, pos: Pos | None = None, scope: tuple = (),
+                 attr_pos: dict | None = None, type_as_written: str = ""):
+        self.name = name
+        self.op = op
+        self.attrs = attrs
+        self.inputs = inputs
+        self.pos = pos
+        self.scope = scope                       # enclosing BlockScopes, outermost first
+        self.attr_pos = {} if attr_pos is None else attr_pos
+        self.type_as_written = type_as_written
+        # filled by shape inference
+        self.in_shapes: list = []
+        self.shape: tuple | None = None
+        self.dtype = "float32"
+        self.params: list = []                   # [TensorSpec] trainable
+        self.buffers: list = []                  # [TensorSpec] state (running stats)
+        self.flops = 0
+        self.memory = 0                          # activation bytes per sample
 
     @property
     def module_path(self) -> str:
@@ -65,21 +63,31 @@ class Node:
         return None if act in (None, "none", "identity") else act
 
 
-@dataclass
-class Graph:
+class Graph(Record):
     """A whole network: nodes in topological order, named inputs and outputs, and run settings."""
 
-    name: str
-    nodes: dict                          # name -> Node, topological order
-    inputs: list                         # names of 'input' nodes
-    outputs: list                        # names of output nodes
-    description: str = ""
-    train: dict = field(default_factory=dict)
-    pretrain: dict = field(default_factory=dict)
-    blocks: dict = field(default_factory=dict)   # block type -> BlockDef
-    vars: dict = field(default_factory=dict)
-    source: str = ""                     # spec path
-    source_hash: str = ""
+    def __init__(self, name: str, nodes: dict, inputs: list, outputs: list, description: str = "",
+                 train: dict | None = None, pretrain: dict | None = None, blocks: dict | None = None,
+                 vars: dict | None = None, source: str = "", source_text: str = ""):
+        self.name = name
+        self.nodes = nodes                   # name -> Node, topological order
+        self.inputs = inputs                 # names of 'input' nodes
+        self.outputs = outputs               # names of output nodes
+        self.description = description
+        self.train = {} if train is None else train
+        self.pretrain = {} if pretrain is None else pretrain
+        self.blocks = {} if blocks is None else blocks   # block type -> BlockDef
+        self.vars = {} if vars is None else vars
+        self.source = source                 # spec path
+        self.source_text = source_text       # the spec file's text, for `source_hash`
+
+    @property
+    def source_hash(self) -> str:
+        """The first 16 hex digits of the spec text's SHA-256 ('' when built without a file)."""
+        if not self.source_text:
+            return ""
+        import hashlib  # on use: `netspec check` never needs it, and it costs start-up time
+        return hashlib.sha256(self.source_text.encode()).hexdigest()[:16]
 
     def __iter__(self):
         return iter(self.nodes.values())

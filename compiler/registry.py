@@ -5,11 +5,8 @@ one lowering per backend.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
-
 from netspec.errors import did_you_mean
+from netspec.record import FrozenRecord, Record
 
 REQUIRED = object()
 ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "softmax", "step", "sign", "identity")
@@ -31,22 +28,17 @@ class ShapeError(ValueError):
         self.hint = hint
 
 
-@dataclass(frozen=True)
-class Attr:
+class Attr(FrozenRecord):
     """One attribute of a layer type.
 
     kind: int | float | bool | str | choice | ints/floats (one or a list) | spatial (int or n-tuple,
     expanded to the layer's spatial rank) | padding (spatial, 'same' or 'valid') | prob.
     """
 
-    name: str
-    kind: str
-    default: Any = None
-    choices: tuple = ()
-    min: float | None = None
-    max: float | None = None
-    aliases: tuple = ()
-    doc: str = ""
+    def __init__(self, name: str, kind: str, default=None, choices: tuple = (), min: float | None = None,
+                 max: float | None = None, aliases: tuple = (), doc: str = ""):
+        self._init(name=name, kind=kind, default=default, choices=choices, min=min, max=max, aliases=aliases,
+                   doc=doc)
 
     @property
     def required(self) -> bool:
@@ -124,26 +116,35 @@ def _no_flops(node, in_shapes, out_shape):
     return 0
 
 
-@dataclass
-class LayerType:
-    """A layer type: schema, shape rule, parameter layout and cost."""
+class LayerType(Record):
+    """A layer type: schema, shape rule, parameter layout and cost.
 
-    name: str
-    family: str
-    attrs: list = field(default_factory=list)
-    infer: Callable = None                 # (node, in_shapes) -> out_shape; raises ShapeError
-    normalize: Callable = None             # (attrs) -> None: fill defaults that depend on others
-    params: Callable = _no_params          # (node, in_shapes) -> [(name, shape)] as in PyTorch
-    buffers: Callable = _no_params         # (node, in_shapes) -> [(name, shape)] non-trained state
-    flops: Callable = _no_flops            # (node, in_shapes, out_shape) -> multiply-adds per sample
-    link: Callable = None                  # (node, graph) -> None: resolve attrs naming other layers
-    aliases: tuple = ()
-    min_inputs: int = 1
-    max_inputs: int = 1
-    input_dtypes: tuple = ("float32", "float64")
-    output_dtype: str | None = None        # None: same as the first input
-    spatial_rank: int = 1                  # rank used to expand 'spatial' attrs
-    doc: str = ""
+    infer(node, in_shapes) -> out_shape, raising ShapeError; normalize(attrs) fills defaults that
+    depend on other attrs; params/buffers(node, in_shapes) -> [(name, shape)] as in PyTorch
+    (buffers: non-trained state); flops(node, in_shapes, out_shape) -> multiply-adds per sample;
+    link(node, graph) resolves attrs that name other layers. output_dtype None: the first input's.
+    """
+
+    def __init__(self, name: str, family: str, attrs: list | None = None, infer=None, normalize=None,
+                 params=_no_params, buffers=_no_params, flops=_no_flops, link=None, aliases: tuple = (),
+                 min_inputs: int = 1, max_inputs: int = 1, input_dtypes: tuple = ("float32", "float64"),
+                 output_dtype: str | None = None, spatial_rank: int = 1, doc: str = ""):
+        self.name = name
+        self.family = family
+        self.attrs = [] if attrs is None else attrs
+        self.infer = infer
+        self.normalize = normalize
+        self.params = params
+        self.buffers = buffers
+        self.flops = flops
+        self.link = link
+        self.aliases = aliases
+        self.min_inputs = min_inputs
+        self.max_inputs = max_inputs
+        self.input_dtypes = input_dtypes
+        self.output_dtype = output_dtype
+        self.spatial_rank = spatial_rank   # rank used to expand 'spatial' attrs
+        self.doc = doc
 
     def attr(self, name: str) -> Attr | None:
         for attr in self.attrs:

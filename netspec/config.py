@@ -1,11 +1,10 @@
 """The `train:` and `pretrain:` sections: validated once here, read by every backend."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from compiler.registry import REQUIRED, Attr, AttrError
 
 from .errors import Collector, Pos, SpecError, did_you_mean
+from .record import Record
 
 LOSSES = {"cross_entropy": ("softmax_cross_entropy", "ce", "nll"), "mse": ("mean_squared_error", "l2"),
           "bce": ("binary_cross_entropy", "sigmoid_cross_entropy")}
@@ -58,11 +57,11 @@ PRETRAIN_ATTRS = [
 ]
 
 
-@dataclass
-class Section:
+class Section(Record):
     """A validated mapping with attribute access: cfg.lr, cfg.optimizer.type."""
 
-    values: dict = field(default_factory=dict)
+    def __init__(self, values: dict | None = None):
+        self.values = {} if values is None else values
 
     def __getattr__(self, name):
         try:

@@ -1,16 +1,14 @@
 """Diagnostics: one clear message per fault, with file:line:col, the layer and the fix."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from .record import FrozenRecord, Record
 
 
-@dataclass(frozen=True)
-class Pos:
+class Pos(FrozenRecord):
     """A position in a spec file (1-based line and column)."""
 
-    file: str
-    line: int = 0
-    col: int = 0
+    def __init__(self, file: str, line: int = 0, col: int = 0):
+        self._init(file=file, line=line, col=col)
 
     def __str__(self) -> str:
         if self.line <= 0:
@@ -18,15 +16,16 @@ class Pos:
         return f"{self.file}:{self.line}:{self.col}"
 
 
-@dataclass
-class Diagnostic:
-    """One fault found in a spec."""
+class Diagnostic(Record):
+    """One fault found in a spec: where, what, the layer (full name, e.g. 'stage2/conv_1') and the fix."""
 
-    pos: Pos | None
-    message: str
-    layer: str | None = None      # full layer name, e.g. 'stage2/conv_1'
-    layer_type: str | None = None
-    hint: str | None = None       # the fix, e.g. "did you mean 'conv2d'?"
+    def __init__(self, pos: Pos | None, message: str, layer: str | None = None, layer_type: str | None = None,
+                 hint: str | None = None):
+        self.pos = pos
+        self.message = message
+        self.layer = layer
+        self.layer_type = layer_type
+        self.hint = hint          # e.g. "did you mean 'conv2d'?"
 
     def __str__(self) -> str:
         parts = [str(self.pos) if self.pos else "<spec>"]
@@ -47,11 +46,11 @@ class SpecError(Exception):
         super().__init__("\n".join(str(d) for d in self.diagnostics))
 
 
-@dataclass
-class Collector:
+class Collector(Record):
     """Gathers diagnostics so that all independent faults of a file are reported."""
 
-    diagnostics: list[Diagnostic] = field(default_factory=list)
+    def __init__(self, diagnostics: list[Diagnostic] | None = None):
+        self.diagnostics = [] if diagnostics is None else diagnostics
 
     def add(self, pos, message, layer=None, layer_type=None, hint=None) -> None:
         self.diagnostics.append(Diagnostic(pos, message, layer, layer_type, hint))

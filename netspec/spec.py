@@ -5,14 +5,13 @@ Every declaration keeps the file position of the YAML that produced it, so later
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from compiler import registry
 from compiler.dims import parse_dim
 from compiler.ir import BlockScope
 
 from .errors import Collector, Diagnostic, Pos, SpecError, did_you_mean
 from .expr import ExprError, has_placeholder, substitute
+from .record import Record
 from .yamlpos import YMap, YSeq, load_yaml_file, load_yaml_text
 
 TOP_KEYS = ("netspec", "name", "description", "vars", "input", "inputs", "layers", "blocks",
@@ -28,53 +27,58 @@ RESERVED_NAMES = {"input", "forward", "training", "parameters", "modules", "stat
                   "eval", "train", "type", "float", "double", "half", "apply", "children", "buffers"}
 
 
-@dataclass
-class InputDecl:
-    name: str
-    shape: tuple
-    dtype: str
-    pos: Pos
+class InputDecl(Record):
+    def __init__(self, name: str, shape: tuple, dtype: str, pos: Pos):
+        self.name = name
+        self.shape = shape
+        self.dtype = dtype
+        self.pos = pos
 
 
-@dataclass
-class BlockDef:
-    name: str
-    params: YMap
-    layers: YSeq
-    pos: Pos
-    output: str | None = None
-    description: str = ""
+class BlockDef(Record):
+    def __init__(self, name: str, params: YMap, layers: YSeq, pos: Pos, output: str | None = None,
+                 description: str = ""):
+        self.name = name
+        self.params = params
+        self.layers = layers
+        self.pos = pos
+        self.output = output
+        self.description = description
 
 
-@dataclass
-class LayerDecl:
+class LayerDecl(Record):
     """One layer after expansion: full name, type as written, evaluated attrs, resolved inputs."""
 
-    name: str
-    type: str
-    attrs: dict
-    attr_pos: dict
-    inputs: list
-    pos: Pos
-    scope: tuple = ()
+    def __init__(self, name: str, type: str, attrs: dict, attr_pos: dict, inputs: list, pos: Pos,
+                 scope: tuple = ()):
+        self.name = name
+        self.type = type
+        self.attrs = attrs
+        self.attr_pos = attr_pos
+        self.inputs = inputs
+        self.pos = pos
+        self.scope = scope
 
 
-@dataclass
-class Spec:
-    path: str
-    name: str
-    description: str
-    vars: dict
-    inputs: list
-    layers: list
-    outputs: list
-    blocks: dict
-    train: dict = field(default_factory=dict)
-    pretrain: dict = field(default_factory=dict)
-    source_hash: str = ""
-    raw: YMap | None = None
-    broken: set = field(default_factory=set)         # refs to layers that had faults
-    diagnostics: list = field(default_factory=list)  # faults found while expanding
+class Spec(Record):
+    def __init__(self, path: str, name: str, description: str, vars: dict, inputs: list, layers: list,
+                 outputs: list, blocks: dict, train: dict | None = None, pretrain: dict | None = None,
+                 source_text: str = "", raw: YMap | None = None, broken: set | None = None,
+                 diagnostics: list | None = None):
+        self.path = path
+        self.name = name
+        self.description = description
+        self.vars = vars
+        self.inputs = inputs
+        self.layers = layers
+        self.outputs = outputs
+        self.blocks = blocks
+        self.train = {} if train is None else train
+        self.pretrain = {} if pretrain is None else pretrain
+        self.source_text = source_text
+        self.raw = raw
+        self.broken = set() if broken is None else broken             # refs to layers that had faults
+        self.diagnostics = [] if diagnostics is None else diagnostics  # faults found while expanding
 
 
 class _Scope:
@@ -572,9 +576,8 @@ def _ymap(data: dict, pos: Pos) -> YMap:
 
 def expand(raw, path: str, overrides: dict | None = None, text: str = "") -> Spec:
     """Expand a parsed YAML document; faults are collected in `spec.diagnostics`."""
-    import hashlib  # on use: keeps `netspec check` start-up lean
     spec = _Expander(raw, path, overrides).run()
-    spec.source_hash = hashlib.sha256(text.encode()).hexdigest()[:16] if text else ""
+    spec.source_text = text
     return spec
 
 

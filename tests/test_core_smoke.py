@@ -89,3 +89,15 @@ def test_check_and_summary_do_not_import_heavy_modules():
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=False)
     assert result.returncode == 0, result.stderr
     assert "HEAVY []" in result.stdout
+
+
+def test_check_start_up_adds_no_slow_stdlib_imports():
+    """`netspec check` must start fast (issue 2: under 200 ms with the interpreter): none of these modules,
+    each several ms to import, may be pulled in beyond what the bare interpreter already loaded."""
+    slow = ("dataclasses", "inspect", "hashlib", "typing", "difflib", "numpy")
+    probe = ("import sys\nbare = set(sys.modules)\nfrom netspec.cli import main\n"
+             "assert main(['check', 'specs/resnet50.yaml', 'specs/googlenet.yaml']) == 0\n"
+             f"print('ADDED', sorted(m for m in {slow!r} if m in sys.modules and m not in bare))\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "ADDED []" in result.stdout, result.stdout
