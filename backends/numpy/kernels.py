@@ -202,24 +202,71 @@ def act_grad_bias(grad, out, relu, has_bias, dgrad, dbias):
                 dbias[f] += total
 
 
-# The cell kernels work on 1-D row views: plain 2-D indexing with computed offsets runs about 5x slower here.
-@njit(cache=True, fastmath={"contract"})
-def lstm_cell_backward(dh_out, dh_next, acts, tanh_c, c_prev, has_prev, dc, dgates):
-    """One LSTM step's backward on flattened feature-major blocks (H*N elements each): dh = dh_out + dh_next;
-    acts [4, H*N] post-activation i, f, o, g; the carried cell gradient dc becomes the previous step's in
-    place; dgates [4, H*N] gets the pre-activation gradients."""
-    ai, af, ao, ag = acts[0], acts[1], acts[2], acts[3]
-    di, df, do, dg = dgates[0], dgates[1], dgates[2], dgates[3]
-    for m in range(dc.size):
-        d = dh_out[m] + dh_next[m]
-        i, f, o, g, tc = ai[m], af[m], ao[m], ag[m], tanh_c[m]
-        dcell = d * o * (1 - tc * tc) + dc[m]
-        cp = c_prev[m] if has_prev else 0
-        di[m] = dcell * g * i * (1 - i)
-        df[m] = dcell * cp * f * (1 - f)
-        do[m] = d * tc * o * (1 - o)
-        dg[m] = dcell * i * (1 - g * g)
-        dc[m] = dcell * f
+# LSTM kernels: PyTorch's gate order i, f, g, o; feature-major steps ([4H, N] gates, [H, N] states), so every
+# inner loop runs over one contiguous row of the batch. Each loop touches few arrays: LLVM vectorises a loop
+# only when its runtime alias checks between the arrays stay few (a fused ten-array loop ran scalar, 4x slower).
+# `one` is 1 in the arrays' dtype: a Python literal would promote float32 arithmetic to float64.
+@njit(cache=True)
+def lstm_preact(gates, xw, t, bias):
+    """gates [4H, N] holds W_hh h; add the input projection xw[:, t] and the bias, and negate the sigmoid rows
+    (i, f, o) so that one exp gives exp(-x) for them (g's rows keep x for tanh)."""
+    rows, n_ = gates.shape
+    hidden = rows // 4
+    for j in range(rows):
+        row, src, b = gates[j], xw[j, t], bias[j]
+        if 2 * hidden <= j < 3 * hidden:
+            for n in range(n_):
+                row[n] = src[n] + b + row[n]
+        else:
+            for n in range(n_):
+                row[n] = -(src[n] + b + row[n])
+
+
+@njit(cache=True, error_model="numpy")
+def lstm_cell(gates, c_prev, one, c):
+    """gates: exp(-x) on the rows of i, f, o and tanh(x) on g's; in place to the sigmoids; c = f * c_prev + i * g."""
+    hidden, n_ = c.shape
+    for j in range(4 * hidden):
+        if j < 2 * hidden or j >= 3 * hidden:
+            row = gates[j]
+            for n in range(n_):
+                row[n] = one / (one + row[n])
+    for j in range(hidden):
+        i, f, g, cp, cn = gates[j], gates[hidden + j], gates[2 * hidden + j], c_prev[j], c[j]
+        for n in range(n_):
+            cn[n] = f[n] * cp[n] + i[n] * g[n]
+
+
+@njit(cache=True, fastmath=SUMS)
+def lstm_cell_backward(dh, gates, tanh_c, c_prev, one, dc, grads, t, dbias):
+    """One LSTM step back from dh [H, N] (output gradient plus the carry): gates [4H, N] post-activation; the
+    carried cell gradient dc [H, N] becomes the previous step's in place; grads[:, t] ([4H, T, N]) gets the
+    pre-activation gate gradients and dbias [4H] adds their sums over the batch."""
+    hidden, n_ = dh.shape
+    for j in range(hidden):
+        d, o, tc, dcr = dh[j], gates[3 * hidden + j], tanh_c[j], dc[j]
+        for n in range(n_):                          # dc becomes this step's full cell gradient
+            dcr[n] += d[n] * o[n] * (one - tc[n] * tc[n])
+        do = grads[3 * hidden + j, t]
+        for n in range(n_):
+            do[n] = d[n] * tc[n] * o[n] * (one - o[n])
+        i, g, di = gates[j], gates[2 * hidden + j], grads[j, t]
+        for n in range(n_):
+            di[n] = dcr[n] * g[n] * i[n] * (one - i[n])
+        dg = grads[2 * hidden + j, t]
+        for n in range(n_):
+            dg[n] = dcr[n] * i[n] * (one - g[n] * g[n])
+        f, cp, df = gates[hidden + j], c_prev[j], grads[hidden + j, t]
+        for n in range(n_):
+            df[n] = dcr[n] * cp[n] * f[n] * (one - f[n])
+        for n in range(n_):                          # the carry into the previous step
+            dcr[n] *= f[n]
+    for j in range(4 * hidden):
+        row = grads[j, t]
+        total = one - one
+        for n in range(n_):
+            total += row[n]
+        dbias[j] += total
 
 
 @njit(cache=True, fastmath={"contract"})

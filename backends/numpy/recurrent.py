@@ -22,11 +22,6 @@ def _sigmoid_(x) -> None:
     np.reciprocal(x, out=x)
 
 
-def _lstm_order(hidden: int):
-    """Row order that swaps PyTorch's g and o gate blocks (i, f, g, o <-> i, f, o, g); it is its own inverse."""
-    return np.r_[0:2 * hidden, 3 * hidden:4 * hidden, 2 * hidden:3 * hidden]
-
-
 def _direction_forward(op, x, w_ih, w_hh, b_ih, b_hh, reverse, nonlinearity):
     """One direction of one layer: outputs [T, N, H] and the cache for its backward."""
     if op == "lstm":
@@ -72,10 +67,10 @@ def _direction_forward(op, x, w_ih, w_hh, b_ih, b_hh, reverse, nonlinearity):
     return hs, (op, x, w_ih, w_hh, b_ih is not None, reverse, nonlinearity, prev, acts, hw_n)
 
 
-def _direction_backward(cache, dhs):
-    """Gradients of one direction: dx [T, N, F] and (dW_ih, dW_hh, db_ih, db_hh)."""
+def _direction_backward(cache, dhs, need_dx=True):
+    """Gradients of one direction: dx [T, N, F] (None when not need_dx) and (dW_ih, dW_hh, db_ih, db_hh)."""
     if cache[0] == "lstm":
-        return _lstm_backward(cache, dhs)
+        return _lstm_backward(cache, dhs, need_dx)
     op, x, w_ih, w_hh, has_bias, reverse, nonlinearity, prev, acts, hw_n = cache
     steps, batch, hidden = dhs.shape
     dgates = np.empty_like(acts)                   # pre-activation gradients (input side)
@@ -99,77 +94,75 @@ def _direction_backward(cache, dhs):
     hidden_side = flat if dhw_all is None else dhw_all.reshape(steps * batch, -1)
     dw_ih = flat.T @ x.reshape(steps * batch, -1)
     dw_hh = hidden_side.T @ prev.reshape(steps * batch, hidden)
-    dx = (flat @ w_ih).reshape(steps, batch, -1)
+    dx = (flat @ w_ih).reshape(steps, batch, -1) if need_dx else None
     biases = (flat.sum(axis=0), hidden_side.sum(axis=0)) if has_bias else (None, None)
     return dx, (dw_ih, dw_hh, *biases)
 
 
 def _lstm_forward(x, w_ih, w_hh, b_ih, b_hh, reverse):
-    """One LSTM direction, feature-major inside: each step's gates are [4H, N] (W_hh h^T, the faster product
-    here) in the internal order i, f, o, g, so every elementwise call runs on a contiguous block."""
-    steps, batch, _ = x.shape
+    """One LSTM direction, feature-major inside: each step's gates are [4H, N] (W_hh h, the fastest product
+    layout here) in PyTorch's order i, f, g, o; Numba passes around one exp and two tanh calls per step do the
+    elementwise work. The outputs land in hs_ext [T + 1, N, H] next to the zero initial state, so the
+    backward's "state each step started from" is a contiguous slice of it, not a copy."""
+    steps, batch, features = x.shape
     hidden = w_hh.shape[1]
-    order = _lstm_order(hidden)
-    w_ih, w_hh = w_ih[order], w_hh[order]
-    acts = np.matmul(w_ih, x.transpose(0, 2, 1))       # [T, 4H, N] input projections; gates in place later
-    if b_ih is not None:
-        acts += (b_ih[order] + b_hh[order])[:, None]
-    cells = np.empty((steps, hidden, batch), dtype=x.dtype)
-    tanh_c, hs_t, ig = np.empty_like(cells), np.empty_like(cells), np.empty((hidden, batch), dtype=x.dtype)
-    h, c = np.zeros((hidden, batch), dtype=x.dtype), np.zeros((hidden, batch), dtype=x.dtype)
-    recurrent = np.empty((4 * hidden, batch), dtype=x.dtype)
+    dtype = x.dtype
+    xw = (w_ih @ x.reshape(steps * batch, features).T).reshape(4 * hidden, steps, batch)   # all steps at once
+    bias = b_ih + b_hh if b_ih is not None else np.zeros(4 * hidden, dtype=dtype)
+    gates = np.empty((steps, 4 * hidden, batch), dtype=dtype)
+    cells, tanh_c = np.empty((steps, hidden, batch), dtype=dtype), np.empty((steps, hidden, batch), dtype=dtype)
+    hs_ext = np.empty((steps + 1, batch, hidden), dtype=dtype)
+    hs_ext[steps if reverse else 0] = 0
+    h, c = np.zeros((hidden, batch), dtype=dtype), np.zeros((hidden, batch), dtype=dtype)
+    one = dtype.type(1)
     for t in range(steps - 1, -1, -1) if reverse else range(steps):
-        a = acts[t]
-        np.matmul(w_hh, h, out=recurrent)
-        a += recurrent
-        _sigmoid_(a[:3 * hidden])
-        np.tanh(a[3 * hidden:], out=a[3 * hidden:])
-        i, f, o, g = a[:hidden], a[hidden:2 * hidden], a[2 * hidden:3 * hidden], a[3 * hidden:]
-        np.multiply(f, c, out=cells[t])
+        gt = gates[t]
+        np.matmul(w_hh, h, out=gt)
+        kernels.lstm_preact(gt, xw, t, bias)
+        np.exp(gt[:2 * hidden], out=gt[:2 * hidden])
+        np.tanh(gt[2 * hidden:3 * hidden], out=gt[2 * hidden:3 * hidden])
+        np.exp(gt[3 * hidden:], out=gt[3 * hidden:])
+        kernels.lstm_cell(gt, c, one, cells[t])
         c = cells[t]
-        c += np.multiply(i, g, out=ig)
         np.tanh(c, out=tanh_c[t])
-        h = hs_t[t]
-        np.multiply(o, tanh_c[t], out=h)
-    hs = np.ascontiguousarray(hs_t.transpose(0, 2, 1))
-    return hs, ("lstm", x, w_ih, w_hh, b_ih is not None, reverse, hs, acts, cells, tanh_c)
+        np.multiply(gt[3 * hidden:], tanh_c[t], out=h)
+        hs_ext[t if reverse else t + 1] = h.T
+    hs = hs_ext[:-1] if reverse else hs_ext[1:]
+    return hs, ("lstm", x, w_ih, w_hh, b_ih is not None, reverse, hs_ext, gates, cells, tanh_c)
 
 
-def _lstm_backward(cache, dhs):
+def _lstm_backward(cache, dhs, need_dx=True):
     """Gradients of one LSTM direction (see _lstm_forward), feature-major too: the gate gradients of all
     steps fill one [4H, T*N] matrix, so each weight gradient is a single product."""
-    _, x, w_ih, w_hh, has_bias, reverse, hs, acts, cells, tanh_c = cache
+    _, x, w_ih, w_hh, has_bias, reverse, hs_ext, gates, cells, tanh_c = cache
     steps, batch, hidden = dhs.shape
-    grads = np.empty((4 * hidden, steps, batch), dtype=dhs.dtype)
-    dhs_t = np.ascontiguousarray(dhs.transpose(0, 2, 1))
-    w_hh_t = np.ascontiguousarray(w_hh.T)
-    dh_next = np.zeros((hidden, batch), dtype=dhs.dtype)
-    dc = np.zeros(hidden * batch, dtype=dhs.dtype)
-    step_grads = np.empty((4, hidden * batch), dtype=dhs.dtype)
+    dtype = dhs.dtype
+    grads = np.empty((4 * hidden, steps, batch), dtype=dtype)
+    dbias = np.zeros(4 * hidden, dtype=dtype)
+    dh_next = np.zeros((hidden, batch), dtype=dtype)
+    dc = np.zeros((hidden, batch), dtype=dtype)
+    zeros = np.zeros((hidden, batch), dtype=dtype)
+    one = dtype.type(1)
+    w_hh_t = w_hh.T                                     # a transposed view: BLAS runs it as fast as a copy
     for t in range(steps) if reverse else range(steps - 1, -1, -1):
         first = t == (steps - 1 if reverse else 0)
-        c_prev = cells[t] if first else cells[t + (1 if reverse else -1)]
-        kernels.lstm_cell_backward(dhs_t[t].reshape(-1), dh_next.reshape(-1), acts[t].reshape(4, -1),
-                                   tanh_c[t].reshape(-1), c_prev.reshape(-1), not first, dc, step_grads)
-        grads[:, t] = step_grads.reshape(4 * hidden, batch)
-        np.matmul(w_hh_t, step_grads.reshape(4 * hidden, batch), out=dh_next)
-    prev = np.zeros_like(hs)                            # the hidden state each step started from
-    if reverse:
-        prev[:-1] = hs[1:]
-    else:
-        prev[1:] = hs[:-1]
+        c_prev = zeros if first else cells[t + (1 if reverse else -1)]
+        dh_next += dhs[t].T
+        kernels.lstm_cell_backward(dh_next, gates[t], tanh_c[t], c_prev, one, dc, grads, t, dbias)
+        np.matmul(w_hh_t, grads[:, t], out=dh_next)
+    prev = hs_ext[1:] if reverse else hs_ext[:-1]       # the hidden state each step started from
     flat = grads.reshape(4 * hidden, steps * batch)
-    order = _lstm_order(hidden)                         # back to PyTorch's gate order i, f, g, o
-    dw_ih = (flat @ x.reshape(steps * batch, -1))[order]
-    dw_hh = (flat @ prev.reshape(steps * batch, hidden))[order]
-    dx = (flat.T @ w_ih).reshape(steps, batch, -1)
-    bias = flat.sum(axis=1)[order] if has_bias else None
+    dw_ih = flat @ x.reshape(steps * batch, -1)
+    dw_hh = flat @ prev.reshape(steps * batch, hidden)
+    dx = (flat.T @ w_ih).reshape(steps, batch, -1) if need_dx else None
+    bias = dbias if has_bias else None
     return dx, (dw_ih, dw_hh, bias, None if bias is None else bias.copy())
 
 
 class RecurrentOps(StackedRecurrentOps):
     """Mixin of NumpyOps: the direction loops above plus the array primitives the shared stacking needs."""
 
+    RNN_SKIPS_DX = True
     rnn_direction_forward = staticmethod(_direction_forward)
     rnn_direction_backward = staticmethod(_direction_backward)
 

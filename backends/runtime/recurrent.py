@@ -8,6 +8,8 @@ first step), and the backward pass through all of it. Arrays are time-major insi
 What a backend class provides (plain functions are fine as staticmethods):
     rnn_direction_forward(op, x, w_ih, w_hh, b_ih, b_hh, reverse, nonlinearity) -> (hs [T, N, H], cache)
     rnn_direction_backward(cache, dhs [T, N, H]) -> (dx [T, N, F], (dw_ih, dw_hh, db_ih, db_hh))
+                                       (with RNN_SKIPS_DX = True it also takes need_dx=False and may
+                                       return dx None: the first layer's input needs no gradient)
     rnn_swap01(x)                      axes 0 and 1 swapped, contiguous
     rnn_dropout(x, p) -> (x, mask)     inverted dropout and its mask
     rnn_concat(parts, axis)            join along an axis
@@ -21,6 +23,8 @@ from __future__ import annotations
 
 class StackedRecurrentOps:
     """Mixin of an Ops class: forward_/backward_ rnn, lstm and gru from the backend's primitives."""
+
+    RNN_SKIPS_DX = False        # rnn_direction_backward accepts need_dx (see the module docstring)
 
     def _recurrent_forward(self, op, ctx, inputs, params, attrs, train):
         x = self.rnn_swap01(inputs[0])                                  # [T, N, F]
@@ -68,11 +72,14 @@ class StackedRecurrentOps:
                     [forward_part, self.rnn_zeros(forward_part.shape, grad)], 1))
                 self.rnn_assign(dout[0], self.rnn_concat([self.rnn_zeros(backward_part.shape, grad), backward_part], 1))
         grads = {}
+        skip_input = self.RNN_SKIPS_DX and not ctx.get("input_grads", (True,))[0]
         for layer in range(len(caches) - 1, -1, -1):
             parts = self.rnn_split(dout, [hidden] * len(directions), 2) if len(directions) > 1 else [dout]
             dx = None
             for index, suffix in enumerate(directions):
-                d_in, (dw_ih, dw_hh, db_ih, db_hh) = self.rnn_direction_backward(caches[layer][index], parts[index])
+                extra = {"need_dx": False} if skip_input and layer == 0 else {}
+                d_in, (dw_ih, dw_hh, db_ih, db_hh) = self.rnn_direction_backward(caches[layer][index], parts[index],
+                                                                                 **extra)
                 key = f"l{layer}{suffix}"
                 grads[f"weight_ih_{key}"], grads[f"weight_hh_{key}"] = dw_ih, dw_hh
                 if db_ih is not None:
@@ -81,7 +88,7 @@ class StackedRecurrentOps:
             if layer and ctx["masks"]:
                 dx = self.rnn_mul(dx, ctx["masks"][layer - 1])
             dout = dx
-        return [self.rnn_swap01(dout)], grads
+        return [None if dout is None else self.rnn_swap01(dout)], grads
 
     def forward_rnn(self, ctx, inputs, params, attrs, train):
         return self._recurrent_forward("rnn", ctx, inputs, params, attrs, train)
