@@ -113,16 +113,19 @@ class HostEngine:
         kernels.bernoulli_draw(mean, uniform, sample)
 
     def _hidden(self, v: np.ndarray, out: np.ndarray, sample: np.ndarray | None) -> None:
-        """out <- P(h | v); sample <- a draw from it (when given)."""
+        """out <- P(h | v) feature-major, (hidden, rows); sample <- a draw from it (when given).
+
+        W @ v^T rather than v @ W^T: OpenBLAS runs this orientation 1.3-1.4x faster at batch 64.
+        """
         rbm = self.rbm
-        self._units(np.matmul(v, rbm.weight.T, out=out), rbm.bias, rbm.up, "bernoulli")
+        self._units(np.matmul(rbm.weight, v.T, out=out), rbm.bias[:, None], rbm.up, "bernoulli")
         if sample is not None:
             self._draw(out, sample, "uniform_h")
 
     def _visible(self, h: np.ndarray, out: np.ndarray, draw: bool) -> None:
-        """out <- E[v | h], or a sample of v when `draw` (PCD chains)."""
+        """out <- E[v | h] (rows, visible) from feature-major h (hidden, rows); a sample of v when `draw` (PCD)."""
         rbm = self.rbm
-        self._units(np.matmul(h, rbm.weight, out=out), rbm.visible_bias, rbm.down, rbm.visible_units)
+        self._units(np.matmul(h.T, rbm.weight, out=out), rbm.visible_bias, rbm.down, rbm.visible_units)
         if draw and rbm.visible_units == "gaussian":
             out += self.rng.standard_normal(out.shape, dtype=rbm.dtype)
         elif draw:
@@ -133,12 +136,12 @@ class HostEngine:
         n, (hidden, visible) = len(v0), rbm.shape
         persistent = cfg.is_persistent
         m = len(self.chain) if persistent else n
-        # rows [0, n) hold the positive phase, rows [n, n + m) the negative one: one GEMM for both
-        stat_h = self._buffer("stat_h", (n + m, hidden))
+        # feature-major hidden means (hidden, rows), each contiguous for the elementwise work
+        ph0, phk, h = self._buffer("ph0", (hidden, n)), self._buffer("phk", (hidden, m)), self._buffer("h", (hidden, m))
+        # rows [0, n) of the visible statistics hold the data, rows [n, n + m) the negative phase
         stat_v = self._buffer("stat_v", (n + m, visible))
-        ph0, phk, vk = stat_h[:n], stat_h[n:], stat_v[n:]
+        vk = stat_v[n:]
         stat_v[:n] = v0
-        h = self._buffer("h", (m, hidden))
         if persistent:
             self._hidden(v0, ph0, None)
             self._hidden(self.chain, phk, h)
@@ -149,13 +152,15 @@ class HostEngine:
             if step < cfg.k - 1:
                 self._hidden(vk, phk, h)
         self._hidden(vk, phk, None)
-        np.negative(phk, out=phk)                       # so one GEMM gives ph0^T v0 - phk^T vk
         if persistent:
             self.chain = vk.copy()
-        ph0_mean = ph0.mean(axis=0)
-        grads = {"bias": ph0_mean + phk.mean(axis=0), "visible_bias": v0.mean(axis=0) - vk.mean(axis=0)}
-        if m == n:
-            grads["weight"] = np.matmul(stat_h.T, stat_v, out=self._buffer("grad_w", rbm.shape))
+        ph0_mean = ph0.mean(axis=1)
+        grads = {"bias": ph0_mean - phk.mean(axis=1), "visible_bias": v0.mean(axis=0) - vk.mean(axis=0)}
+        if m == n:          # [ph0, -phk] @ [v0; vk] = ph0 v0 - phk vk: one GEMM for both phases
+            stat_h = self._buffer("stat_h", (hidden, n + m))
+            stat_h[:, :n] = ph0
+            np.negative(phk, out=stat_h[:, n:])
+            grads["weight"] = np.matmul(stat_h, stat_v, out=self._buffer("grad_w", rbm.shape))
         else:
-            grads["weight"] = ph0.T @ v0 + phk.T @ vk * (n / m)
+            grads["weight"] = ph0 @ v0 - phk @ vk * (n / m)
         self._apply(grads, ph0_mean, v0, momentum, 1.0 / n)

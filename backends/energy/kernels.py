@@ -11,10 +11,10 @@ from numba import njit
 
 @njit(cache=True, fastmath=True, error_model="numpy")
 def bernoulli_draw(mean, uniform, sample):
-    """sample <- 1 where uniform < mean, else 0 (sample may be uniform itself)."""
-    m, u, s = mean.reshape(mean.size), uniform.reshape(uniform.size), sample.reshape(sample.size)
-    for i in range(m.size):
-        s[i] = 1.0 if u[i] < m[i] else 0.0
+    """sample <- 1 where uniform < mean, else 0, over 2-D arrays (views too; sample may be uniform itself)."""
+    for i in range(mean.shape[0]):
+        for j in range(mean.shape[1]):
+            sample[i, j] = 1.0 if uniform[i, j] < mean[i, j] else 0.0
 
 
 @njit(cache=True, fastmath=True, error_model="numpy")
