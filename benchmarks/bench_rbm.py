@@ -2,8 +2,10 @@
 
 Compares, in one run on the same random binary data: netspec's NumPy RBM (backends.energy), a
 hand-written PyTorch CD-1 (CPU, same algorithm: sampled hidden states, visible means, momentum),
-and scikit-learn's BernoulliRBM (PCD-1, float64, its own fixed algorithm). Prints samples/second
-and the ratios (medians over interleaved rounds).
+and scikit-learn's BernoulliRBM (PCD-1, its own fixed algorithm) twice: fed the float32 batches
+(scikit-learn >= 1.2 then computes in float32) and fed float64 ones (what it computes on the arrays
+its own loaders and documented example give it). Prints samples/second and the ratios (medians
+over interleaved rounds).
 `python benchmarks/bench_rbm.py [--seconds 1] [--rounds 7] [--threads 1] [--json]`.
 """
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 VISIBLE, HIDDEN, BATCH = 784, 500, 64
+PEERS = ("torch", "sklearn", "sklearn_float64")
 
 
 def _data(count=4096, seed=0):
@@ -72,8 +75,9 @@ def bench_torch(data, seconds):
     return lambda: _time(step, batches, seconds)
 
 
-def bench_sklearn(data, seconds):
+def bench_sklearn(data, seconds, dtype=np.float32):
     from sklearn.neural_network import BernoulliRBM  # keeps float32 input in float32 (scikit-learn >= 1.2)
+    data = data.astype(dtype)
     rbm = BernoulliRBM(n_components=HIDDEN, learning_rate=0.01, batch_size=BATCH, n_iter=1, random_state=0)
     rbm.fit(data[:BATCH])
     rng = np.random.RandomState(0)
@@ -100,7 +104,9 @@ def main(argv=None) -> int:
     except ImportError:
         pass
     contenders = {"netspec_numpy": bench_netspec(data, args.seconds)}
-    for name, make in (("torch", bench_torch), ("sklearn", bench_sklearn)):
+    peers = (("torch", bench_torch), ("sklearn", bench_sklearn),
+             ("sklearn_float64", lambda d, s: bench_sklearn(d, s, np.float64)))
+    for name, make in peers:
         try:
             contenders[name] = make(data, args.seconds)
         except ImportError:
@@ -111,17 +117,17 @@ def main(argv=None) -> int:
             rates[name].append(run())
     median = {name: float(np.median(values)) for name, values in rates.items()}
     result = {"shape": f"{VISIBLE}x{HIDDEN}", "batch": BATCH, "dtype": "float32", "threads": args.threads,
-              "rounds": args.rounds, **{name: median.get(name) for name in ("netspec_numpy", "torch", "sklearn")}}
-    for peer in ("torch", "sklearn"):
+              "rounds": args.rounds, **{name: median.get(name) for name in ("netspec_numpy", *PEERS)}}
+    for peer in PEERS:
         if result[peer]:
             result[f"vs_{peer}"] = result["netspec_numpy"] / result[peer]
     if args.json:
         print(json.dumps(result))
     else:
-        for key in ("netspec_numpy", "torch", "sklearn"):
+        for key in ("netspec_numpy", *PEERS):
             if result.get(key):
-                print(f"{key:>14}: {result[key]:>10,.0f} samples/s")
-        for peer in ("torch", "sklearn"):
+                print(f"{key:>15}: {result[key]:>10,.0f} samples/s")
+        for peer in PEERS:
             if result.get(f"vs_{peer}"):
                 print(f"netspec / {peer}: {result[f'vs_{peer}']:.2f}x")
     return 0
