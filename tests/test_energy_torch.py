@@ -90,3 +90,65 @@ def test_netspec_verify_covers_rbm_stacks():
     assert list(layers) == ["rbm_2", "rbm_3"]
     assert all(row["noise_arrays"] >= 2 for row in layers.values())
     assert report["energy"]["max_difference"] < 1e-10
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def _generated_module(tmp_path, spec_text, name):
+    import importlib.util
+    spec = tmp_path / f"{name}.yaml"
+    spec.write_text(spec_text)
+    target = tmp_path / f"{name}_model.py"
+    subprocess.run([sys.executable, "-m", "netspec", "compile", str(spec), "--target", "torch", "-o", str(target)],
+                   check=True, cwd=ROOT, capture_output=True)
+    loader = importlib.util.spec_from_file_location(f"{name}_model", target)
+    module = importlib.util.module_from_spec(loader)
+    sys.modules[loader.name] = module           # its dataclasses look themselves up there
+    loader.loader.exec_module(module)
+    return module
+
+
+def _pretrain(module, out, resume=False, stop_after=None):
+    """Run the generated pretrain_rbms; stop_after=n raises when the n-th epoch line is printed (before its save)."""
+    from types import SimpleNamespace
+    seen = []
+
+    def interrupting_print(message, file=None):
+        if stop_after is not None and message.startswith(("pretrain ", "dbm joint epoch")):
+            seen.append(message)
+            if len(seen) == stop_after:
+                raise _Interrupted(message)
+
+    module.print = interrupting_print           # the generated log() prints each epoch's line
+    x = (np.random.default_rng(0).random((200, 64)) < 0.3).astype(np.float32)
+    torch.manual_seed(0)                        # the same initial weights for the layers not pretrained
+    model = module.build_model()
+    module.pretrain_rbms(model, SimpleNamespace(x_train=x, x_test=x[:40]), module.SPEC, torch.device("cpu"),
+                         out=str(out), resume=resume)
+    del module.print
+    return {key: value.numpy().copy() for key, value in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("name, stops", [("dbn", (2, 5)), ("dbm", (3, 4))])
+def test_generated_pretraining_resumes_where_it_was_killed(tmp_path, name, stops):
+    from test_energy_resume import DBM, DBN
+    module = _generated_module(tmp_path, {"dbn": DBN, "dbm": DBM}[name], name)
+    whole = _pretrain(module, tmp_path / "whole")
+    out = tmp_path / "cut"
+    for stop in stops:              # interrupted twice: inside the first RBM, then later (DBM: in joint training)
+        with pytest.raises(_Interrupted):
+            _pretrain(module, out, resume=True, stop_after=stop)
+        assert (out / "pretrain_state.npz").exists()
+    resumed = _pretrain(module, out, resume=True)
+    assert sorted(resumed) == sorted(whole)
+    for key in whole:
+        np.testing.assert_array_equal(resumed[key], whole[key], err_msg=key)
+    rows = [json.loads(line) for line in (out / "pretrain.jsonl").read_text().splitlines()]
+    assert rows == [json.loads(line) for line in (tmp_path / "whole" / "pretrain.jsonl").read_text().splitlines()]
+    with pytest.raises(_Interrupted):
+        _pretrain(module, tmp_path / "again", stop_after=2)
+    again = _pretrain(module, tmp_path / "again")   # without resume: from scratch, the same as a clean run
+    for key in whole:
+        np.testing.assert_array_equal(again[key], whole[key], err_msg=key)

@@ -15,18 +15,26 @@ from netspec.config import read_pretrain
 from .codegen import EXTRA_SECTIONS, Section
 from .inline import inline_module
 
-HOOK = '''def pretrain_rbms(model, dataset, spec, device, out=None):
+HOOK = '''def pretrain_rbms(model, dataset, spec, device, out=None, resume=False, write=True):
     """Greedy RBM pretraining (DBN, autoencoder) or DBM training of the model's rbm layers.
 
-    With `out`, writes out/pretrained.npz (the generative model before fine-tuning, for `netspec sample`)
-    and out/pretrain.jsonl (monitors per epoch), as the NumPy backend does.
+    With `out`, keeps out/pretrain_state.npz after every epoch (resume=True continues from it) and writes
+    out/pretrained.npz (the generative model before fine-tuning, for `netspec sample`) and
+    out/pretrain.jsonl (monitors per epoch), as the NumPy backend does; write=False (other DDP ranks) reads only.
     """
     dtype = next(model.parameters()).dtype
     x_train = torch.as_tensor(dataset.x_train, dtype=dtype, device=device)
     held_out = torch.as_tensor(dataset.x_test, dtype=dtype, device=device)
-    rows = pretrain_stack(model, x_train, PRETRAIN, RBM_LAYERS, TIED_DECODERS,
-                          log=lambda message: print(message, file=sys.stderr), held_out=held_out)
-    if out:
+
+    def log(message):
+        print(message, file=sys.stderr)
+
+    identity = {"spec": spec["name"], "source_hash": spec["source_hash"], "method": PRETRAIN["method"],
+                "backend": "torch"}
+    progress = PretrainState(os.path.join(out, "pretrain_state.npz") if out else None, identity, resume, log,
+                             write)
+    rows = pretrain_stack(model, x_train, PRETRAIN, RBM_LAYERS, TIED_DECODERS, log, held_out, progress)
+    if out and write:
         state = {key: value.detach().cpu().numpy() for key, value in model.state_dict().items()}
         save(os.path.join(out, "pretrained.npz"), state, {"spec": spec["name"], "source_hash": spec["source_hash"],
                                                           "phase": "pretrained", "method": PRETRAIN["method"],

@@ -4,8 +4,12 @@ Inlined into model files by backends/torch/energy.py; depends on torch and numpy
 NumPy implementation in backends/energy (same update rules, same settings), on the model's own RBM
 modules, so the pretrained weights land in the model's state_dict under the checkpoint names.
 """
+import os
+
 import numpy as np
 import torch
+
+from backends.checkpoint import load, save
 
 
 def rbm_mean(kind, x):
@@ -110,27 +114,35 @@ def rbm_monitors(module, data, units, held_out=None):
 
 
 @torch.no_grad()
-def train_rbm(module, data, cfg, units, up=1.0, down=1.0, log=print, held_out=None, name=None):
+def train_rbm(module, data, cfg, units, up=1.0, down=1.0, log=print, held_out=None, name=None, saved=None,
+              after_epoch=None):
     """CD-k / PCD training of one RBM module (weight, bias, visible_bias) on `data` with cfg's settings.
 
     Returns one row of monitors per epoch ({'layer': name, 'epoch': ..., ...}, as pretrain.jsonl holds).
+    saved: (epoch, tensors) to continue from, as `after_epoch(epoch, tensors)` was given them.
     """
     rows = []
     visible_units, _ = units
-    p = data.mean(0)
-    if visible_units == "bernoulli":
-        p = p.clamp(1e-3, 1 - 1e-3)
-        module.visible_bias.copy_(torch.log(p / (1 - p)))
-    else:
-        module.visible_bias.copy_(p)
-    module.weight.normal_(0.0, cfg["init_scale"])
-    module.bias.zero_()
     params = (module.weight, module.bias, module.visible_bias)
     velocity = [torch.zeros_like(t) for t in params]
+    chain, activity, first = None, None, 0
+    if saved is None:
+        p = data.mean(0)
+        if visible_units == "bernoulli":
+            p = p.clamp(1e-3, 1 - 1e-3)
+            module.visible_bias.copy_(torch.log(p / (1 - p)))
+        else:
+            module.visible_bias.copy_(p)
+        module.weight.normal_(0.0, cfg["init_scale"])
+        module.bias.zero_()
+    else:
+        first, tensors = saved
+        for i, vel in enumerate(velocity):
+            vel.copy_(tensors[f"velocity.{i}"])
+        chain, activity = tensors.get("chain"), tensors.get("activity")
     persistent = cfg["persistent"] or cfg["method"] == "pcd"
-    chain, activity = None, None
     batch = cfg["batch_size"]
-    for epoch in range(cfg["epochs"]):
+    for epoch in range(first, cfg["epochs"]):
         momentum = _momentum(cfg, epoch)
         order = torch.randperm(len(data), device=data.device)
         for start in range(0, len(data), batch):
@@ -155,14 +167,20 @@ def train_rbm(module, data, cfg, units, up=1.0, down=1.0, log=print, held_out=No
                 param.add_(vel)
         rows.append({"layer": name, "epoch": epoch + 1, **rbm_monitors(module, data, units, held_out)})
         log(f"pretrain {name} epoch {epoch + 1}/{cfg['epochs']} recon_error {rows[-1]['recon_error']:.4f}")
+        if after_epoch is not None:
+            tensors = {f"velocity.{i}": vel for i, vel in enumerate(velocity)}
+            tensors.update({key: value for key, value in (("chain", chain), ("activity", activity))
+                            if value is not None})
+            after_epoch(epoch + 1, tensors, rows[-1])
     return rows
 
 
 @torch.no_grad()
-def train_dbm_jointly(modules, data, section, log=print, visible_units="bernoulli"):
+def train_dbm_jointly(modules, data, section, log=print, visible_units="bernoulli", saved=None, after_epoch=None):
     """Joint DBM training: mean-field positive phase, persistent Gibbs chains for the negative phase.
 
-    Returns one row per epoch ({'layer': 'dbm', 'epoch', 'recon_error'}: the mean-field reconstruction)."""
+    Returns one row per epoch ({'layer': 'dbm', 'epoch', 'recon_error'}: the mean-field reconstruction).
+    saved / after_epoch: as for train_rbm."""
     rows = []
     weights = [m.weight for m in modules]
     biases = [modules[0].visible_bias] + [m.bias for m in modules]
@@ -187,12 +205,19 @@ def train_dbm_jointly(modules, data, section, log=print, visible_units="bernoull
         return states
 
     count = section["chains"] or section["batch_size"]
-    chain = mean_field(data[torch.randint(0, len(data), (count,), device=data.device)], 1)
-    chain = [c if i == 0 else torch.bernoulli(c) for i, c in enumerate(chain)]
     momentum = _momentum(section, 10 ** 9)
     vel_w = [torch.zeros_like(w) for w in weights]
     vel_b = [torch.zeros_like(b) for b in biases]
-    for epoch in range(section["joint_epochs"]):
+    first = 0
+    if saved is None:
+        chain = mean_field(data[torch.randint(0, len(data), (count,), device=data.device)], 1)
+        chain = [c if i == 0 else torch.bernoulli(c) for i, c in enumerate(chain)]
+    else:
+        first, tensors = saved
+        chain = [tensors[f"chain.{i}"] for i in range(layers)]
+        for i, vel in enumerate(vel_w + vel_b):
+            vel.copy_(tensors[f"velocity.{i}"])
+    for epoch in range(first, section["joint_epochs"]):
         order = torch.randperm(len(data), device=data.device)
         for start in range(0, len(data), section["batch_size"]):
             batch = data[order[start:start + section["batch_size"]]]
@@ -213,27 +238,92 @@ def train_dbm_jointly(modules, data, section, log=print, visible_units="bernoull
         recon = recon if visible_units == "gaussian" else torch.sigmoid(recon)
         rows.append({"layer": "dbm", "epoch": epoch + 1, "recon_error": float(((sample - recon) ** 2).mean())})
         log(f"dbm joint epoch {epoch + 1}/{section['joint_epochs']} recon_error {rows[-1]['recon_error']:.4f}")
+        if after_epoch is not None:
+            tensors = {f"chain.{i}": c for i, c in enumerate(chain)}
+            tensors.update({f"velocity.{i}": vel for i, vel in enumerate(vel_w + vel_b)})
+            after_epoch(epoch + 1, tensors, rows[-1])
     for index in range(1, len(modules)):
         modules[index].visible_bias.copy_(modules[index - 1].bias)
     return rows
 
 
-def pretrain_stack(model, x_train, section, layers, tied, log=print, held_out=None):
+class PretrainState:
+    """Pretraining progress of a generated model in a file, so that `--resume` continues a killed run.
+
+    After every epoch of every stage (an RBM's index, or 'dbm' for joint training) it writes atomically
+    the model's weights, the stage's velocities and chains, torch's RNG state, the RNG state each
+    finished stage left behind (the next stage's input is re-propagated from it) and the monitor rows.
+    A resumed run restores them and continues with the next epoch, ending with the same weights.
+    """
+
+    def __init__(self, path, identity, resume, log, write=True):
+        self.path, self.identity, self.write = path, identity, write
+        self.rows, self.finished, self.stage, self.epoch, self.tensors = [], [], None, 0, {}
+        if not (resume and path and os.path.exists(path)):
+            return
+        arrays, _, meta = load(path)
+        if {key: meta.get(key) for key in identity} != identity:
+            log(f"note: {path} belongs to another spec or method; pretraining starts from scratch")
+            return
+        self.model_state = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
+        self.finished = [arrays[f"rng.finished.{i}"] for i in range(meta["finished"])]
+        self.tensors = {k[len("stage."):]: v for k, v in arrays.items() if k.startswith("stage.")}
+        self.stage, self.epoch, self.rows = meta["stage"], meta["epoch"], list(meta["rows"])
+        self.rng = arrays["rng.current"]
+        where = f"stage {self.stage} after epoch {self.epoch}" if self.stage is not None else "its last stage"
+        log(f"resuming pretraining from {path} ({len(self.finished)} stage(s) done; continuing at {where})")
+
+    def resumed(self, stage, device):
+        """(epoch, tensors) saved for `stage`, with torch's RNG set as it was; or None."""
+        if self.stage != stage:
+            return None
+        torch.set_rng_state(torch.as_tensor(self.rng, dtype=torch.uint8))
+        return self.epoch, {k: torch.as_tensor(v, device=device) for k, v in self.tensors.items()}
+
+    def finish_stage(self):
+        self.finished.append(torch.get_rng_state().numpy().copy())
+        self.stage, self.tensors = None, {}
+
+    def save(self, model, stage, epoch, tensors, row):
+        self.rows.append(row)
+        self.stage, self.epoch = stage, epoch
+        if not (self.path and self.write):
+            return
+        state = {f"model.{k}": v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+        state.update({f"stage.{k}": v.detach().cpu().numpy() for k, v in tensors.items()})
+        state.update({f"rng.finished.{i}": value for i, value in enumerate(self.finished)})
+        state["rng.current"] = torch.get_rng_state().numpy()
+        meta = {**self.identity, "stage": stage, "epoch": epoch, "finished": len(self.finished), "rows": self.rows}
+        save(self.path, state, meta)
+
+
+def pretrain_stack(model, x_train, section, layers, tied, log=print, held_out=None, progress=None):
     """Pretrain the model's RBM modules bottom-up; `layers`: [(module path, units, per-layer cfg)].
 
+    progress: a PretrainState to continue from and to save to after every epoch (optional).
     Returns the monitor rows of every epoch (the rows of pretrain.jsonl).
     """
+    progress = progress or PretrainState(None, {}, False, log)
     modules = [model.get_submodule(path) for path, _, _ in layers]
     data = x_train.reshape(len(x_train), -1)
     held = None if held_out is None or not len(held_out) else held_out.reshape(len(held_out), -1)
     dbm = section["method"] == "dbm"
-    rows = []
+    if progress.finished or progress.stage is not None:
+        model.load_state_dict({k: torch.as_tensor(v) for k, v in progress.model_state.items()})
+    rows = list(progress.rows)
     for index, (module, (path, units, cfg)) in enumerate(zip(modules, layers)):
-        torch.manual_seed(cfg["seed"] + 1000 * index)
         up = 2.0 if dbm and len(layers) > 1 and index == 0 else 1.0
         down = 2.0 if dbm and len(layers) > 1 and index == len(layers) - 1 else 1.0
-        log(f"pretraining {path} ({module.weight.shape[1]} -> {module.weight.shape[0]}, {cfg['method']}-{cfg['k']})")
-        rows += train_rbm(module, data, cfg, units, up, down, log, None if dbm else held, cfg.get("name", path))
+        if index < len(progress.finished):             # done before the interruption: its RNG state as it left it
+            torch.set_rng_state(torch.as_tensor(progress.finished[index], dtype=torch.uint8))
+        else:
+            torch.manual_seed(cfg["seed"] + 1000 * index)
+            log(f"pretraining {path} ({module.weight.shape[1]} -> {module.weight.shape[0]}, "
+                f"{cfg['method']}-{cfg['k']})")
+            rows += train_rbm(module, data, cfg, units, up, down, log, None if dbm else held, cfg.get("name", path),
+                              progress.resumed(index, data.device),
+                              lambda epoch, tensors, row, i=index: progress.save(model, i, epoch, tensors, row))
+            progress.finish_stage()
         with torch.no_grad():
             x = up * (data @ module.weight.T) + module.bias
             mean = rbm_mean(units[1], x)
@@ -241,11 +331,14 @@ def pretrain_stack(model, x_train, section, layers, tied, log=print, held_out=No
             if held is not None:
                 held = rbm_mean(units[1], held @ module.weight.T + module.bias)
     if dbm:
-        with torch.no_grad():
-            for module in modules[1:-1]:
-                module.weight.mul_(0.5)
+        if len(progress.finished) == len(layers) and progress.stage is None:   # not resumed inside joint training
+            with torch.no_grad():
+                for module in modules[1:-1]:
+                    module.weight.mul_(0.5)
         if section["joint_epochs"]:
-            rows += train_dbm_jointly(modules, x_train.reshape(len(x_train), -1), section, log, layers[0][1][0])
+            rows += train_dbm_jointly(modules, x_train.reshape(len(x_train), -1), section, log, layers[0][1][0],
+                                      progress.resumed("dbm", x_train.device),
+                                      lambda epoch, tensors, row: progress.save(model, "dbm", epoch, tensors, row))
     with torch.no_grad():
         for decoder, encoder in tied:
             model.get_submodule(decoder).bias.copy_(model.get_submodule(encoder).visible_bias)

@@ -266,17 +266,19 @@ def fit(build_model, spec: dict, train_cfg: dict, *, epochs=None, out=None, resu
     schedule = make_schedule(optimizer, cfg["schedule"], cfg["epochs"])
     path = os.path.join(out, "checkpoint.npz")
     start, steps = 0, 0
-    if resume:
-        if not os.path.exists(path):
-            raise CheckpointError(f"{path}: no checkpoint to resume from", "train without --resume first")
+    pretrain = (hooks or {}).get("pretrain")
+    if resume and not os.path.exists(path) and pretrain is None:
+        raise CheckpointError(f"{path}: no checkpoint to resume from", "train without --resume first")
+    if resume and os.path.exists(path):
         extra, meta = load_weights(model, path)
         steps = restore_optimizer(model, optimizer, extra)
         start = int(meta.get("epoch", 0))
         for _ in range(start):
             if schedule is not None:
                 schedule.step()
-    elif hooks and hooks.get("pretrain"):
-        hooks["pretrain"](model, dataset, spec, device, out=out if leader else None)
+    elif pretrain is not None:            # killed before the first fine-tuning checkpoint: pretraining resumes
+        pretrain(model, dataset, spec, device, out=out, resume=resume, write=leader)
+        resume = False
     metrics = MetricsLog(os.path.join(out, "metrics.jsonl"), resume=resume) if leader else None
     if metrics is not None and resume:
         metrics.truncate(start)
