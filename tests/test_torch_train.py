@@ -84,6 +84,18 @@ def test_beam_search_finds_the_better_sequence_than_greedy():
     assert module.decode(model, [0], 2, beam=2) == [2, 2]
 
 
+def test_resume_at_an_epoch_boundary_is_bit_exact_with_dropout(tmp_path, capsys):
+    """digits_cnn has dropout: a resumed run must restore torch's RNG to draw the same masks."""
+    spec = os.path.join(SPECS, "digits_cnn.yaml")
+    steps_per_epoch = math.ceil(round(1797 * 0.8) / 32)
+    whole = _train_json(capsys, spec, "-o", str(tmp_path / "whole"), "--epochs", "2")
+    cut = _train_json(capsys, spec, "-o", str(tmp_path / "cut"), "--epochs", "2", "--max-steps", str(steps_per_epoch))
+    assert cut["epochs"] == 1 and cut["state_sha256"] != whole["state_sha256"]
+    resumed = _train_json(capsys, spec, "-o", str(tmp_path / "cut"), "--epochs", "2", "--resume")
+    assert resumed["epochs"] == 2
+    assert resumed["state_sha256"] == whole["state_sha256"]
+
+
 def test_resume_after_max_steps_continues_the_epoch_count(tmp_path, capsys):
     spec = os.path.join(SPECS, "digits_mlp.yaml")
     steps_per_epoch = math.ceil(round(1797 * 0.8) / 32)

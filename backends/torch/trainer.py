@@ -182,6 +182,25 @@ def optimizer_arrays(model, optimizer, steps: int) -> dict:
     return out
 
 
+RNG_KEY = "__rng__/torch"
+
+
+def rng_arrays(device) -> dict:
+    """torch's generator states (the CPU's, and the GPU's on CUDA) for a checkpoint, so that a resumed run
+    draws the same dropout masks as an uninterrupted one (the shuffles are seeded per epoch)."""
+    out = {RNG_KEY: torch.get_rng_state().numpy()}
+    if device.type == "cuda":
+        out[f"{RNG_KEY}/cuda"] = torch.cuda.get_rng_state(device).numpy()
+    return out
+
+
+def restore_rng(extra: dict, device) -> None:
+    if RNG_KEY in extra:
+        torch.set_rng_state(torch.from_numpy(np.array(extra[RNG_KEY], dtype=np.uint8)))
+    if device.type == "cuda" and f"{RNG_KEY}/cuda" in extra:
+        torch.cuda.set_rng_state(torch.from_numpy(np.array(extra[f"{RNG_KEY}/cuda"], dtype=np.uint8)), device)
+
+
 def load_weights(model, path: str) -> tuple[dict, dict]:
     """Load a checkpoint's parameters into `model`; return (extra arrays, meta). One-line errors on misfit."""
     state, extra, meta = load(path)
@@ -272,6 +291,7 @@ def fit(build_model, spec: dict, train_cfg: dict, *, epochs=None, out=None, resu
     if resume and os.path.exists(path):
         extra, meta = load_weights(model, path)
         steps = restore_optimizer(model, optimizer, extra)
+        restore_rng(extra, device)
         start = int(meta.get("epoch", 0))
         for _ in range(start):
             if schedule is not None:
@@ -350,13 +370,13 @@ def fit(build_model, spec: dict, train_cfg: dict, *, epochs=None, out=None, resu
                 print(f"epoch {epoch}/{total_epochs}: {shown}", file=sys.stderr)
             if epoch % cfg.get("checkpoint_every", 1) == 0 or epoch == total_epochs:
                 save(path, state_arrays(model), {**meta, "epoch": epoch, "steps": steps},
-                     optimizer_arrays(model, optimizer, steps))
+                     {**optimizer_arrays(model, optimizer, steps), **rng_arrays(device)})
         if max_steps and steps >= max_steps:
             stopped = True
             break
     if leader and (stopped or not os.path.exists(path)):   # keep the weights of a cut-short run
         save(path, state_arrays(model), {**meta, "epoch": epochs_done, "steps": steps},
-             optimizer_arrays(model, optimizer, steps))
+             {**optimizer_arrays(model, optimizer, steps), **rng_arrays(device)})
     result = {"backend": "torch", "epochs": epochs_done, "final_loss": final_loss,
               "seconds": round(seconds, 4), "samples_per_second": samples / seconds if seconds else 0.0,
               "checkpoint": path, "device": str(device), "state_sha256": state_digest(model)}
