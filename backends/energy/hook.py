@@ -83,7 +83,9 @@ def pretrain(graph, dataset, state: dict, options, log, backend: str | None = No
     log = log or (lambda message: None)
     out_dir = getattr(options, "out_dir", None)
     rows_path = os.path.join(out_dir, "pretrain.jsonl") if out_dir else None
-    progress = PretrainProgress(out_dir, graph, section.method, bool(getattr(options, "resume", False)), log)
+    identity = {"spec": graph.name, "source_hash": graph.source_hash, "method": section.method,
+                "backend": backend or "numpy"}
+    progress = PretrainProgress(out_dir, identity, bool(getattr(options, "resume", False)), log)
     rows = progress.rows
     engine = engine_for(backend, log)
 

@@ -5,6 +5,9 @@ atomically to out_dir/pretrain_state.npz: finished layers' parameters and the RN
 (the next layer's input is re-propagated from them), the current layer's parameters, momentum buffers,
 persistent chains, sparsity activity, epoch and RNG state, and the monitor rows so far. A resumed run
 restores it and continues from the next epoch, so it ends with the same weights as an uninterrupted one.
+
+Standard library, NumPy and the checkpoint module only: generated PyTorch model files inline it, and keep
+torch's RNG states (lists of bytes) where the NumPy backend keeps its generators' states.
 """
 from __future__ import annotations
 
@@ -12,15 +15,19 @@ import os
 
 import numpy as np
 
+from backends.checkpoint import load, save
+
 STATE_FILE = "pretrain_state.npz"
 
 
 class PretrainProgress:
     """Saves and restores pretraining progress for one run directory (path None: keeps nothing)."""
 
-    def __init__(self, out_dir: str | None, graph, method: str, resume: bool, log=None):
+    def __init__(self, out_dir: str | None, identity: dict, resume: bool, log=None, writer: bool = True):
+        """identity: what a saved state must match to be continued (spec, source hash, method, backend);
+        writer False: read only (the other ranks of a distributed run)."""
         self.path = os.path.join(out_dir, STATE_FILE) if out_dir else None
-        self.identity = {"spec": graph.name, "source_hash": graph.source_hash, "method": method}
+        self.identity, self.writer = identity, writer
         self.finished: list = []       # per finished layer: (params dict, rng state after its training)
         self.current: dict | None = None      # {'layer', 'epoch', 'rng', 'arrays'} of an unfinished stage
         self.rows: list = []
@@ -28,8 +35,7 @@ class PretrainProgress:
             self._load(log or (lambda message: None))
 
     def _load(self, log) -> None:
-        from backends import checkpoint
-        arrays, _, meta = checkpoint.load(self.path)
+        arrays, _, meta = load(self.path)
         if {k: meta.get(k) for k in self.identity} != self.identity:
             log(f"note: {self.path} belongs to another spec or method; pretraining starts from scratch")
             return
@@ -49,20 +55,18 @@ class PretrainProgress:
         """The saved unfinished state of `layer` (an index, or 'dbm'), or None."""
         return self.current if self.current is not None and self.current["layer"] == layer else None
 
-    def finish_layer(self, params: dict, rng: np.random.Generator) -> None:
-        self.finished.append(({k: np.array(v) for k, v in params.items()}, rng.bit_generator.state))
+    def finish_layer(self, params: dict, rng_state) -> None:
+        self.finished.append(({k: np.array(v) for k, v in params.items()}, rng_state))
         self.current = None
 
-    def save(self, layer, epoch: int, rng: np.random.Generator | None, arrays: dict) -> None:
+    def save(self, layer, epoch: int, rng_state, arrays: dict) -> None:
         """Record that `layer` finished `epoch` epochs with these arrays (and RNG state); written atomically."""
-        self.current = {"layer": layer, "epoch": epoch, "rng": None if rng is None else rng.bit_generator.state,
-                        "arrays": arrays}
+        self.current = {"layer": layer, "epoch": epoch, "rng": rng_state, "arrays": arrays}
         self.write()
 
     def write(self) -> None:
-        if self.path is None:
+        if self.path is None or not self.writer:
             return
-        from backends import checkpoint
         state = {}
         for index, (params, _) in enumerate(self.finished):
             state.update({f"finished.{index}.{k}": v for k, v in params.items()})
@@ -72,7 +76,7 @@ class PretrainProgress:
             state.update({f"current.{k}": np.asarray(v) for k, v in self.current["arrays"].items()})
         meta = {**self.identity, "finished_rng": [s for _, s in self.finished], "current": current,
                 "rows": self.rows}
-        checkpoint.save(self.path, state, _json_safe(meta))
+        save(self.path, state, _json_safe(meta))
 
 
 def _json_safe(value):

@@ -59,11 +59,12 @@ def train_dbn(data: np.ndarray, plans: list, dtype=np.float32, log=None, held_ou
             saved = None if progress is None else progress.resumed(index)
             if saved is not None:
                 trainer.load_state(saved)
-            save = None if progress is None else (lambda t, i=index: progress.save(i, t.epoch, t.rng, t.state()))
+            save = None if progress is None else \
+                (lambda t, i=index: progress.save(i, t.epoch, t.rng.bit_generator.state, t.state()))
             trainer.fit(x, None if log is None else (lambda row, n=plan.name: log(n, row)), x_held, save)
             rbm.up = rbm.down = 1.0
             if progress is not None:
-                progress.finish_layer(rbm.params(), rng)
+                progress.finish_layer(rbm.params(), rng.bit_generator.state)
                 progress.write()
         rbms.append(rbm)
         if index + 1 < len(plans):
@@ -206,8 +207,8 @@ class DBM:
                 recon = self._mean(0, self._input(0, mf))
                 log("dbm", {"epoch": epoch + 1, "recon_error": float(np.mean((sample - recon) ** 2))})
             if progress is not None:
-                progress.save("dbm", epoch + 1, rng, {f"{name}.{i}": a for name, arrays in groups.items()
-                                                      for i, a in enumerate(arrays)})
+                progress.save("dbm", epoch + 1, rng.bit_generator.state,
+                              {f"{name}.{i}": a for name, arrays in groups.items() for i, a in enumerate(arrays)})
         return self
 
     def sample(self, count: int, steps: int, rng: np.random.Generator) -> np.ndarray:

@@ -18,8 +18,8 @@ from .inline import inline_module
 HOOK = '''def pretrain_rbms(model, dataset, spec, device, out=None, resume=False, write=True):
     """Greedy RBM pretraining (DBN, autoencoder) or DBM training of the model's rbm layers.
 
-    With `out`, keeps out/pretrain_state.npz after every epoch (resume=True continues from it) and writes
-    out/pretrained.npz (the generative model before fine-tuning, for `netspec sample`) and
+    With `out`, keeps out/pretrain_state.npz after every epoch of every stage (resume=True continues from
+    it) and writes out/pretrained.npz (the generative model before fine-tuning, for `netspec sample`) and
     out/pretrain.jsonl (monitors per epoch), as the NumPy backend does; write=False (other DDP ranks) reads only.
     """
     dtype = next(model.parameters()).dtype
@@ -31,8 +31,7 @@ HOOK = '''def pretrain_rbms(model, dataset, spec, device, out=None, resume=False
 
     identity = {"spec": spec["name"], "source_hash": spec["source_hash"], "method": PRETRAIN["method"],
                 "backend": "torch"}
-    progress = PretrainState(os.path.join(out, "pretrain_state.npz") if out else None, identity, resume, log,
-                             write)
+    progress = PretrainProgress(out, identity, resume, log, write)
     rows = pretrain_stack(model, x_train, PRETRAIN, RBM_LAYERS, TIED_DECODERS, log, held_out, progress)
     if out and write:
         state = {key: value.detach().cpu().numpy() for key, value in model.state_dict().items()}
@@ -64,6 +63,7 @@ def section(graph, imports) -> Section | None:
     values["momentum"] = list(values["momentum"])
     imports.add_source("import json\nimport os\nimport sys\nimport torch\n")
     code = "\n\n\n".join([
+        inline_module("backends.energy.resume", imports),
         inline_module("backends.torch.energy_runtime", imports),
         "# the spec's validated pretrain: section, and each rbm layer's settings (its own overrides applied)\n"
         + f"PRETRAIN = {pprint.pformat(values, width=100, sort_dicts=False)}",

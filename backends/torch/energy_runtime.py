@@ -4,12 +4,10 @@ Inlined into model files by backends/torch/energy.py; depends on torch and numpy
 NumPy implementation in backends/energy (same update rules, same settings), on the model's own RBM
 modules, so the pretrained weights land in the model's state_dict under the checkpoint names.
 """
-import os
-
 import numpy as np
 import torch
 
-from backends.checkpoint import load, save
+from backends.energy.resume import PretrainProgress
 
 
 def rbm_mean(kind, x):
@@ -247,83 +245,55 @@ def train_dbm_jointly(modules, data, section, log=print, visible_units="bernoull
     return rows
 
 
-class PretrainState:
-    """Pretraining progress of a generated model in a file, so that `--resume` continues a killed run.
-
-    After every epoch of every stage (an RBM's index, or 'dbm' for joint training) it writes atomically
-    the model's weights, the stage's velocities and chains, torch's RNG state, the RNG state each
-    finished stage left behind (the next stage's input is re-propagated from it) and the monitor rows.
-    A resumed run restores them and continues with the next epoch, ending with the same weights.
-    """
-
-    def __init__(self, path, identity, resume, log, write=True):
-        self.path, self.identity, self.write = path, identity, write
-        self.rows, self.finished, self.stage, self.epoch, self.tensors = [], [], None, 0, {}
-        if not (resume and path and os.path.exists(path)):
-            return
-        arrays, _, meta = load(path)
-        if {key: meta.get(key) for key in identity} != identity:
-            log(f"note: {path} belongs to another spec or method; pretraining starts from scratch")
-            return
-        self.model_state = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
-        self.finished = [arrays[f"rng.finished.{i}"] for i in range(meta["finished"])]
-        self.tensors = {k[len("stage."):]: v for k, v in arrays.items() if k.startswith("stage.")}
-        self.stage, self.epoch, self.rows = meta["stage"], meta["epoch"], list(meta["rows"])
-        self.rng = arrays["rng.current"]
-        where = f"stage {self.stage} after epoch {self.epoch}" if self.stage is not None else "its last stage"
-        log(f"resuming pretraining from {path} ({len(self.finished)} stage(s) done; continuing at {where})")
-
-    def resumed(self, stage, device):
-        """(epoch, tensors) saved for `stage`, with torch's RNG set as it was; or None."""
-        if self.stage != stage:
-            return None
-        torch.set_rng_state(torch.as_tensor(self.rng, dtype=torch.uint8))
-        return self.epoch, {k: torch.as_tensor(v, device=device) for k, v in self.tensors.items()}
-
-    def finish_stage(self):
-        self.finished.append(torch.get_rng_state().numpy().copy())
-        self.stage, self.tensors = None, {}
-
-    def save(self, model, stage, epoch, tensors, row):
-        self.rows.append(row)
-        self.stage, self.epoch = stage, epoch
-        if not (self.path and self.write):
-            return
-        state = {f"model.{k}": v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-        state.update({f"stage.{k}": v.detach().cpu().numpy() for k, v in tensors.items()})
-        state.update({f"rng.finished.{i}": value for i, value in enumerate(self.finished)})
-        state["rng.current"] = torch.get_rng_state().numpy()
-        meta = {**self.identity, "stage": stage, "epoch": epoch, "finished": len(self.finished), "rows": self.rows}
-        save(self.path, state, meta)
-
-
 def pretrain_stack(model, x_train, section, layers, tied, log=print, held_out=None, progress=None):
     """Pretrain the model's RBM modules bottom-up; `layers`: [(module path, units, per-layer cfg)].
 
-    progress: a PretrainState to continue from and to save to after every epoch (optional).
-    Returns the monitor rows of every epoch (the rows of pretrain.jsonl).
+    progress: a PretrainProgress (backends/energy/resume.py) to continue from and to save to after every
+    epoch of every stage; its saved arrays are the model's weights ('model.*') and the stage's velocities
+    and chains ('stage.*'), its RNG states torch's. Returns the monitor rows of every epoch (pretrain.jsonl).
     """
-    progress = progress or PretrainState(None, {}, False, log)
+    progress = progress or PretrainProgress(None, {}, False)
     modules = [model.get_submodule(path) for path, _, _ in layers]
     data = x_train.reshape(len(x_train), -1)
     held = None if held_out is None or not len(held_out) else held_out.reshape(len(held_out), -1)
     dbm = section["method"] == "dbm"
-    if progress.finished or progress.stage is not None:
-        model.load_state_dict({k: torch.as_tensor(v) for k, v in progress.model_state.items()})
-    rows = list(progress.rows)
+
+    def resumed(stage):
+        """(epoch, stage tensors) saved for `stage`, with the model's weights and torch's RNG put back; or None."""
+        saved = progress.resumed(stage)
+        if saved is None:
+            return None
+        arrays = saved["arrays"]
+        model.load_state_dict({k[len("model."):]: torch.as_tensor(v) for k, v in arrays.items()
+                               if k.startswith("model.")})
+        torch.set_rng_state(torch.tensor(saved["rng"], dtype=torch.uint8))
+        return saved["epoch"], {k[len("stage."):]: torch.as_tensor(v, device=x_train.device)
+                                for k, v in arrays.items() if k.startswith("stage.")}
+
+    def save_epoch(stage, epoch, tensors, row):
+        progress.rows.append(row)
+        arrays = {f"model.{k}": v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+        arrays.update({f"stage.{k}": v.detach().cpu().numpy() for k, v in tensors.items()})
+        progress.save(stage, epoch, torch.get_rng_state().tolist(), arrays)
+
     for index, (module, (path, units, cfg)) in enumerate(zip(modules, layers)):
         up = 2.0 if dbm and len(layers) > 1 and index == 0 else 1.0
         down = 2.0 if dbm and len(layers) > 1 and index == len(layers) - 1 else 1.0
-        if index < len(progress.finished):             # done before the interruption: its RNG state as it left it
-            torch.set_rng_state(torch.as_tensor(progress.finished[index], dtype=torch.uint8))
+        if index < len(progress.finished):             # done before the interruption: as it left it
+            params, rng_state = progress.finished[index]
+            with torch.no_grad():
+                for key, value in params.items():
+                    getattr(module, key).copy_(torch.as_tensor(value))
+            torch.set_rng_state(torch.tensor(rng_state, dtype=torch.uint8))
         else:
             torch.manual_seed(cfg["seed"] + 1000 * index)
             log(f"pretraining {path} ({module.weight.shape[1]} -> {module.weight.shape[0]}, "
                 f"{cfg['method']}-{cfg['k']})")
-            rows += train_rbm(module, data, cfg, units, up, down, log, None if dbm else held, cfg.get("name", path),
-                              progress.resumed(index, data.device),
-                              lambda epoch, tensors, row, i=index: progress.save(model, i, epoch, tensors, row))
-            progress.finish_stage()
+            train_rbm(module, data, cfg, units, up, down, log, None if dbm else held, cfg.get("name", path),
+                      resumed(index), lambda epoch, tensors, row, i=index: save_epoch(i, epoch, tensors, row))
+            progress.finish_layer({key: getattr(module, key).detach().cpu().numpy()
+                                   for key in ("weight", "bias", "visible_bias")}, torch.get_rng_state().tolist())
+            progress.write()
         with torch.no_grad():
             x = up * (data @ module.weight.T) + module.bias
             mean = rbm_mean(units[1], x)
@@ -331,18 +301,16 @@ def pretrain_stack(model, x_train, section, layers, tied, log=print, held_out=No
             if held is not None:
                 held = rbm_mean(units[1], held @ module.weight.T + module.bias)
     if dbm:
-        if len(progress.finished) == len(layers) and progress.stage is None:   # not resumed inside joint training
-            with torch.no_grad():
-                for module in modules[1:-1]:
-                    module.weight.mul_(0.5)
-        if section["joint_epochs"]:
-            rows += train_dbm_jointly(modules, x_train.reshape(len(x_train), -1), section, log, layers[0][1][0],
-                                      progress.resumed("dbm", x_train.device),
-                                      lambda epoch, tensors, row: progress.save(model, "dbm", epoch, tensors, row))
+        with torch.no_grad():
+            for module in modules[1:-1]:
+                module.weight.mul_(0.5)
+        if section["joint_epochs"]:                     # resumed("dbm") puts back the weights it saved
+            train_dbm_jointly(modules, x_train.reshape(len(x_train), -1), section, log, layers[0][1][0],
+                              resumed("dbm"), lambda epoch, tensors, row: save_epoch("dbm", epoch, tensors, row))
     with torch.no_grad():
         for decoder, encoder in tied:
             model.get_submodule(decoder).bias.copy_(model.get_submodule(encoder).visible_bias)
-    return rows
+    return progress.rows
 
 
 def seed_everything(seed):
