@@ -63,5 +63,24 @@ def set_threads(count: int | None = None) -> None:
     try:
         from threadpoolctl import threadpool_limits
         threadpool_limits(count)
-    except ImportError:       # without threadpoolctl, OMP/OPENBLAS_NUM_THREADS still apply
+    except ImportError:       # a dependency; without it OMP/OPENBLAS_NUM_THREADS still apply
         pass
+
+
+_BLAS_THREADS: list[int] = []        # the BLAS thread count before the first set_blas_threads
+
+
+def set_blas_threads(count: int | None) -> bool:
+    """Set the BLAS libraries' thread count process-wide (None: back to what it was before the first call).
+
+    False when threadpoolctl is missing, so the count cannot be changed (the caller keeps BLAS's threads).
+    """
+    try:
+        from threadpoolctl import threadpool_info, threadpool_limits
+    except ImportError:
+        return False
+    if not _BLAS_THREADS:
+        _BLAS_THREADS.append(max([lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"],
+                                 default=1))
+    threadpool_limits(_BLAS_THREADS[0] if count is None else count, user_api="blas")
+    return True

@@ -22,6 +22,13 @@ def _padded(x4, ph, pw, hp, wp):
     return xp
 
 
+def _padded_shape(x4_shape, geo):
+    """The shape _padded gives an input of x4_shape."""
+    n, c, h, w = x4_shape
+    hp, wp = _span(geo)
+    return n, c, max(hp, geo[4] + h), max(wp, geo[5] + w)
+
+
 def _span(geo):
     """The padded height and width the windows reach."""
     kh, kw, sh, sw, _, _, dh, dw, oh, ow = geo
@@ -29,11 +36,13 @@ def _span(geo):
 
 
 class ConvPoolOps:
-    """Mixin of NumpyOps: conv1d/2d, max/avg/lp pools, global and adaptive pools."""
+    """Mixin of NumpyOps: conv1d/2d, max/avg/lp pools, global and adaptive pools (NumpyOps._over_batch runs
+    the per-sample work over batch slices)."""
 
     # -- convolution -------------------------------------------------------------------------
-    # Per-sample im2col: cols [N, C*kh*kw, OH*OW], so one batched product W [F, C*kh*kw] @ cols is
-    # [N, F, OH*OW], already channels-first; bias and a fused relu follow in one pass over it.
+    # Per-sample im2col: cols [N, C*kh*kw, OH*OW], so one product per sample W [F, C*kh*kw] @ cols[n] is
+    # [F, OH*OW], already channels-first; bias and a fused relu follow in one pass over it. Each batch slice
+    # does all of a sample's work on its own thread (self.batch_split).
     def _conv_forward(self, ctx, inputs, params, attrs, train, rank):
         x = inputs[0]
         x4 = np.ascontiguousarray(_as4d(x))
@@ -44,76 +53,74 @@ class ConvPoolOps:
         same = attrs.get("padding") == "same"
         oh, ow = window_out_size(h, kh, sh, ph, dh, same=same), window_out_size(w, kw, sw, pw, dw, same=same)
         geo = (kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
-        if geo == (1, 1, 1, 1, 0, 0, 1, 1, h, w):            # 1x1 convolution: the input is its own im2col
-            cols = x4.reshape(n, c, h * w)
-        else:
-            cols = np.empty((n, c * kh * kw, oh * ow), dtype=x.dtype)
-            kernels.im2col(_padded(x4, ph, pw, *_span(geo)), kh, kw, sh, sw, dh, dw, oh, ow, cols)
+        pointwise = geo == (1, 1, 1, 1, 0, 0, 1, 1, h, w)     # 1x1 convolution: the input is its own im2col
+        xp = x4 if pointwise else _padded(x4, ph, pw, *_span(geo))
+        cols = x4.reshape(n, c, h * w) if pointwise else np.empty((n, c * kh * kw, oh * ow), dtype=x.dtype)
         w2 = weight.reshape(filters, -1)
-        if groups == 1:
-            out = np.matmul(w2, cols)
-        else:
-            out = np.empty((n, filters, oh * ow), dtype=x.dtype)
-            for wg, cg, og in self._group_slices(w2, cols, out, groups):
-                np.matmul(wg, cg, out=og)
+        out = np.empty((n, filters, oh * ow), dtype=x.dtype)
         has_bias, relu = "bias" in params, ctx.get("activation") == "relu"
-        if has_bias or relu:
-            kernels.bias_act(out, params["bias"] if has_bias else w2[:, 0], has_bias, relu)
+        bias = params["bias"] if has_bias else w2[:, 0]
+        group_rows = self._group_rows(w2, cols.shape[1], groups)
+
+        def forward_slice(lo, hi):
+            if not pointwise:
+                kernels.im2col(xp[lo:hi], kh, kw, sh, sw, dh, dw, oh, ow, cols[lo:hi])
+            for (f0, f1), (k0, k1) in group_rows:
+                np.matmul(w2[f0:f1], cols[lo:hi, k0:k1], out=out[lo:hi, f0:f1])
+            if has_bias or relu:
+                kernels.bias_act(out[lo:hi], bias, has_bias, relu)
+
+        self._over_batch(forward_slice, n)
         if train:
-            ctx.update(cols=cols, x_shape=x.shape, x4_shape=x4.shape, geo=geo, w2=w2, groups=groups,
+            ctx.update(cols=cols, x_shape=x.shape, x4_shape=x4.shape, geo=geo, w2=w2, group_rows=group_rows,
                        has_bias=has_bias, relu=relu, out=out if relu else None, w_shape=weight.shape)
         return out.reshape((n, filters, ow) if rank == 1 else (n, filters, oh, ow))
 
     def _conv_backward(self, ctx, grad):
         n = grad.shape[0]
-        cols, w2, groups = ctx["cols"], ctx["w2"], ctx["groups"]
-        filters = w2.shape[0]
+        cols, w2, group_rows = ctx["cols"], ctx["w2"], ctx["group_rows"]
+        filters, rows = w2.shape
         g = np.ascontiguousarray(grad).reshape(n, filters, -1)
-        grads = {}
-        if ctx["has_bias"] or ctx["relu"]:
-            masked = np.empty_like(g)
-            bias = np.empty(filters, dtype=g.dtype)
-            kernels.act_grad_bias(g, ctx["out"] if ctx["relu"] else g, ctx["relu"], ctx["has_bias"], masked, bias)
-            g = masked
-            if ctx["has_bias"]:
-                grads["bias"] = bias
-        if groups == 1:
-            grads["weight"] = np.matmul(g, cols.transpose(0, 2, 1)).sum(axis=0).reshape(ctx["w_shape"])
-        else:
-            grads["weight"] = np.concatenate([np.matmul(gg, cg.transpose(0, 2, 1)).sum(axis=0) for wg, cg, gg
-                                              in self._group_slices(w2, cols, g, groups)]).reshape(ctx["w_shape"])
-        if not ctx.get("input_grads", (True,))[0]:       # the input is data: only the weight gradients
-            return [None], grads
-        if groups == 1:
-            dcols = np.matmul(w2.T, g)
-        else:
-            dcols = np.empty(cols.shape, dtype=g.dtype)
-            for (wg, _, gg), (_, dg, _) in zip(self._group_slices(w2, cols, g, groups),
-                                               self._group_slices(w2, dcols, g, groups)):
-                np.matmul(wg.T, gg, out=dg)
+        has_bias, relu = ctx["has_bias"], ctx["relu"]
+        masked = np.empty_like(g) if has_bias or relu else g
+        bias_parts = np.empty((n, filters), dtype=g.dtype)
+        weight_parts = np.empty((n, filters, rows), dtype=g.dtype)          # rows: one group's
+        want_dx = ctx.get("input_grads", (True,))[0]          # False: the input is data, weights only
         x4_shape, geo = ctx["x4_shape"], ctx["geo"]
-        if geo[:8] == (1, 1, 1, 1, 0, 0, 1, 1) and geo[8:] == x4_shape[2:]:
-            dx = dcols
-        else:
-            dx = self._col2im(dcols, x4_shape, geo)
+        pointwise = geo[:8] == (1, 1, 1, 1, 0, 0, 1, 1) and geo[8:] == x4_shape[2:]
+        dcols = np.empty(cols.shape, dtype=g.dtype) if want_dx else None
+        dxp = None if not want_dx or pointwise else np.empty(_padded_shape(x4_shape, geo), dtype=g.dtype)
+
+        def backward_slice(lo, hi):
+            if has_bias or relu:
+                kernels.act_grad_bias(g[lo:hi], ctx["out"][lo:hi] if relu else g[lo:hi], relu, has_bias,
+                                      masked[lo:hi], bias_parts[lo:hi])
+            for (f0, f1), (k0, k1) in group_rows:
+                np.matmul(masked[lo:hi, f0:f1], cols[lo:hi, k0:k1].transpose(0, 2, 1),
+                          out=weight_parts[lo:hi, f0:f1])
+                if want_dx:
+                    np.matmul(w2[f0:f1].T, masked[lo:hi, f0:f1], out=dcols[lo:hi, k0:k1])
+            if dxp is not None:
+                dxp[lo:hi] = 0
+                kernels.col2im(dcols[lo:hi], *geo[:4], *geo[6:], dxp[lo:hi])
+
+        self._over_batch(backward_slice, n)
+        grads = {"weight": weight_parts.sum(axis=0).reshape(ctx["w_shape"])}
+        if has_bias:
+            grads["bias"] = bias_parts.sum(axis=0)
+        if not want_dx:
+            return [None], grads
+        if pointwise:
+            return [dcols.reshape(ctx["x_shape"])], grads
+        ph, pw = geo[4], geo[5]
+        dx = dxp[:, :, ph:ph + x4_shape[2], pw:pw + x4_shape[3]]
         return [dx.reshape(ctx["x_shape"])], grads
 
     @staticmethod
-    def _col2im(dcols, x4_shape, geo):
-        """The adjoint of the im2col copy: every tap's block added back onto its strided image window."""
-        n, c, h, w = x4_shape
-        kh, kw, sh, sw, ph, pw, dh, dw, oh, ow = geo
-        hp, wp = _span(geo)
-        dxp = np.zeros((n, c, max(hp, ph + h), max(wp, pw + w)), dtype=dcols.dtype)
-        kernels.col2im(dcols, kh, kw, sh, sw, dh, dw, oh, ow, dxp)
-        return dxp[:, :, ph:ph + h, pw:pw + w]
-
-    @staticmethod
-    def _group_slices(w2, cols, out, groups):
-        """(weight rows, im2col rows, output channels) of each group."""
-        fg, cg = w2.shape[0] // groups, cols.shape[1] // groups
-        return [(w2[g * fg:(g + 1) * fg], cols[:, g * cg:(g + 1) * cg], out[:, g * fg:(g + 1) * fg])
-                for g in range(groups)]
+    def _group_rows(w2, rows, groups):
+        """((first, end) weight rows, (first, end) im2col rows) of each group."""
+        fg, cg = w2.shape[0] // groups, rows // groups
+        return [((g * fg, (g + 1) * fg), (g * cg, (g + 1) * cg)) for g in range(groups)]
 
     def forward_conv1d(self, ctx, inputs, params, attrs, train):
         return self._conv_forward(ctx, inputs, params, attrs, train, 1)
@@ -143,16 +150,23 @@ class ConvPoolOps:
         out = np.empty((n, c, geo[8], geo[9]), dtype=x.dtype)
         argmax = np.empty(out.shape, dtype=np.int64)
         if geo[:8] == (2, 2, 2, 2, 0, 0, 1, 1) and 2 * geo[8] <= x4.shape[2] and 2 * geo[9] <= x4.shape[3]:
-            kernels.maxpool2x2(x4, out, argmax)
+            self._over_batch(lambda lo, hi: kernels.maxpool2x2(x4[lo:hi], out[lo:hi], argmax[lo:hi]), n)
         else:
-            kernels.maxpool_forward(x4, *geo, out, argmax)
+            self._over_batch(lambda lo, hi: kernels.maxpool_forward(x4[lo:hi], *geo, out[lo:hi], argmax[lo:hi]), n)
         if train:
             ctx.update(argmax=argmax, x_shape=x.shape, x4_shape=x4.shape)
         return self._pool_out_shape(x, out)
 
     def _maxpool_backward(self, ctx, grad):
-        dx = np.zeros(ctx["x4_shape"], dtype=grad.dtype)
-        kernels.maxpool_backward(np.ascontiguousarray(grad).reshape(ctx["argmax"].shape), ctx["argmax"], dx)
+        dx = np.empty(ctx["x4_shape"], dtype=grad.dtype)
+        argmax = ctx["argmax"]
+        grad = np.ascontiguousarray(grad).reshape(argmax.shape)
+
+        def backward_slice(lo, hi):
+            dx[lo:hi] = 0
+            kernels.maxpool_backward(grad[lo:hi], argmax[lo:hi], dx[lo:hi])
+
+        self._over_batch(backward_slice, dx.shape[0])
         return [dx.reshape(ctx["x_shape"])], {}
 
     def forward_maxpool1d(self, ctx, inputs, params, attrs, train):
@@ -168,14 +182,21 @@ class ConvPoolOps:
         kh, kw, sh, sw, ph, pw, _, _, oh, ow = geo
         include = bool(attrs.get("count_include_pad", True))
         out = np.empty((x4.shape[0], x4.shape[1], oh, ow), dtype=x.dtype)
-        kernels.avgpool_forward(x4, kh, kw, sh, sw, ph, pw, oh, ow, include, out)
+        self._over_batch(lambda lo, hi: kernels.avgpool_forward(x4[lo:hi], kh, kw, sh, sw, ph, pw, oh, ow, include,
+                                                                out[lo:hi]), len(out))
         if train:
             ctx.update(x_shape=x.shape, x4_shape=x4.shape, avg=(kh, kw, sh, sw, ph, pw, include), out4=out.shape)
         return self._pool_out_shape(x, out)
 
     def _avgpool_backward_raw(self, ctx, grad):
-        dx = np.zeros(ctx["x4_shape"], dtype=grad.dtype)
-        kernels.avgpool_backward(np.ascontiguousarray(grad).reshape(ctx["out4"]), *ctx["avg"], dx)
+        dx = np.empty(ctx["x4_shape"], dtype=grad.dtype)
+        grad = np.ascontiguousarray(grad).reshape(ctx["out4"])
+
+        def backward_slice(lo, hi):
+            dx[lo:hi] = 0
+            kernels.avgpool_backward(grad[lo:hi], *ctx["avg"], dx[lo:hi])
+
+        self._over_batch(backward_slice, len(dx))
         return dx.reshape(ctx["x_shape"])
 
     def forward_avgpool1d(self, ctx, inputs, params, attrs, train):

@@ -12,7 +12,7 @@ from numba import njit, uint64
 SUMS = {"reassoc", "contract"}        # fastmath flags that let reductions vectorize (NaN/inf semantics kept)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def maxpool_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out, argmax):
     """Window maximum (padding counts as -inf; a later element wins if larger or NaN, as in PyTorch) and the
     flat y*W + x index of each."""
@@ -42,7 +42,7 @@ def maxpool_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out, argmax):
                 argmax[n, c, i, j] = where
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def maxpool2x2(x, out, argmax):
     """maxpool_forward for 2x2 windows at stride 2 that lie inside the image: unrolled and branch-free
     (about 7x faster than the general loop, whose data-dependent branches mispredict)."""
@@ -64,7 +64,7 @@ def maxpool2x2(x, out, argmax):
                 where[j] = 2 * i * w_ + 2 * j + (k2 if second else k1)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def maxpool_backward(grad, argmax, dx):
     n_, c_, oh, ow = grad.shape
     w_ = dx.shape[3]
@@ -76,7 +76,7 @@ def maxpool_backward(grad, argmax, dx):
                 dx[n, c, where // w_, where % w_] += grad[n, c, i, j]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _avg_window(i, k, s, p, size):
     """PyTorch's avg-pool window: clipped [start, end) and the size of the window clipped to the padding."""
     start = i * s - p
@@ -85,7 +85,7 @@ def _avg_window(i, k, s, p, size):
     return max(start, 0), min(end, size), padded
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def avgpool_forward(x, kh, kw, sh, sw, ph, pw, oh, ow, count_include_pad, out):
     n_, c_, h_, w_ = x.shape
     for nc in range(n_ * c_):
@@ -102,7 +102,7 @@ def avgpool_forward(x, kh, kw, sh, sw, ph, pw, oh, ow, count_include_pad, out):
                 out[n, c, i, j] = total / max(divisor, 1)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def avgpool_backward(grad, kh, kw, sh, sw, ph, pw, count_include_pad, dx):
     n_, c_, oh, ow = grad.shape
     h_, w_ = dx.shape[2], dx.shape[3]
@@ -121,7 +121,7 @@ def avgpool_backward(grad, kh, kw, sh, sw, ph, pw, count_include_pad, dx):
 
 # The im2col pair indexes flat arrays with unsigned offsets: with signed ones Numba adds a negative-index
 # check per access, which keeps LLVM from vectorising the row copies (about 2x slower).
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def im2col(xp, kh, kw, sh, sw, dh, dw, oh, ow, cols):
     """cols[n, (c*kh + a)*kw + b, i*ow + j] = xp[n, c, i*sh + a*dh, j*sw + b*dw] from the padded input xp."""
     n_, c_, hp, wp = xp.shape
@@ -142,7 +142,7 @@ def im2col(xp, kh, kw, sh, sw, dh, dw, oh, ow, cols):
                 k += width
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def col2im(cols, kh, kw, sh, sw, dh, dw, oh, ow, dxp):
     """The adjoint of im2col: dxp (the zeroed, padded input gradient) accumulates every entry of cols."""
     n_, c_, hp, wp = dxp.shape
@@ -163,7 +163,7 @@ def col2im(cols, kh, kw, sh, sw, dh, dw, oh, ow, dxp):
                 k += width
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def bias_act(y, bias, has_bias, relu):
     """y[o, f, p] = act(y[o, f, p] + bias[f]) in place (act: relu or identity)."""
     outer, f_, p_ = y.shape
@@ -179,12 +179,10 @@ def bias_act(y, bias, has_bias, relu):
                     row[p] += add
 
 
-@njit(cache=True, fastmath=SUMS)
+@njit(cache=True, nogil=True, fastmath=SUMS)
 def act_grad_bias(grad, out, relu, has_bias, dgrad, dbias):
-    """dgrad = grad masked by out > 0 (relu) or copied; dbias[f] = sum of dgrad[:, f, :] when has_bias."""
+    """dgrad = grad masked by out > 0 (relu) or copied; dbias[o, f] = sum of dgrad[o, f, :] when has_bias."""
     outer, f_, p_ = grad.shape
-    if has_bias:
-        dbias[:] = 0.0
     for o in range(outer):
         for f in range(f_):
             g, d = grad[o, f], dgrad[o, f]
@@ -199,14 +197,14 @@ def act_grad_bias(grad, out, relu, has_bias, dgrad, dbias):
                 total = 0.0
                 for p in range(p_):
                     total += d[p]
-                dbias[f] += total
+                dbias[o, f] = total
 
 
 # LSTM kernels: PyTorch's gate order i, f, g, o; feature-major steps ([4H, N] gates, [H, N] states), so every
 # inner loop runs over one contiguous row of the batch. Each loop touches few arrays: LLVM vectorises a loop
 # only when its runtime alias checks between the arrays stay few (a fused ten-array loop ran scalar, 4x slower).
 # `one` is 1 in the arrays' dtype: a Python literal would promote float32 arithmetic to float64.
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def lstm_preact(gates, xw, t, bias):
     """gates [4H, N] holds W_hh h; add the input projection xw[:, t] and the bias, and negate the sigmoid rows
     (i, f, o) so that one exp gives exp(-x) for them (g's rows keep x for tanh)."""
@@ -237,7 +235,7 @@ def lstm_cell(gates, c_prev, one, c):
             cn[n] = f[n] * cp[n] + i[n] * g[n]
 
 
-@njit(cache=True, fastmath=SUMS)
+@njit(cache=True, nogil=True, fastmath=SUMS)
 def lstm_cell_backward(dh, gates, tanh_c, c_prev, one, dc, grads, t, dbias):
     """One LSTM step back from dh [H, N] (output gradient plus the carry): gates [4H, N] post-activation; the
     carried cell gradient dc [H, N] becomes the previous step's in place; grads[:, t] ([4H, T, N]) gets the
@@ -293,7 +291,7 @@ def gru_cell_backward(dh, acts, hw_n, h_prev, dgates, dhw, dh_carry):
             carry[k] = d * z
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sgd_update(param, grad, buf, lr, momentum, weight_decay, nesterov, first):
     """PyTorch's SGD step on flat arrays in one pass (buf: the momentum buffer, unused without momentum)."""
     for i in range(param.size):
@@ -305,7 +303,7 @@ def sgd_update(param, grad, buf, lr, momentum, weight_decay, nesterov, first):
         param[i] -= lr * g
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def adam_update(param, grad, m, v, lr, beta1, beta2, eps, weight_decay, decoupled, step):
     """PyTorch's Adam (decoupled=False, L2 weight decay) or AdamW (decoupled=True) step in one pass."""
     correction1 = 1 - beta1 ** step

@@ -27,35 +27,63 @@ class LayerOps:
     """Mixin of NumpyOps: every layer type but convolutions, pools and recurrent layers."""
 
     # -- dense -------------------------------------------------------------------------------
+    # In a batch-parallel graph (NumpyOps.plan) BLAS runs on one thread, so a linear layer with this much
+    # work (batch x inputs x outputs multiply-adds) splits it over the threads itself: rows of the batch for
+    # the output and the input gradient, rows of the weight for its gradient.
+    LINEAR_SPLIT_WORK = 1 << 23
+
+    def _over_linear(self, fn, rows, work):
+        if work >= self.LINEAR_SPLIT_WORK:
+            self._over_batch(fn, rows)
+        else:
+            fn(0, rows)
+
     def forward_linear(self, ctx, inputs, params, attrs, train):
         x = inputs[0]
         weight = params["weight"]
         x2 = x.reshape(-1, x.shape[-1])
-        y = x2 @ weight.T
+        y = np.empty((x2.shape[0], weight.shape[0]), dtype=x.dtype)
         has_bias, relu = "bias" in params, ctx.get("activation") == "relu"
-        if has_bias:
-            y += params["bias"]
-        if relu:                                   # fused relu: in place, kept for the backward mask
-            np.maximum(y, 0, out=y)
+
+        def forward_slice(lo, hi):
+            part = y[lo:hi]
+            np.matmul(x2[lo:hi], weight.T, out=part)
+            if has_bias:
+                part += params["bias"]
+            if relu:                               # fused relu: in place, kept for the backward mask
+                np.maximum(part, 0, out=part)
+
+        self._over_linear(forward_slice, len(y), y.size * x2.shape[1])
         if train:
             ctx.update(x2=x2, x_shape=x.shape, weight=weight, has_bias=has_bias, relu_out=y if relu else None)
         return y.reshape(*x.shape[:-1], weight.shape[0])
 
     def backward_linear(self, ctx, grad):
         g2 = grad.reshape(-1, grad.shape[-1])
-        grads = {}
         if ctx.get("relu_out") is not None:        # fused relu: one Numba pass (np.where is ~30x slower here)
             g2 = np.ascontiguousarray(g2)
             masked = np.empty_like(g2)
             kernels.act_grad_bias(g2[:, None, :], ctx["relu_out"][:, None, :], True, False, masked[:, None, :],
-                                  masked[0, :1])
+                                  masked[:1, :1])
             g2 = masked
-        grads["weight"] = g2.T @ ctx["x2"]
+        x2, weight = ctx["x2"], ctx["weight"]
+        rows, outputs = g2.shape
+        want_dx = ctx.get("input_grads", (True,))[0]
+        grads = {"weight": np.empty(weight.shape, dtype=g2.dtype)}
+        dx = np.empty(x2.shape, dtype=g2.dtype) if want_dx else None
+
+        def backward_slice(lo, hi):
+            f0, f1 = outputs * lo // rows, outputs * hi // rows
+            np.matmul(g2[:, f0:f1].T, x2, out=grads["weight"][f0:f1])
+            if want_dx:
+                np.matmul(g2[lo:hi], weight, out=dx[lo:hi])
+
+        self._over_linear(backward_slice, rows, g2.size * x2.shape[1])
         if ctx["has_bias"]:
             grads["bias"] = g2.sum(axis=0)
-        if not ctx.get("input_grads", (True,))[0]:
+        if not want_dx:
             return [None], grads
-        return [(g2 @ ctx["weight"]).reshape(ctx["x_shape"])], grads
+        return [dx.reshape(ctx["x_shape"])], grads
 
     def forward_rbm(self, ctx, inputs, params, attrs, train):
         """An unrolled RBM: the hidden units' mean given the visible ones."""

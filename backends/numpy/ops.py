@@ -11,6 +11,7 @@ from . import kernels
 from .conv import ConvPoolOps
 from .layers import LayerOps, _sigmoid
 from .recurrent import RecurrentOps
+from .split import batch_split
 
 
 class NumpyOps(LayerOps, ConvPoolOps, RecurrentOps, Ops):
@@ -18,6 +19,33 @@ class NumpyOps(LayerOps, ConvPoolOps, RecurrentOps, Ops):
 
     name = "numpy"
     FUSED_ACTIVATIONS: ClassVar[dict] = {"linear": ("relu",), "conv1d": ("relu",), "conv2d": ("relu",)}
+
+    # Layers whose per-sample work is split over the batch (see plan).
+    BATCH_PARALLEL_OPS: ClassVar[frozenset] = frozenset(
+        {"conv1d", "conv2d", "maxpool1d", "maxpool2d", "avgpool1d", "avgpool2d"})
+
+    def __init__(self, dtype: str = "float32", rng=None):
+        super().__init__(dtype, rng)
+        import numba
+        self.threads = numba.get_num_threads()
+        self.batch_parallel = False
+
+    def plan(self, graph) -> None:
+        """Choose where the threads go. A graph with convolutions or pools runs batch-parallel: each
+        thread takes a slice of the batch through those layers (and through big linear layers), with BLAS
+        on one thread, since OpenBLAS's idle workers spin and would take the cores from the slices. Other
+        graphs (dense, recurrent) leave the threads to BLAS, which splits their large products itself."""
+        from . import set_blas_threads
+        wanted = self.threads > 1 and any(node.op in self.BATCH_PARALLEL_OPS for node in graph.layers())
+        self.batch_parallel = set_blas_threads(1 if wanted else None) and wanted
+
+    def _over_batch(self, fn, n: int) -> None:
+        """fn(lo, hi) over contiguous slices of range(n), one per thread when the graph runs batch-parallel
+        (the layer mixins call it for their per-sample work)."""
+        if self.batch_parallel:
+            batch_split(self.threads).run(fn, n)
+        else:
+            fn(0, n)
 
     # -- arrays ------------------------------------------------------------------------------
     def from_numpy(self, array):

@@ -33,6 +33,7 @@ class Executor:
             self.requires_grad[n.name] = n.op != "input" and (
                 bool(self.trainable.get(n.name)) or any(self.requires_grad[i] for i in n.inputs))
         self.input_grads = {n.name: tuple(self.requires_grad[i] for i in n.inputs) for n in self.nodes}
+        ops.plan(graph)
 
     def node_params(self, node) -> dict:
         return {local: self.state[key] for local, key in self.params[node.name].items()}

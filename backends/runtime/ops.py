@@ -100,6 +100,10 @@ class Ops(ABC):
         self.dtype = np.dtype(dtype)
         self.rng = rng if rng is not None else np.random.default_rng(0)
 
+    def plan(self, graph) -> None:
+        """Called by every Executor for its graph before it runs: a backend may choose how to spend its
+        threads on that graph (the default does nothing)."""
+
     # -- arrays ---------------------------------------------------------------------------------
     @abstractmethod
     def from_numpy(self, array: np.ndarray):

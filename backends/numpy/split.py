@@ -1,0 +1,67 @@
+"""Batch slices on several cores: the calling thread and persistent workers each run one slice of a batch.
+
+The per-sample work of convolutions and pools (Numba window loops compiled `nogil`, and per-sample BLAS
+products small enough that OpenBLAS runs each on one thread) is split over the batch, the GIL released
+inside every kernel, so the threads run at once. Every sample is computed by the same code whatever the
+number of slices, and sums over the batch are taken afterwards in one fixed order: a model gives the same
+bits on one core and on many.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+
+
+class BatchSplit:
+    """`run(fn, n)` calls fn(lo, hi) on `threads` contiguous slices of range(n) at once and returns after all."""
+
+    def __init__(self, threads: int):
+        self.threads = max(1, int(threads))
+        self._tasks = [queue.SimpleQueue() for _ in range(self.threads - 1)]
+        self._done: queue.SimpleQueue = queue.SimpleQueue()
+        self._busy = threading.Lock()
+        for tasks in self._tasks:
+            threading.Thread(target=self._serve, args=(tasks,), daemon=True, name="netspec-batch").start()
+
+    def _serve(self, tasks) -> None:
+        while True:
+            fn, lo, hi = tasks.get()
+            try:
+                fn(lo, hi)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller, which re-raises it
+                self._done.put(exc)
+            else:
+                self._done.put(None)
+
+    def run(self, fn, n: int) -> None:
+        parts = min(self.threads, n)
+        if parts <= 1 or not self._busy.acquire(blocking=False):    # one slice, or already splitting elsewhere
+            fn(0, n)
+            return
+        try:
+            self._split(fn, n, parts)
+        finally:
+            self._busy.release()
+
+    def _split(self, fn, n: int, parts: int) -> None:
+        bounds = [n * i // parts for i in range(parts + 1)]
+        for tasks, lo, hi in zip(self._tasks, bounds[1:-1], bounds[2:]):
+            tasks.put((fn, lo, hi))
+        try:
+            fn(bounds[0], bounds[1])
+        finally:                            # always wait: the workers write into the caller's arrays
+            errors = [outcome for outcome in (self._done.get() for _ in range(parts - 1)) if outcome is not None]
+        if errors:
+            raise errors[0]
+
+
+_SPLITS: dict[int, BatchSplit] = {}
+_LOCK = threading.Lock()
+
+
+def batch_split(threads: int) -> BatchSplit:
+    """The process's shared BatchSplit for `threads` threads (workers are started once and kept)."""
+    with _LOCK:
+        if threads not in _SPLITS:
+            _SPLITS[threads] = BatchSplit(threads)
+        return _SPLITS[threads]

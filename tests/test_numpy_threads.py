@@ -1,0 +1,114 @@
+"""The NumPy backend's batch-parallel path: batch slices on several threads give the serial results."""
+import threading
+
+import numpy as np
+import pytest
+
+from backends.numpy.split import BatchSplit
+from netspec import load_graph
+
+CNN = """\
+netspec: 1
+name: threads_cnn
+input: {shape: [4, 11, 11]}
+layers:
+  - {type: conv2d, filters: 6, kernel: 3, padding: 1, groups: 2, activation: relu}
+  - {type: maxpool2d, kernel: 2}
+  - {type: conv2d, filters: 8, kernel: [3, 2], stride: 2}
+  - {type: avgpool2d, kernel: 2, stride: 1, padding: 1}
+  - flatten
+  - {type: linear, units: 40, activation: relu}
+  - {type: linear, units: 5}
+train: {loss: cross_entropy, optimizer: {type: sgd, lr: 0.1}}
+"""
+
+MLP = """\
+netspec: 1
+name: threads_mlp
+input: {shape: [12]}
+layers:
+  - {type: linear, units: 7}
+train: {loss: cross_entropy, optimizer: {type: sgd, lr: 0.1}}
+"""
+
+
+def _graph(tmp_path, text, name):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    return load_graph(str(path))
+
+
+def test_batch_split_covers_the_batch_on_several_threads():
+    split = BatchSplit(3)
+    seen, lock = [], threading.Lock()
+
+    def record(lo, hi):
+        with lock:
+            seen.append((lo, hi, threading.get_ident()))
+
+    split.run(record, 10)
+    assert sorted((lo, hi) for lo, hi, _ in seen) == [(0, 3), (3, 6), (6, 10)]
+    assert len({ident for *_, ident in seen}) == 3
+    seen.clear()
+    split.run(record, 2)                        # fewer samples than threads: one slice each
+    assert sorted((lo, hi) for lo, hi, _ in seen) == [(0, 1), (1, 2)]
+
+
+def test_batch_split_hands_a_worker_error_to_the_caller():
+    split = BatchSplit(2)
+
+    def fail_late(lo, hi):
+        if lo > 0:
+            raise ValueError(f"slice {lo}:{hi}")
+
+    with pytest.raises(ValueError, match="slice 2:4"):
+        split.run(fail_late, 4)
+    done = []
+    split.run(lambda lo, hi: done.append(hi), 4)      # the workers still serve after an error
+    assert sorted(done) == [2, 4]
+
+
+def _train_step(graph, threads, batch_parallel, split_linear):
+    from backends.numpy import make_ops
+    from backends.runtime import Model, init_state
+    ops = make_ops("float32", np.random.default_rng(0))
+    ops.threads = threads
+    model = Model(graph, ops, {k: v.astype(np.float32) if v.dtype.kind == "f" else v
+                               for k, v in init_state(graph, 0).items()})
+    ops.batch_parallel = batch_parallel             # what plan() chooses when threadpoolctl is present
+    if split_linear:
+        ops.LINEAR_SPLIT_WORK = 1
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((9, 4, 11, 11), dtype=np.float32)
+    y = rng.integers(0, 5, 9)
+    loss, _, grads = model.train_step(x, y)
+    return loss, {k: np.array(v) for k, v in grads.items()}
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_batch_parallel_step_equals_the_serial_step(tmp_path, threads):
+    graph = _graph(tmp_path, CNN, "cnn")
+    loss, grads = _train_step(graph, 1, False, False)
+    split_loss, split_grads = _train_step(graph, threads, True, True)
+    assert split_loss == loss
+    assert grads.keys() == split_grads.keys()
+    for key, value in grads.items():                # per-sample work, sums in one order: the same bits
+        np.testing.assert_array_equal(split_grads[key], value, err_msg=key)
+    assert any(np.abs(v).max() > 0 for v in grads.values())
+
+
+def test_plan_splits_the_batch_only_for_graphs_with_convolutions_or_pools(tmp_path):
+    pytest.importorskip("threadpoolctl", reason="plan() needs threadpoolctl to put BLAS on one thread")
+    from backends.numpy import make_ops, set_blas_threads
+    ops = make_ops("float32")
+    ops.threads = 2
+    try:
+        ops.plan(_graph(tmp_path, CNN, "cnn"))
+        assert ops.batch_parallel
+        ops.plan(_graph(tmp_path, MLP, "mlp"))
+        assert not ops.batch_parallel
+        ops.threads = 1
+        ops.plan(_graph(tmp_path, CNN, "cnn"))
+        assert not ops.batch_parallel
+    finally:
+        set_blas_threads(None)
