@@ -99,6 +99,8 @@ def test_conv_fused_relu(op, shape, attrs):
 POOL_CASES = [
     ("maxpool2d", (2, 2, 5, 6), {"kernel": (2, 2), "stride": (2, 2), "padding": (0, 0), "ceil_mode": False,
                                  "dilation": (1, 1)}),
+    ("maxpool2d", (2, 2, 5, 7), {"kernel": (2, 2), "stride": (2, 2), "padding": (0, 0), "ceil_mode": False,
+                                 "dilation": (1, 1)}),      # an odd last row and column outside every window
     ("maxpool2d", (1, 2, 7, 6), {"kernel": (3, 2), "stride": (2, 2), "padding": (1, 1), "ceil_mode": True,
                                  "dilation": (1, 2)}),
     ("maxpool1d", (2, 3, 9), {"kernel": (3,), "stride": (2,), "padding": (1,), "ceil_mode": True, "dilation": (1,)}),
@@ -278,6 +280,11 @@ def test_maxpool_matches_torch_on_ties_and_nan(attrs):
     ref = torch.nn.functional.max_pool2d(torch.from_numpy(x), attrs["kernel"], attrs["stride"], attrs["padding"],
                                          ceil_mode=attrs["ceil_mode"], return_indices=True)
     assert np.array_equal(out, ref[0].numpy(), equal_nan=True)
-    ctx = {}
-    NumpyOps("float32").forward("maxpool2d", ctx, [x], {}, attrs, True)
+    ctx, ops = {}, NumpyOps("float32")
+    out = ops.forward("maxpool2d", ctx, [x], {}, attrs, True)
     assert np.array_equal(ctx["argmax"], ref[1].numpy())
+    grad = np.random.default_rng(4).normal(size=out.shape).astype(np.float32)
+    xt = torch.from_numpy(x).requires_grad_()
+    torch.nn.functional.max_pool2d(xt, attrs["kernel"], attrs["stride"], attrs["padding"],
+                                   ceil_mode=attrs["ceil_mode"]).backward(torch.from_numpy(grad))
+    assert np.array_equal(ops.backward("maxpool2d", ctx, grad)[0][0], xt.grad.numpy())

@@ -148,13 +148,14 @@ class ConvPoolOps:
         x4, geo = self._pool_setup(x, attrs, rank)
         n, c = x4.shape[:2]
         out = np.empty((n, c, geo[8], geo[9]), dtype=x.dtype)
-        argmax = np.empty(out.shape, dtype=np.int64)
-        if geo[:8] == (2, 2, 2, 2, 0, 0, 1, 1) and 2 * geo[8] <= x4.shape[2] and 2 * geo[9] <= x4.shape[3]:
+        argmax = np.empty(out.shape, dtype=np.int32)         # y * W + x in the plane
+        two_by_two = geo[:8] == (2, 2, 2, 2, 0, 0, 1, 1) and 2 * geo[8] <= x4.shape[2] and 2 * geo[9] <= x4.shape[3]
+        if two_by_two:
             self._over_batch(lambda lo, hi: kernels.maxpool2x2(x4[lo:hi], out[lo:hi], argmax[lo:hi]), n)
         else:
             self._over_batch(lambda lo, hi: kernels.maxpool_forward(x4[lo:hi], *geo, out[lo:hi], argmax[lo:hi]), n)
         if train:
-            ctx.update(argmax=argmax, x_shape=x.shape, x4_shape=x4.shape)
+            ctx.update(argmax=argmax, x_shape=x.shape, x4_shape=x4.shape, two_by_two=two_by_two)
         return self._pool_out_shape(x, out)
 
     def _maxpool_backward(self, ctx, grad):
@@ -163,8 +164,11 @@ class ConvPoolOps:
         grad = np.ascontiguousarray(grad).reshape(argmax.shape)
 
         def backward_slice(lo, hi):
-            dx[lo:hi] = 0
-            kernels.maxpool_backward(grad[lo:hi], argmax[lo:hi], dx[lo:hi])
+            if ctx["two_by_two"]:
+                kernels.maxpool2x2_backward(grad[lo:hi], argmax[lo:hi], dx[lo:hi])
+            else:
+                dx[lo:hi] = 0
+                kernels.maxpool_backward(grad[lo:hi], argmax[lo:hi], dx[lo:hi])
 
         self._over_batch(backward_slice, dx.shape[0])
         return [dx.reshape(ctx["x_shape"])], {}

@@ -44,8 +44,9 @@ def maxpool_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out, argmax):
 
 @njit(cache=True, nogil=True)
 def maxpool2x2(x, out, argmax):
-    """maxpool_forward for 2x2 windows at stride 2 that lie inside the image: unrolled and branch-free
-    (about 7x faster than the general loop, whose data-dependent branches mispredict)."""
+    """maxpool_forward for 2x2 windows at stride 2 that lie inside the image: unrolled and branch-free, so
+    LLVM vectorises it (about 7x faster than the general loop, whose data-dependent branches mispredict).
+    The comparisons combine with `|`, not `or`: short-circuit branches kept the loop scalar (2.5x slower)."""
     n_, c_, _, w_ = x.shape
     oh, ow = out.shape[2], out.shape[3]
     for nc in range(n_ * c_):
@@ -53,15 +54,43 @@ def maxpool2x2(x, out, argmax):
         for i in range(oh):
             r0, r1 = x[n, c, 2 * i], x[n, c, 2 * i + 1]
             o, where = out[n, c, i], argmax[n, c, i]
+            base = 2 * i * w_
             for j in range(ow):
                 a, b, p, q = r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1]
-                take_b = b > a or np.isnan(b)        # PyTorch's rule: a later element wins if larger or NaN
-                m1, k1 = (b, 1) if take_b else (a, 0)
-                take_q = q > p or np.isnan(q)
-                m2, k2 = (q, w_ + 1) if take_q else (p, w_)
-                second = m2 > m1 or np.isnan(m2)
+                take_b = (b > a) | np.isnan(b)         # PyTorch's rule: a later element wins if larger or NaN
+                m1 = b if take_b else a
+                k1 = 1 if take_b else 0
+                take_q = (q > p) | np.isnan(q)
+                m2 = q if take_q else p
+                k2 = w_ + 1 if take_q else w_
+                second = (m2 > m1) | np.isnan(m2)
                 o[j] = m2 if second else m1
-                where[j] = 2 * i * w_ + 2 * j + (k2 if second else k1)
+                where[j] = base + 2 * j + (k2 if second else k1)
+
+
+@njit(cache=True, nogil=True)
+def maxpool2x2_backward(grad, argmax, dx):
+    """maxpool_backward for maxpool2x2's windows: writes every element of dx (the gradient in the window's
+    winner, zeros elsewhere), so dx needs no zeroing pass and the loop needs no division."""
+    n_, c_, h_, w_ = dx.shape
+    oh, ow = grad.shape[2], grad.shape[3]
+    zero = grad.dtype.type(0)
+    for nc in range(n_ * c_):
+        n, c = nc // c_, nc % c_
+        for i in range(oh):
+            d0, d1, g, where = dx[n, c, 2 * i], dx[n, c, 2 * i + 1], grad[n, c, i], argmax[n, c, i]
+            base = 2 * i * w_
+            for j in range(ow):
+                k, v = where[j] - base - 2 * j, g[j]
+                d0[2 * j] = v if k == 0 else zero
+                d0[2 * j + 1] = v if k == 1 else zero
+                d1[2 * j] = v if k == w_ else zero
+                d1[2 * j + 1] = v if k == w_ + 1 else zero
+            for xx in range(2 * ow, w_):                 # an odd last column lies in no window
+                d0[xx] = zero
+                d1[xx] = zero
+        for y in range(2 * oh, h_):                      # and so does an odd last row
+            dx[n, c, y, :] = zero
 
 
 @njit(cache=True, nogil=True)
