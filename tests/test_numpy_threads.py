@@ -1,5 +1,6 @@
 """The NumPy backend's batch-parallel path: batch slices on several threads give the serial results."""
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -43,6 +44,7 @@ def test_batch_split_covers_the_batch_on_several_threads():
     seen, lock = [], threading.Lock()
 
     def record(lo, hi):
+        time.sleep(0.05)                        # releases the GIL, so every thread gets a slice
         with lock:
             seen.append((lo, hi, threading.get_ident()))
 

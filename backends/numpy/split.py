@@ -8,12 +8,16 @@ bits on one core and on many.
 """
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 
 
 class BatchSplit:
-    """`run(fn, n)` calls fn(lo, hi) on `threads` contiguous slices of range(n) at once and returns after all."""
+    """`run(fn, n)` calls fn(lo, hi) on `threads` contiguous slices of range(n) at once and returns after all.
+
+    fn must release the GIL for most of its time (Numba nogil kernels, NumPy's BLAS and array loops).
+    """
 
     def __init__(self, threads: int):
         self.threads = max(1, int(threads))
@@ -25,9 +29,9 @@ class BatchSplit:
 
     def _serve(self, tasks) -> None:
         while True:
-            fn, lo, hi = tasks.get()
+            work = tasks.get()
             try:
-                fn(lo, hi)
+                work()
             except BaseException as exc:  # noqa: BLE001 - handed to the caller, which re-raises it
                 self._done.put(exc)
             else:
@@ -44,11 +48,20 @@ class BatchSplit:
             self._busy.release()
 
     def _split(self, fn, n: int, parts: int) -> None:
+        # One slice per thread, taken by whichever thread is free: a worker whose core is busy elsewhere
+        # leaves its slice to the caller. Finer slices balance better in theory but cost more GIL hand-offs
+        # than they save (LeNet-5 at 2 threads: 7.2 ms a step with 2 slices, 7.8 with 4, 10.5 with 8).
         bounds = [n * i // parts for i in range(parts + 1)]
-        for tasks, lo, hi in zip(self._tasks, bounds[1:-1], bounds[2:]):
-            tasks.put((fn, lo, hi))
+        slices = iter(list(itertools.pairwise(bounds)))      # shared: next() is atomic under the GIL
+
+        def drain():
+            for lo, hi in slices:
+                fn(lo, hi)
+
+        for tasks in self._tasks[:parts - 1]:
+            tasks.put(drain)
         try:
-            fn(bounds[0], bounds[1])
+            drain()
         finally:                            # always wait: the workers write into the caller's arrays
             errors = [outcome for outcome in (self._done.get() for _ in range(parts - 1)) if outcome is not None]
         if errors:
