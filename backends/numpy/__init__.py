@@ -47,11 +47,13 @@ def train(graph, options) -> dict:
     return run_training(graph, options, make_ops, NAME)
 
 
+_BLAS_THREADS: list[int] = []        # the BLAS thread count set_blas_threads(None) restores
+
+
 def set_threads(count: int | None = None) -> None:
     """Limit BLAS and Numba to `count` threads (default: $NETSPEC_THREADS, else leave them as they are).
 
-    On a shared machine spinning BLAS/Numba threads are the main cause of slow steps; pytest workers
-    use one thread each.
+    On a shared machine spinning BLAS/Numba threads are the main cause of slow steps.
     """
     import os
     if count is None:
@@ -63,15 +65,14 @@ def set_threads(count: int | None = None) -> None:
     try:
         from threadpoolctl import threadpool_limits
         threadpool_limits(count)
+        _BLAS_THREADS[:] = [count]           # what set_blas_threads(None) goes back to
     except ImportError:       # a dependency; without it OMP/OPENBLAS_NUM_THREADS still apply
         pass
 
 
-_BLAS_THREADS: list[int] = []        # the BLAS thread count before the first set_blas_threads
-
-
 def set_blas_threads(count: int | None) -> bool:
-    """Set the BLAS libraries' thread count process-wide (None: back to what it was before the first call).
+    """Set the BLAS libraries' thread count process-wide (None: back to set_threads' count, else to what BLAS
+    had before the first call).
 
     False when threadpoolctl is missing, so the count cannot be changed (the caller keeps BLAS's threads).
     """

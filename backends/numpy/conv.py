@@ -42,7 +42,7 @@ class ConvPoolOps:
     # -- convolution -------------------------------------------------------------------------
     # Per-sample im2col: cols [N, C*kh*kw, OH*OW], so one product per sample W [F, C*kh*kw] @ cols[n] is
     # [F, OH*OW], already channels-first; bias and a fused relu follow in one pass over it. Each batch slice
-    # does all of a sample's work on its own thread (self.batch_split).
+    # does all of a sample's work on its own thread (NumpyOps._over_batch).
     def _conv_forward(self, ctx, inputs, params, attrs, train, rank):
         x = inputs[0]
         x4 = np.ascontiguousarray(_as4d(x))
