@@ -70,7 +70,19 @@ def test_batch_split_hands_a_worker_error_to_the_caller():
     assert sorted(done) == [2, 4]
 
 
-def _train_step(graph, threads, batch_parallel, split_linear):
+class CountingSplit(BatchSplit):
+    """A BatchSplit that counts the batches it split."""
+
+    def __init__(self, threads):
+        super().__init__(threads)
+        self.splits = 0
+
+    def _split(self, fn, n, parts):
+        self.splits += 1
+        super()._split(fn, n, parts)
+
+
+def _train_step(graph, threads, batch_parallel, split_everything):
     from backends.numpy import make_ops
     from backends.runtime import Model, init_state
     ops = make_ops("float32", np.random.default_rng(0))
@@ -78,8 +90,8 @@ def _train_step(graph, threads, batch_parallel, split_linear):
     model = Model(graph, ops, {k: v.astype(np.float32) if v.dtype.kind == "f" else v
                                for k, v in init_state(graph, 0).items()})
     ops.batch_parallel = batch_parallel             # what plan() chooses when threadpoolctl is present
-    if split_linear:
-        ops.LINEAR_SPLIT_WORK = 1
+    if split_everything:                            # this net is far too small to be split otherwise
+        ops.LINEAR_SPLIT_WORK = ops.MIN_SPLIT_ELEMENTS = 1
     rng = np.random.default_rng(1)
     x = rng.standard_normal((9, 4, 11, 11), dtype=np.float32)
     y = rng.integers(0, 5, 9)
@@ -88,15 +100,26 @@ def _train_step(graph, threads, batch_parallel, split_linear):
 
 
 @pytest.mark.parametrize("threads", [2, 3])
-def test_batch_parallel_step_equals_the_serial_step(tmp_path, threads):
+def test_batch_parallel_step_equals_the_serial_step(tmp_path, monkeypatch, threads):
     graph = _graph(tmp_path, CNN, "cnn")
     loss, grads = _train_step(graph, 1, False, False)
+    splitter = CountingSplit(threads)
+    monkeypatch.setattr("backends.numpy.ops.batch_split", lambda count: splitter)
     split_loss, split_grads = _train_step(graph, threads, True, True)
+    assert splitter.splits == 12       # 2 convolutions, 2 pools, 2 linear layers; forward and backward
     assert split_loss == loss
     assert grads.keys() == split_grads.keys()
     for key, value in grads.items():                # per-sample work, sums in one order: the same bits
         np.testing.assert_array_equal(split_grads[key], value, err_msg=key)
     assert any(np.abs(v).max() > 0 for v in grads.values())
+
+
+def test_small_layers_run_whole(tmp_path, monkeypatch):
+    """Below MIN_SPLIT_ELEMENTS a hand-off would cost more than the second thread saves."""
+    splitter = CountingSplit(2)
+    monkeypatch.setattr("backends.numpy.ops.batch_split", lambda count: splitter)
+    _train_step(_graph(tmp_path, CNN, "cnn"), 2, True, False)
+    assert splitter.splits == 0
 
 
 def test_plan_splits_the_batch_only_for_graphs_with_convolutions_or_pools(tmp_path):

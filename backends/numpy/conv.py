@@ -70,7 +70,7 @@ class ConvPoolOps:
             if has_bias or relu:
                 kernels.bias_act(out[lo:hi], bias, has_bias, relu)
 
-        self._over_batch(forward_slice, n)
+        self._over_batch(forward_slice, n, cols.size + out.size)
         if train:
             ctx.update(cols=cols, x_shape=x.shape, x4_shape=x4.shape, geo=geo, w2=w2, group_rows=group_rows,
                        has_bias=has_bias, relu=relu, out=out if relu else None, w_shape=weight.shape)
@@ -104,7 +104,7 @@ class ConvPoolOps:
                 dxp[lo:hi] = 0
                 kernels.col2im(dcols[lo:hi], *geo[:4], *geo[6:], dxp[lo:hi])
 
-        self._over_batch(backward_slice, n)
+        self._over_batch(backward_slice, n, cols.size + g.size)
         grads = {"weight": weight_parts.sum(axis=0).reshape(ctx["w_shape"])}
         if has_bias:
             grads["bias"] = bias_parts.sum(axis=0)
@@ -151,9 +151,10 @@ class ConvPoolOps:
         argmax = np.empty(out.shape, dtype=np.int32)         # y * W + x in the plane
         two_by_two = geo[:8] == (2, 2, 2, 2, 0, 0, 1, 1) and 2 * geo[8] <= x4.shape[2] and 2 * geo[9] <= x4.shape[3]
         if two_by_two:
-            self._over_batch(lambda lo, hi: kernels.maxpool2x2(x4[lo:hi], out[lo:hi], argmax[lo:hi]), n)
+            self._over_batch(lambda lo, hi: kernels.maxpool2x2(x4[lo:hi], out[lo:hi], argmax[lo:hi]), n, x4.size)
         else:
-            self._over_batch(lambda lo, hi: kernels.maxpool_forward(x4[lo:hi], *geo, out[lo:hi], argmax[lo:hi]), n)
+            self._over_batch(lambda lo, hi: kernels.maxpool_forward(x4[lo:hi], *geo, out[lo:hi], argmax[lo:hi]), n,
+                             x4.size)
         if train:
             ctx.update(argmax=argmax, x_shape=x.shape, x4_shape=x4.shape, two_by_two=two_by_two)
         return self._pool_out_shape(x, out)
@@ -170,7 +171,7 @@ class ConvPoolOps:
                 dx[lo:hi] = 0
                 kernels.maxpool_backward(grad[lo:hi], argmax[lo:hi], dx[lo:hi])
 
-        self._over_batch(backward_slice, dx.shape[0])
+        self._over_batch(backward_slice, len(dx), dx.size)
         return [dx.reshape(ctx["x_shape"])], {}
 
     def forward_maxpool1d(self, ctx, inputs, params, attrs, train):
@@ -187,7 +188,7 @@ class ConvPoolOps:
         include = bool(attrs.get("count_include_pad", True))
         out = np.empty((x4.shape[0], x4.shape[1], oh, ow), dtype=x.dtype)
         self._over_batch(lambda lo, hi: kernels.avgpool_forward(x4[lo:hi], kh, kw, sh, sw, ph, pw, oh, ow, include,
-                                                                out[lo:hi]), len(out))
+                                                                out[lo:hi]), len(out), x4.size)
         if train:
             ctx.update(x_shape=x.shape, x4_shape=x4.shape, avg=(kh, kw, sh, sw, ph, pw, include), out4=out.shape)
         return self._pool_out_shape(x, out)
@@ -200,7 +201,7 @@ class ConvPoolOps:
             dx[lo:hi] = 0
             kernels.avgpool_backward(grad[lo:hi], *ctx["avg"], dx[lo:hi])
 
-        self._over_batch(backward_slice, len(dx))
+        self._over_batch(backward_slice, len(dx), dx.size)
         return dx.reshape(ctx["x_shape"])
 
     def forward_avgpool1d(self, ctx, inputs, params, attrs, train):

@@ -34,7 +34,7 @@ class LayerOps:
 
     def _over_linear(self, fn, rows, work):
         if work >= self.LINEAR_SPLIT_WORK:
-            self._over_batch(fn, rows)
+            self._over_batch(fn, rows, work)
         else:
             fn(0, rows)
 

@@ -39,10 +39,15 @@ class NumpyOps(LayerOps, ConvPoolOps, RecurrentOps, Ops):
         wanted = self.threads > 1 and any(node.op in self.BATCH_PARALLEL_OPS for node in graph.layers())
         self.batch_parallel = set_blas_threads(1 if wanted else None) and wanted
 
-    def _over_batch(self, fn, n: int) -> None:
+    # A split costs ~50 us of hand-offs: layers that read and write fewer elements than this run whole
+    # (on 8x8 digits a split CNN trained at 8,100 against 13,200 samples/s whole).
+    MIN_SPLIT_ELEMENTS = 1 << 17
+
+    def _over_batch(self, fn, n: int, elements: int) -> None:
         """fn(lo, hi) over contiguous slices of range(n), one per thread when the graph runs batch-parallel
-        (the layer mixins call it for their per-sample work)."""
-        if self.batch_parallel:
+        and the layer touches at least MIN_SPLIT_ELEMENTS elements (the layer mixins call it for their
+        per-sample work)."""
+        if self.batch_parallel and elements >= self.MIN_SPLIT_ELEMENTS:
             batch_split(self.threads).run(fn, n)
         else:
             fn(0, n)
