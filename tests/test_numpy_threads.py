@@ -71,7 +71,10 @@ def test_batch_split_hands_a_worker_error_to_the_caller():
 
 
 class CountingSplit(BatchSplit):
-    """A BatchSplit that counts the batches it split."""
+    """A BatchSplit that counts the batches it split (and never backs off: the test net's layers are so small
+    that a hand-off takes longer than a slice)."""
+
+    LOSSES_TO_BACK_OFF = 1 << 30
 
     def __init__(self, threads):
         super().__init__(threads)
@@ -80,6 +83,33 @@ class CountingSplit(BatchSplit):
     def _split(self, fn, n, parts):
         self.splits += 1
         super()._split(fn, n, parts)
+
+
+def test_batch_split_backs_off_while_a_worker_lags():
+    split = BatchSplit(2)
+    split.BACK_OFF_CALLS = 2
+    ran, worker_started = [], threading.Event()
+
+    def lagging_worker(lo, hi):                 # the worker's slice takes far longer than the caller's
+        ran.append((lo, hi))
+        if threading.current_thread() is threading.main_thread():
+            if hi - lo < 8:                     # a split: let the worker take its slice before returning
+                assert worker_started.wait(10)
+                worker_started.clear()
+        else:
+            worker_started.set()
+            time.sleep(0.05)
+
+    for _ in range(split.LOSSES_TO_BACK_OFF):
+        split.run(lagging_worker, 8)
+    assert sorted(ran) == sorted([(0, 4), (4, 8)] * split.LOSSES_TO_BACK_OFF)
+    ran.clear()
+    split.run(lagging_worker, 8)
+    split.run(lagging_worker, 8)
+    assert ran == [(0, 8), (0, 8)]              # backing off: whole batches on the calling thread
+    ran.clear()
+    split.run(lagging_worker, 8)                # then splitting is tried again
+    assert sorted(ran) == [(0, 4), (4, 8)]
 
 
 def _train_step(graph, threads, batch_parallel, split_everything):

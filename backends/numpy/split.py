@@ -11,16 +11,26 @@ from __future__ import annotations
 import itertools
 import queue
 import threading
+import time
 
 
 class BatchSplit:
     """`run(fn, n)` calls fn(lo, hi) on `threads` contiguous slices of range(n) at once and returns after all.
 
     fn must release the GIL for most of its time (Numba nogil kernels, NumPy's BLAS and array loops).
+
+    On a shared machine another core can stall (hypervisor steal, other jobs), and every split then waits
+    for its slowest slice. When the caller waits longer for the workers than its own slice took (one
+    thread would have been faster) LOSSES_TO_BACK_OFF times in a row, the next BACK_OFF_CALLS run whole
+    on the calling thread before splitting is tried again. The results are the same either way.
     """
+
+    LOSSES_TO_BACK_OFF = 3
+    BACK_OFF_CALLS = 500
 
     def __init__(self, threads: int):
         self.threads = max(1, int(threads))
+        self._losses = self._whole_calls = 0
         self._tasks = [queue.SimpleQueue() for _ in range(self.threads - 1)]
         self._done: queue.SimpleQueue = queue.SimpleQueue()
         self._busy = threading.Lock()
@@ -39,6 +49,9 @@ class BatchSplit:
 
     def run(self, fn, n: int) -> None:
         parts = min(self.threads, n)
+        if self._whole_calls:                                        # backing off: see the class docstring
+            self._whole_calls -= 1
+            parts = 1
         if parts <= 1 or not self._busy.acquire(blocking=False):    # one slice, or already splitting elsewhere
             fn(0, n)
             return
@@ -60,10 +73,16 @@ class BatchSplit:
 
         for tasks in self._tasks[:parts - 1]:
             tasks.put(drain)
+        start = time.perf_counter()
         try:
             drain()
         finally:                            # always wait: the workers write into the caller's arrays
+            own = time.perf_counter() - start
             errors = [outcome for outcome in (self._done.get() for _ in range(parts - 1)) if outcome is not None]
+            waited = time.perf_counter() - start - own
+        self._losses = self._losses + 1 if waited > own else 0
+        if self._losses >= self.LOSSES_TO_BACK_OFF:
+            self._losses, self._whole_calls = 0, self.BACK_OFF_CALLS
         if errors:
             raise errors[0]
 
