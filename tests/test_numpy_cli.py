@@ -67,6 +67,13 @@ def test_missing_data_directory(tmp_path):
     assert proc.returncode == 1 and "Traceback" not in proc.stderr and "nowhere" in proc.stderr
 
 
+def test_spec_with_two_inputs_is_refused_before_reading_data(tmp_path):
+    proc = run("train", os.path.join(SPECS, "captioning.yaml"), "--backend", "numpy", "-o", str(tmp_path / "run"))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "2 inputs (image, tokens)" in proc.stderr and "samples have shape" not in proc.stderr
+    assert not (tmp_path / "run").exists()
+
+
 CHAR_SPEC = """
 name: tiny_char
 input: {shape: [T], dtype: int64}

@@ -21,13 +21,19 @@ def output_activation(graph) -> str | None:
     return node.activation if node.activation in ("softmax", "sigmoid") else None
 
 
+def require_one_input(graph) -> None:
+    """Training, evaluation and prediction feed one input array: say so (before any data is read) otherwise."""
+    if len(graph.inputs) != 1:
+        raise UserError(f"spec '{graph.name}' has {len(graph.inputs)} inputs ({', '.join(graph.inputs)}); "
+                        "training, evaluation and prediction here feed one input",
+                        "use netspec verify or compile --target torch")
+
+
 class Model:
     """Parameters (backend Arrays keyed by PyTorch names) plus an Executor over the graph."""
 
     def __init__(self, graph, ops, state_np: dict):
-        if len(graph.inputs) != 1:
-            raise UserError(f"spec '{graph.name}' has {len(graph.inputs)} inputs; training, evaluation and "
-                            "prediction here feed one input", "use netspec verify or compile --target torch")
+        require_one_input(graph)
         self.graph, self.ops = graph, ops
         self.state = {key: ops.from_numpy(np.asarray(value)) for key, value in state_np.items()}
         self.executor = Executor(graph, ops, self.state)

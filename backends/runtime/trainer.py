@@ -17,7 +17,7 @@ from netspec.config import read_pretrain, read_train
 from netspec.errors import UserError
 
 from .init import init_state
-from .model import Model
+from .model import Model, require_one_input
 from .optim import Optimizer, clip_grad_norm, scheduled_lr
 
 CHECKPOINT = "checkpoint.npz"
@@ -38,6 +38,7 @@ def run_settings(graph, options):
 
 def load_data(graph, data: dict, seed: int):
     from netspec.data import load_dataset
+    require_one_input(graph)
     node = graph[graph.inputs[0]]
     shape = tuple(node.shape)
     return load_dataset(data, shape, seed=seed, input_dtype=node.dtype)
