@@ -1,11 +1,13 @@
 """The NumPy backend's batch-parallel path: batch slices on several threads give the serial results."""
+import os
+import signal
 import threading
 import time
 
 import numpy as np
 import pytest
 
-from backends.numpy.split import BatchSplit
+from backends.numpy.split import BatchSplit, batch_split
 from netspec import load_graph
 
 CNN = """\
@@ -110,6 +112,19 @@ def test_batch_split_backs_off_while_a_worker_lags():
     ran.clear()
     split.run(lagging_worker, 8)                # then splitting is tried again
     assert sorted(ran) == [(0, 4), (4, 8)]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX-only")
+def test_a_forked_child_gets_its_own_workers():
+    batch_split(2).run(lambda lo, hi: None, 4)          # the parent's workers are running
+    pid = os.fork()
+    if pid == 0:                                        # child: splitting must not wait on the parent's threads
+        signal.alarm(20)                                # a hang ends the child with SIGALRM, failing the test
+        done = []
+        batch_split(2).run(lambda lo, hi: done.append(hi), 4)
+        os._exit(0 if sorted(done) == [2, 4] else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def _train_step(graph, threads, batch_parallel, split_everything):

@@ -1,14 +1,15 @@
 """Batch slices on several cores: the calling thread and persistent workers each run one slice of a batch.
 
 The per-sample work of convolutions and pools (Numba window loops compiled `nogil`, and per-sample BLAS
-products small enough that OpenBLAS runs each on one thread) is split over the batch, the GIL released
-inside every kernel, so the threads run at once. Every sample is computed by the same code whatever the
+products, BLAS itself on one thread) is split over the batch, the GIL released inside every kernel, so the
+threads run at once. Every sample is computed by the same code whatever the
 number of slices, and sums over the batch are taken afterwards in one fixed order: a model gives the same
 bits on one core and on many.
 """
 from __future__ import annotations
 
 import itertools
+import os
 import queue
 import threading
 import time
@@ -89,6 +90,8 @@ class BatchSplit:
 
 _SPLITS: dict[int, BatchSplit] = {}
 _LOCK = threading.Lock()
+if hasattr(os, "register_at_fork"):     # a forked child has none of the parent's worker threads: start anew
+    os.register_at_fork(after_in_child=_SPLITS.clear)
 
 
 def batch_split(threads: int) -> BatchSplit:
