@@ -5,9 +5,10 @@ of hidden activity for the sparsity target). `RBMTrainer` (rbm.py) owns the sche
 and drives any engine: this one on the CPU, or backends/numba_cuda/rbm.py's on a GPU.
 
 Bernoulli hidden units with bernoulli or gaussian visible units take a fused path: preallocated float32
-buffers, BLAS products and NumPy's SIMD sigmoid written in place, float32 uniforms drawn into kept
-buffers, one GEMM for both phases' weight statistics, and one-pass Numba loops for the draws and the
-momentum / weight-decay update. Other unit types take the general path through RBM.cd_statistics.
+buffers, BLAS products and NumPy's SIMD sigmoid written in place, one GEMM for both phases' weight
+statistics and matrix-vector products for the bias statistics, and one-pass Numba loops for the draws
+(with counter-based uniforms, kernels.py) and the momentum / weight-decay update. Other unit types take
+the general path through RBM.cd_statistics.
 """
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ class HostEngine:
         cfg = self.config
         if cfg.sparsity is None or not cfg.sparsity_cost:
             return None
-        self.activity = ph0_mean if self.activity is None else 0.9 * self.activity + 0.1 * ph0_mean
+        self.activity = ph0_mean.copy() if self.activity is None else 0.9 * self.activity + 0.1 * ph0_mean
         penalty = (cfg.sparsity_cost * (self.activity - cfg.sparsity)).astype(self.rbm.dtype, copy=False)
         return penalty, np.outer(penalty, v0.mean(axis=0)).astype(self.rbm.dtype, copy=False)
 
@@ -94,6 +95,14 @@ class HostEngine:
             kernels.momentum_step(getattr(rbm, key), self.velocity[key], np.asarray(grad, rbm.dtype), momentum,
                                   scale, decay)
 
+    def _row_weights(self, n: int, m: int) -> np.ndarray:
+        """[1/n] * n + [-1/m] * m: averages the data rows minus the negative-phase rows."""
+        weights = self._buffers.get(("row_weights", n, m))
+        if weights is None:
+            weights = self._buffers[("row_weights", n, m)] = np.concatenate(
+                [np.full(n, 1.0 / n, self.rbm.dtype), np.full(m, -1.0 / m, self.rbm.dtype)])
+        return weights
+
     def _buffer(self, name: str, shape: tuple) -> np.ndarray:
         buf = self._buffers.get(name)
         if buf is None or buf.shape != shape:
@@ -107,10 +116,9 @@ class HostEngine:
         x += bias
         return units.sigmoid(x, out=x) if kind == "bernoulli" else x
 
-    def _draw(self, mean: np.ndarray, sample: np.ndarray, name: str) -> None:
-        """sample <- a Bernoulli draw with probabilities `mean` (float32 uniforms into a kept buffer)."""
-        uniform = self.rng.random(out=self._buffer(name, mean.shape), dtype=self.rbm.dtype)
-        kernels.bernoulli_draw(mean, uniform, sample)
+    def _draw(self, mean: np.ndarray, sample: np.ndarray) -> None:
+        """sample <- a Bernoulli draw with probabilities `mean`, keyed by one 64-bit draw from the generator."""
+        kernels.bernoulli_draw(mean, np.uint64(self.rng.bit_generator.random_raw()), sample)
 
     def _hidden(self, v: np.ndarray, out: np.ndarray, sample: np.ndarray | None) -> None:
         """out <- P(h | v) feature-major, (hidden, rows); sample <- a draw from it (when given).
@@ -120,7 +128,7 @@ class HostEngine:
         rbm = self.rbm
         self._units(np.matmul(rbm.weight, v.T, out=out), rbm.bias[:, None], rbm.up, "bernoulli")
         if sample is not None:
-            self._draw(out, sample, "uniform_h")
+            self._draw(out, sample)
 
     def _visible(self, h: np.ndarray, out: np.ndarray, draw: bool) -> None:
         """out <- E[v | h] (rows, visible) from feature-major h (hidden, rows); a sample of v when `draw` (PCD)."""
@@ -129,7 +137,7 @@ class HostEngine:
         if draw and rbm.visible_units == "gaussian":
             out += self.rng.standard_normal(out.shape, dtype=rbm.dtype)
         elif draw:
-            self._draw(out, out, "uniform_v")
+            self._draw(out, out)
 
     def _fused_step(self, v0: np.ndarray, momentum: float) -> None:
         cfg, rbm = self.config, self.rbm
@@ -154,8 +162,10 @@ class HostEngine:
         self._hidden(vk, phk, None)
         if persistent:
             self.chain = vk.copy()
-        ph0_mean = ph0.mean(axis=1)
-        grads = {"bias": ph0_mean - phk.mean(axis=1), "visible_bias": v0.mean(axis=0) - vk.mean(axis=0)}
+        # bias statistics as matrix-vector products with row weights 1/n (data) and -1/m (negative phase)
+        weights = self._row_weights(n, m)
+        ph0_mean = np.matmul(ph0, weights[:n], out=self._buffer("ph0_mean", (hidden,)))
+        grads = {"bias": ph0_mean + phk @ weights[n:], "visible_bias": weights @ stat_v}
         if m == n:          # [ph0, -phk] @ [v0; vk] = ph0 v0 - phk vk: one GEMM for both phases
             stat_h = self._buffer("stat_h", (hidden, n + m))
             stat_h[:, :n] = ph0
