@@ -117,3 +117,25 @@ def test_pretrained_rbm_samples_look_like_digits(tmp_path, name):
     assert rbm.free_energy(samples).mean() < rbm.free_energy(noise).mean()
     nearest = lambda x: np.min(((x[:, None, :] - data.x_test[None]) ** 2).sum(-1), axis=1).mean()
     assert nearest(samples) < nearest(noise)
+
+
+def test_sample_defaults_to_pretrained_weights_and_notes_fine_tuned_ones(tmp_path):
+    """Without --checkpoint, sample reads runs/<name>/pretrained.npz; a fine-tuned checkpoint gets a note."""
+    import shutil
+    spec = write(tmp_path, "dbm.yaml", TINY_DBM)
+    missing = netspec("sample", spec, "-o", "x.png", cwd=tmp_path)
+    assert missing.returncode == 1 and "neither runs/" in missing.stderr and "netspec train" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    out = tmp_path / "runs" / "tiny_dbm"
+    assert netspec("train", spec, "--backend", "numpy", "-o", str(out), "--json").returncode == 0
+    default = netspec("sample", spec, "-o", "a.png", "--count", "4", "--steps", "5", cwd=tmp_path)
+    assert default.returncode == 0, default.stderr
+    assert "note:" not in default.stderr
+    shutil.copy(out / "pretrained.npz", tmp_path / "pre.npz")      # the same weights, read explicitly
+    explicit = netspec("sample", spec, "--checkpoint", str(tmp_path / "pre.npz"), "-o", str(tmp_path / "b.png"),
+                       "--count", "4", "--steps", "5")
+    assert explicit.returncode == 0 and (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+    tuned = netspec("sample", spec, "--checkpoint", str(out / "checkpoint.npz"), "-o", str(tmp_path / "c.png"),
+                    "--count", "4", "--steps", "5")
+    assert tuned.returncode == 0 and "after supervised fine-tuning" in tuned.stderr
+    assert str(out / "pretrained.npz") in tuned.stderr

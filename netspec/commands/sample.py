@@ -1,14 +1,19 @@
 """`netspec sample SPEC --checkpoint FILE -o grid.png`: Gibbs samples from a trained RBM, DBN or DBM."""
 import math
 import os
+import sys
 
 from ..api import load_graph
 from ..errors import UserError
 
 HELP = "draw Gibbs samples from a trained RBM/DBN/DBM and save them as an image grid (PNG)"
 EPILOG = """examples:
-  netspec sample specs/rbm_digits.yaml --checkpoint runs/rbm_digits/checkpoint.npz -o samples.png
+  netspec sample specs/rbm_digits.yaml -o samples.png       # reads runs/rbm_digits/pretrained.npz
   netspec sample specs/dbn_digits.yaml -o dbn.png --count 100 --steps 2000
+  netspec sample specs/rbm_digits.yaml --checkpoint runs/x/pretrained.npz -o samples.png
+
+A spec with a supervised train: section ends with checkpoint.npz holding the fine-tuned weights, which
+no longer model the data; the run's pretrained.npz is the generative model before fine-tuning.
 """
 
 
@@ -76,8 +81,16 @@ def run(args) -> int:
         run_dir = os.path.join("runs", graph.name)
         pretrained = os.path.join(run_dir, "pretrained.npz")
         path = pretrained if os.path.exists(pretrained) else os.path.join(run_dir, "checkpoint.npz")
-    state, _, _ = checkpoint.load(path)
+        if not os.path.exists(path):
+            raise UserError(f"no trained weights for '{graph.name}': neither {pretrained} nor {path} exists",
+                            f"train first (netspec train {args.spec}), or pass --checkpoint FILE")
+    state, _, meta = checkpoint.load(path)
     checkpoint.check_layout(graph, state, path)
+    pretrained = os.path.join(os.path.dirname(path), "pretrained.npz")
+    if meta.get("phase") != "pretrained" and os.path.exists(pretrained):
+        print(f"note: {path} holds the weights after supervised fine-tuning, which no longer model the data; "
+              f"the generative model before fine-tuning is {pretrained} (--checkpoint {pretrained}, or leave "
+              f"--checkpoint out to read runs/<spec name>/pretrained.npz)", file=sys.stderr)
     rbms = []
     for node in nodes:
         key = node.module_path
