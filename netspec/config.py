@@ -53,6 +53,8 @@ PRETRAIN_ATTRS = [
     Attr("init_scale", "float", 0.01, min=0.0), Attr("propagate", "choice", "mean", choices=("mean", "sample")),
     Attr("mean_field_steps", "int", 10, min=1, doc="DBM: mean-field iterations"),
     Attr("joint_epochs", "int", 0, min=0, doc="DBM: joint training epochs after pretraining"),
+    Attr("joint_lr", "float", 0.001, min=0.0,
+         doc="DBM: joint training's learning rate (small: its persistent chains mix slowly)"),
     Attr("seed", "int", 0, min=0),
 ]
 

@@ -102,11 +102,11 @@ def pretrain(graph, dataset, state: dict, options, log, backend: str | None = No
             raise UserError(f"spec '{graph.name}': DBM training needs bernoulli hidden units on every rbm layer",
                             "set hidden_units: bernoulli, or use method: cd for a DBN")
         dbm = DBM.pretrain(data, plans, dtype, record, progress, engine)
-        if section.joint_epochs:
-            top = plans[-1].config
-            dbm.fit(data, section.joint_epochs, lr=top.lr, batch_size=top.batch_size, chains=section.chains,
-                    mean_field_steps=section.mean_field_steps, momentum=top.momentum_at(10 ** 9),
-                    weight_decay=top.weight_decay, seed=section.seed, log=record, progress=progress)
+        if section.joint_epochs:      # a whole-stack stage: the section's settings, not a layer's overrides
+            final_momentum = float(np.atleast_1d(section.momentum)[-1])
+            dbm.fit(data, section.joint_epochs, lr=section.joint_lr, batch_size=section.batch_size,
+                    chains=section.chains, mean_field_steps=section.mean_field_steps, momentum=final_momentum,
+                    weight_decay=section.weight_decay, seed=section.seed, log=record, progress=progress)
         layer_params = dbm.params()
     else:
         layer_params = [r.params() for r in train_dbn(data, plans, dtype, record, held, progress=progress,

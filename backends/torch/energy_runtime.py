@@ -225,10 +225,10 @@ def train_dbm_jointly(modules, data, section, log=print, visible_units="bernoull
                     chain[i] = torch.bernoulli(torch.sigmoid(total_input(i, chain)))
             for i, w in enumerate(weights):
                 grad = pos[i + 1].T @ pos[i] / len(batch) - chain[i + 1].T @ chain[i] / count
-                vel_w[i].mul_(momentum).add_(grad - section["weight_decay"] * w, alpha=section["lr"])
+                vel_w[i].mul_(momentum).add_(grad - section["weight_decay"] * w, alpha=section["joint_lr"])
                 w.add_(vel_w[i])
             for i, b in enumerate(biases):
-                vel_b[i].mul_(momentum).add_(pos[i].mean(0) - chain[i].mean(0), alpha=section["lr"])
+                vel_b[i].mul_(momentum).add_(pos[i].mean(0) - chain[i].mean(0), alpha=section["joint_lr"])
                 b.add_(vel_b[i])
         sample = data[:1024]
         states = mean_field(sample, section["mean_field_steps"])
