@@ -12,21 +12,23 @@ def _as4d(x):
     return x[:, :, None, :] if x.ndim == 3 else x
 
 
-def _padded(x4, ph, pw, hp, wp):
-    """x4 with `ph`/`pw` leading zeros and at least hp x wp in all (x4 itself when no padding is needed)."""
-    n, c, h, w = x4.shape
-    if ph == pw == 0 and h >= hp and w >= wp:
-        return x4
-    xp = np.zeros((n, c, max(hp, ph + h), max(wp, pw + w)), dtype=x4.dtype)
-    xp[:, :, ph:ph + h, pw:pw + w] = x4
-    return xp
-
-
 def _padded_shape(x4_shape, geo):
-    """The shape _padded gives an input of x4_shape."""
+    """The input's shape with the window geometry's leading zeros and at least the span the windows reach."""
     n, c, h, w = x4_shape
     hp, wp = _span(geo)
     return n, c, max(hp, geo[4] + h), max(wp, geo[5] + w)
+
+
+def _padded(x4, geo):
+    """x4 zero-padded to _padded_shape (x4 itself when no padding is needed)."""
+    shape = _padded_shape(x4.shape, geo)
+    if shape == x4.shape:
+        return x4
+    h, w = x4.shape[2:]
+    ph, pw = geo[4], geo[5]
+    xp = np.zeros(shape, dtype=x4.dtype)
+    xp[:, :, ph:ph + h, pw:pw + w] = x4
+    return xp
 
 
 def _span(geo):
@@ -54,7 +56,7 @@ class ConvPoolOps:
         oh, ow = window_out_size(h, kh, sh, ph, dh, same=same), window_out_size(w, kw, sw, pw, dw, same=same)
         geo = (kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
         pointwise = geo == (1, 1, 1, 1, 0, 0, 1, 1, h, w)     # 1x1 convolution: the input is its own im2col
-        xp = x4 if pointwise else _padded(x4, ph, pw, *_span(geo))
+        xp = x4 if pointwise else _padded(x4, geo)
         cols = x4.reshape(n, c, h * w) if pointwise else np.empty((n, c * kh * kw, oh * ow), dtype=x.dtype)
         w2 = weight.reshape(filters, -1)
         out = np.empty((n, filters, oh * ow), dtype=x.dtype)
