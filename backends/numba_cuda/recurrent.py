@@ -59,7 +59,8 @@ def _direction_forward(op, x, w_ih, w_hh, b_ih, b_hh, reverse, nonlinearity):
     return hs, (op, x, w_ih, w_hh, b_ih is not None, reverse, nonlinearity, hs, acts, cell_states, hidden_proj)
 
 
-def _direction_backward(cache, dhs):
+def _direction_backward(cache, dhs, need_dx=True):
+    """Gradients of one direction: dx [T, N, F] (None when not need_dx) and (dW_ih, dW_hh, db_ih, db_hh)."""
     op, x, w_ih, w_hh, has_bias, reverse, nonlinearity, hs, acts, cell_states, hidden_proj = cache
     steps, batch, hidden = dhs.shape
     dgates = empty(acts.shape)
@@ -86,7 +87,7 @@ def _direction_backward(cache, dhs):
     hidden_side = flat if dhw is None else dhw.reshape(rows, dhw.shape[2])
     dw_ih = gemm(flat, x.reshape(rows, x.shape[2]), trans_a=True)
     dw_hh = gemm(hidden_side, prev.reshape(rows, hidden), trans_a=True)
-    dx = gemm(flat, w_ih).reshape(steps, batch, w_ih.shape[1])
+    dx = gemm(flat, w_ih).reshape(steps, batch, w_ih.shape[1]) if need_dx else None
     biases = (None, None)
     if has_bias:
         biases = (channel_sums(flat, flat.shape[1], 1)[0], channel_sums(hidden_side, hidden_side.shape[1], 1)[0])

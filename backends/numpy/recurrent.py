@@ -162,7 +162,6 @@ def _lstm_backward(cache, dhs, need_dx=True):
 class RecurrentOps(StackedRecurrentOps):
     """Mixin of NumpyOps: the direction loops above plus the array primitives the shared stacking needs."""
 
-    RNN_SKIPS_DX = True
     rnn_direction_forward = staticmethod(_direction_forward)
     rnn_direction_backward = staticmethod(_direction_backward)
 

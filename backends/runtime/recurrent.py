@@ -7,9 +7,8 @@ first step), and the backward pass through all of it. Arrays are time-major insi
 
 What a backend class provides (plain functions are fine as staticmethods):
     rnn_direction_forward(op, x, w_ih, w_hh, b_ih, b_hh, reverse, nonlinearity) -> (hs [T, N, H], cache)
-    rnn_direction_backward(cache, dhs [T, N, H]) -> (dx [T, N, F], (dw_ih, dw_hh, db_ih, db_hh))
-                                       (with RNN_SKIPS_DX = True it also takes need_dx=False and may
-                                       return dx None: the first layer's input needs no gradient)
+    rnn_direction_backward(cache, dhs [T, N, H], need_dx) -> (dx [T, N, F], (dw_ih, dw_hh, db_ih, db_hh))
+                                       (dx None when not need_dx: the first layer's input needs no gradient)
     rnn_swap01(x)                      axes 0 and 1 swapped, contiguous
     rnn_dropout(x, p) -> (x, mask)     inverted dropout and its mask
     rnn_concat(parts, axis)            join along an axis
@@ -23,8 +22,6 @@ from __future__ import annotations
 
 class StackedRecurrentOps:
     """Mixin of an Ops class: forward_/backward_ rnn, lstm and gru from the backend's primitives."""
-
-    RNN_SKIPS_DX = False        # rnn_direction_backward accepts need_dx (see the module docstring)
 
     def _recurrent_forward(self, op, ctx, inputs, params, attrs, train):
         x = self.rnn_swap01(inputs[0])                                  # [T, N, F]
@@ -72,14 +69,13 @@ class StackedRecurrentOps:
                     [forward_part, self.rnn_zeros(forward_part.shape, grad)], 1))
                 self.rnn_assign(dout[0], self.rnn_concat([self.rnn_zeros(backward_part.shape, grad), backward_part], 1))
         grads = {}
-        skip_input = self.RNN_SKIPS_DX and not ctx.get("input_grads", (True,))[0]
+        input_needs_grad = ctx.get("input_grads", (True,))[0]
         for layer in range(len(caches) - 1, -1, -1):
             parts = self.rnn_split(dout, [hidden] * len(directions), 2) if len(directions) > 1 else [dout]
             dx = None
             for index, suffix in enumerate(directions):
-                extra = {"need_dx": False} if skip_input and layer == 0 else {}
-                d_in, (dw_ih, dw_hh, db_ih, db_hh) = self.rnn_direction_backward(caches[layer][index], parts[index],
-                                                                                 **extra)
+                d_in, (dw_ih, dw_hh, db_ih, db_hh) = self.rnn_direction_backward(
+                    caches[layer][index], parts[index], need_dx=bool(layer) or input_needs_grad)
                 key = f"l{layer}{suffix}"
                 grads[f"weight_ih_{key}"], grads[f"weight_hh_{key}"] = dw_ih, dw_hh
                 if db_ih is not None:
