@@ -108,21 +108,14 @@ def test_digits_specs_pretrain_generative_models(name):
     and as varied as half the test digits are (a collapsed model samples one grey blob over and over)."""
     import types
 
-    from backends.energy import pretrain, rbm_chain
-    from backends.energy.rbm import RBM
-    from backends.energy.stack import DBM, dbn_sample
-    from netspec.config import read_pretrain, read_train
+    from backends.energy import gibbs_samples, pretrain
+    from netspec.config import read_train
     from netspec.data import load_dataset
     graph = load_graph(os.path.join(ROOT, "specs", f"{name}.yaml"))
     train = read_train(graph.train)
     data = load_dataset(train.data.as_dict(), tuple(graph[graph.inputs[0]].shape), seed=train.seed)
     state = pretrain(graph, data, {}, types.SimpleNamespace(), None)
-    rbms = [RBM(int(node.in_shapes[0][0]), node.attrs["hidden"]).load(
-        {key: state[f"{node.module_path}.{key}"] for key in ("weight", "bias", "visible_bias")})
-        for node in rbm_chain(graph)]
-    rng = np.random.default_rng(1)
-    dbm = read_pretrain(graph.pretrain).method == "dbm"
-    samples = DBM(rbms).sample(100, 500, rng) if dbm else dbn_sample(rbms, 100, 500, rng)
+    samples = gibbs_samples(graph, state, 100, 500, np.random.default_rng(1))
     digits = data.x_test.reshape(len(data.x_test), -1)
     distances = lambda a, b: np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1))
     spread = lambda a: distances(a, a)[np.triu_indices(len(a), 1)].mean()

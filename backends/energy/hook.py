@@ -14,9 +14,9 @@ import numpy as np
 from netspec.config import read_pretrain, read_train
 from netspec.errors import UserError
 
-from .rbm import RBMConfig
+from .rbm import RBM, RBMConfig
 from .resume import PretrainProgress
-from .stack import DBM, LayerPlan, train_dbn
+from .stack import DBM, LayerPlan, dbn_sample, train_dbn
 
 PRETRAINED = "pretrained.npz"
 PASS_THROUGH = ("flatten", "reshape", "identity", "dropout")
@@ -57,6 +57,17 @@ def layer_config(section, node) -> RBMConfig:
 def plans_of(graph, section) -> list:
     return [LayerPlan(n.name, n.attrs["hidden"], n.attrs["visible_units"], n.attrs["hidden_units"],
                       layer_config(section, n)) for n in rbm_chain(graph)]
+
+
+def gibbs_samples(graph, state: dict, count: int, steps: int, rng: np.random.Generator) -> np.ndarray:
+    """Visible means after `steps` Gibbs sweeps of `count` chains through the graph's RBM stack, with the
+    weights of `state` (checkpoint keys): a DBM's sweeps for method dbm, else a DBN's (top RBM, then down)."""
+    rbms = [RBM(int(node.in_shapes[0][0]), node.attrs["hidden"], node.attrs["visible_units"],
+                node.attrs["hidden_units"]).load({name: state[f"{node.module_path}.{name}"]
+                                                  for name in ("weight", "bias", "visible_bias")})
+            for node in rbm_chain(graph)]
+    method = read_pretrain(graph.pretrain).method if graph.pretrain else "cd"
+    return DBM(rbms).sample(count, steps, rng) if method == "dbm" else dbn_sample(rbms, count, steps, rng)
 
 
 def engine_for(backend: str | None, log):

@@ -61,19 +61,15 @@ def run(args) -> int:
     import numpy as np
 
     from backends import checkpoint
-    from backends.energy import rbm_chain
-    from backends.energy.rbm import RBM
-    from backends.energy.stack import DBM, dbn_sample
+    from backends.energy import gibbs_samples, rbm_chain
     from backends.plot import png_bytes
-    from netspec.config import read_pretrain
 
     graph = load_graph(args.spec, args.overrides)
     if not args.out.lower().endswith(".png"):
         raise UserError(f"{args.out}: sample grids are written as PNG", "use an output name ending in .png")
     if args.count < 1 or args.steps < 0:
         raise UserError("--count must be at least 1 and --steps at least 0")
-    nodes = rbm_chain(graph)
-    if not nodes:
+    if not rbm_chain(graph):
         raise UserError(f"{args.spec}: spec '{graph.name}' has no rbm layers to sample from",
                         "sample from an RBM, DBN or DBM spec (see specs/dbn_digits.yaml)")
     path = args.checkpoint
@@ -91,18 +87,7 @@ def run(args) -> int:
         print(f"note: {path} holds the weights after supervised fine-tuning, which no longer model the data; "
               f"the generative model before fine-tuning is {pretrained} (--checkpoint {pretrained}, or leave "
               f"--checkpoint out to read runs/<spec name>/pretrained.npz)", file=sys.stderr)
-    rbms = []
-    for node in nodes:
-        key = node.module_path
-        rbm = RBM(int(node.in_shapes[0][0]), node.attrs["hidden"], node.attrs["visible_units"],
-                  node.attrs["hidden_units"])
-        rbms.append(rbm.load({name: state[f"{key}.{name}"] for name in ("weight", "bias", "visible_bias")}))
-    rng = np.random.default_rng(args.seed)
-    method = read_pretrain(graph.pretrain).method if graph.pretrain else "cd"
-    if method == "dbm":
-        samples = DBM(rbms).sample(args.count, args.steps, rng)
-    else:
-        samples = dbn_sample(rbms, args.count, args.steps, rng)
+    samples = gibbs_samples(graph, state, args.count, args.steps, np.random.default_rng(args.seed))
     shape = image_shape(graph[graph.inputs[0]].shape)
     scale = args.scale or max(1, 32 // max(shape))
     image = grid_image(samples, shape, scale)
