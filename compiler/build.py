@@ -4,6 +4,7 @@ from __future__ import annotations
 from netspec.errors import Collector, did_you_mean
 
 from . import registry
+from .registry import Activation
 from .ir import Graph, Node
 from .registry import AttrError
 
@@ -53,8 +54,9 @@ def validate_attrs(layer_type, decl, errors: Collector) -> dict | None:
             out[attr.name] = attr.coerce(attr.default, layer_type.spatial_rank)
     if not ok:
         return None
-    if out.get("activation") == "none":
-        out["activation"] = None
+    act = out.get("activation")
+    if isinstance(act, Activation):          # a fused activation: its name here, its attrs beside it
+        out["activation"], out["activation_attrs"] = act.type, dict(act.attrs)
     if layer_type.normalize:
         layer_type.normalize(out)
     return out

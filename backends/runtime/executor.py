@@ -1,8 +1,6 @@
 """Run an IR graph forward and backward with any backend's Ops (backend-neutral)."""
 from __future__ import annotations
 
-ACTIVATION_OPS = ("relu", "leaky_relu", "sigmoid", "tanh", "softmax", "step", "sign", "identity")
-
 
 class Executor:
     """Forward/backward over a Graph: `state` maps checkpoint keys (PyTorch names) to backend Arrays.
@@ -13,10 +11,7 @@ class Executor:
 
     def __init__(self, graph, ops, state: dict):
         self.graph, self.ops, self.state = graph, ops, state
-        missing = [n.op for n in graph.layers() if not ops.supports(n.op)]
-        if missing:
-            from netspec.errors import UserError
-            raise UserError(f"backend '{ops.name}' cannot run layer type(s) {', '.join(sorted(set(missing)))}")
+        ops.lowerings.require(graph)
         self.nodes = graph.layers()
         self.params = {n.name: {t.name: f"{n.module_path}.{t.name}" for t in (*n.params, *n.buffers)}
                        for n in self.nodes}
@@ -45,16 +40,16 @@ class Executor:
         self.contexts = {}
         remaining = self._use_counts()
         for node in self.nodes:
-            ctx: dict = {"input_grads": self.input_grads[node.name]}
-            act = node.activation if node.op not in ACTIVATION_OPS else None
+            ctx: dict = {"op": node.op, "input_grads": self.input_grads[node.name]}
+            act = node.activation
             if act and ops.fuses(node.op, act):      # the layer kernel applies it in the same pass
-                ctx["activation"], act = act, None
+                ctx["activation"], ctx["activation_attrs"], act = act, node.activation_attrs, None
             args = [values[name] for name in node.inputs]
             out = ops.forward(node.op, ctx, args, self.node_params(node), node.attrs, train)
             act_ctx = None
             if act:
-                act_ctx = {}
-                out = ops.forward(act, act_ctx, [out], {}, {}, train)
+                act_ctx = {"op": act, "input_grads": (True,)}
+                out = ops.forward(act, act_ctx, [out], {}, node.activation_attrs, train)
             values[node.name] = out
             if train:
                 self.contexts[node.name] = (ctx, act, act_ctx)

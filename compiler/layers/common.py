@@ -4,13 +4,30 @@ from __future__ import annotations
 from netspec.errors import fmt_shape
 
 from ..dims import Sym, numel
-from ..registry import ACTIVATIONS, Attr, ShapeError
+import math
 
-ACTIVATION_ATTR = Attr("activation", "choice", None, choices=(None, "none", *ACTIVATIONS),
+from ..registry import ZEROS, Attr, ShapeError, normal, uniform
+
+ACTIVATION_ATTR = Attr("activation", "activation", None,
                        doc="fused activation applied to the output")
 BIAS_ATTR = Attr("bias", "bool", True, doc="learn an additive bias")
 INIT_ATTR = Attr("init", "choice", "default", choices=("default", "xavier", "he", "normal"),
                  doc="weight initialiser (default: PyTorch's)")
+
+
+def weight_and_bias(node, weight_shape: tuple, bias_shape: tuple | None) -> list:
+    """[(name, shape, init)] of a linear/conv weight (and bias): PyTorch's default U(+-1/sqrt(fan_in)), or
+    the scheme the `init` attr names (xavier: xavier_uniform_; he: kaiming_normal_ for relu; normal: N(0, 0.01)),
+    whose biases start at zero."""
+    fan_in = max(1, numel(weight_shape[1:]))
+    fan_out = weight_shape[0] * numel(weight_shape[2:])
+    scheme = node.attrs.get("init", "default")
+    weight = {"xavier": uniform(math.sqrt(6.0 / (fan_in + fan_out))), "he": normal(math.sqrt(2.0 / fan_in)),
+              "normal": normal(0.01)}.get(scheme, uniform(1.0 / math.sqrt(fan_in)))
+    out = [("weight", weight_shape, weight)]
+    if bias_shape is not None:
+        out.append(("bias", bias_shape, uniform(1.0 / math.sqrt(fan_in)) if scheme in (None, "default") else ZEROS))
+    return out
 
 
 def need_rank(node, shape, ranks, what: str, hint: str | None = None) -> None:

@@ -3,7 +3,7 @@ from netspec.errors import fmt_shape
 
 from ..dims import numel
 from ..registry import REQUIRED, Attr, LayerType, ShapeError, register
-from .common import ACTIVATION_ATTR, BIAS_ATTR, INIT_ATTR, need_rank, window_out
+from .common import ACTIVATION_ATTR, BIAS_ATTR, INIT_ATTR, need_rank, weight_and_bias, window_out
 
 
 def conv_spatial_out(node, shape, rank: int, kernel, stride, padding, dilation, ceil_mode=False):
@@ -42,8 +42,8 @@ def _make(rank: int):
 
     def params(node, in_shapes):
         a = node.attrs
-        out = [("weight", (a["filters"], in_shapes[0][0] // a["groups"], *a["kernel"]))]
-        return out + [("bias", (a["filters"],))] if a["bias"] else out
+        return weight_and_bias(node, (a["filters"], in_shapes[0][0] // a["groups"], *a["kernel"]),
+                               (a["filters"],) if a["bias"] else None)
 
     def flops(node, in_shapes, out_shape):
         a = node.attrs

@@ -3,7 +3,7 @@ from netspec.errors import fmt_shape
 
 from ..dims import numel
 from ..registry import REQUIRED, Attr, LayerType, ShapeError, register
-from .common import ACTIVATION_ATTR, BIAS_ATTR, INIT_ATTR
+from .common import ACTIVATION_ATTR, BIAS_ATTR, INIT_ATTR, weight_and_bias
 
 
 def _infer(node, in_shapes):
@@ -15,9 +15,8 @@ def _infer(node, in_shapes):
 
 
 def _params(node, in_shapes):
-    features = in_shapes[0][-1]
-    out = [("weight", (node.attrs["units"], features))]
-    return out + [("bias", (node.attrs["units"],))] if node.attrs["bias"] else out
+    units = node.attrs["units"]
+    return weight_and_bias(node, (units, in_shapes[0][-1]), (units,) if node.attrs["bias"] else None)
 
 
 def _flops(node, in_shapes, out_shape):

@@ -1,5 +1,5 @@
 """Regularisation and normalisation: dropout, batchnorm, local response normalisation."""
-from ..registry import Attr, LayerType, ShapeError, register
+from ..registry import COUNTER, ONES, ZEROS, Attr, LayerType, ShapeError, register
 from .common import elementwise_flops, need_rank
 
 
@@ -21,12 +21,13 @@ def _bn_infer(node, in_shapes):
 
 def _bn_params(node, in_shapes):
     channels = in_shapes[0][0]
-    return [("weight", (channels,)), ("bias", (channels,))] if node.attrs["affine"] else []
+    return [("weight", (channels,), ONES), ("bias", (channels,), ZEROS)] if node.attrs["affine"] else []
 
 
 def _bn_buffers(node, in_shapes):
     channels = in_shapes[0][0]
-    return [("running_mean", (channels,)), ("running_var", (channels,)), ("num_batches_tracked", ())]
+    return [("running_mean", (channels,), ZEROS), ("running_var", (channels,), ONES),
+            ("num_batches_tracked", (), COUNTER)]
 
 
 register(LayerType("batchnorm", "normalisation", infer=_bn_infer, params=_bn_params, buffers=_bn_buffers,

@@ -2,7 +2,9 @@
 from netspec.errors import fmt_shape
 
 from ..dims import numel
-from ..registry import REQUIRED, Attr, LayerType, ShapeError, register
+import math
+
+from ..registry import REQUIRED, Attr, Init, uniform, LayerType, ShapeError, register
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
@@ -22,7 +24,8 @@ register(LayerType(
     attrs=[Attr("vocab", "int", REQUIRED, min=1, aliases=("num_embeddings", "vocab_size")),
            Attr("dim", "int", REQUIRED, min=1, aliases=("embedding_dim", "units")),
            Attr("padding_idx", "int", None)],
-    params=lambda node, ins: [("weight", (node.attrs["vocab"], node.attrs["dim"]))],
+    params=lambda node, ins: [("weight", (node.attrs["vocab"], node.attrs["dim"]),
+                               Init("normal", 1.0, zero_row=node.attrs["padding_idx"]))],
     flops=lambda node, ins, out: 0,
     doc="look up a learned vector per token id"))
 
@@ -58,11 +61,13 @@ def _make(op: str):
 
     def params(node, in_shapes):
         a = node.attrs
-        return recurrent_param_layout(op, in_shapes[0][1], a["hidden"], a["layers"], a["bidirectional"], a["bias"])
+        bound = uniform(1.0 / math.sqrt(a["hidden"]))   # PyTorch: every weight and bias U(+-1/sqrt(H))
+        layout = recurrent_param_layout(op, in_shapes[0][1], a["hidden"], a["layers"], a["bidirectional"], a["bias"])
+        return [(name, shape, bound) for name, shape in layout]
 
     def flops(node, in_shapes, out_shape):
         steps = numel(in_shapes[0][:1])
-        weights = sum(numel(shape) for name, shape in params(node, in_shapes) if name.startswith("weight"))
+        weights = sum(numel(shape) for name, shape, _ in params(node, in_shapes) if name.startswith("weight"))
         return steps * weights
 
     attrs = [Attr("hidden", "int", REQUIRED, min=1, aliases=("hidden_size", "units")),
