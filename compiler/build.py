@@ -4,9 +4,8 @@ from __future__ import annotations
 from netspec.errors import Collector, did_you_mean
 
 from . import registry
-from .registry import Activation
 from .ir import Graph, Node
-from .registry import AttrError
+from .registry import Activation, AttrError
 
 
 def validate_attrs(layer_type, decl, errors: Collector) -> dict | None:

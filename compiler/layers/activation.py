@@ -20,10 +20,11 @@ _DOCS = {
     "step": "1 where x > 0, else 0 (Heaviside)", "sign": "-1, 0 or 1", "identity": "x",
 }
 for _name, _doc in _DOCS.items():
-    register(LayerType(_name, "activation", infer=_same, flops=elementwise_flops, doc=_doc,
+    register(LayerType(_name, "activation", infer=_same, flops=elementwise_flops, doc=_doc, fusable=True,
                        aliases=("linear_activation",) if _name == "identity" else ()))
-register(LayerType("leaky_relu", "activation", infer=_same, flops=elementwise_flops,
+register(LayerType("leaky_relu", "activation", infer=_same, flops=elementwise_flops, fusable=True,
+                   label=lambda node: f"leaky_relu {node.attrs['slope']:g}",
                    attrs=[Attr("slope", "float", 0.01, min=0.0, aliases=("negative_slope", "alpha"))],
                    doc="x if x > 0 else slope * x"))
-register(LayerType("softmax", "activation", infer=_softmax_infer, flops=elementwise_flops,
+register(LayerType("softmax", "activation", infer=_softmax_infer, flops=elementwise_flops, fusable=True,
                    attrs=[Attr("axis", "int", -1, aliases=("dim",))], doc="exp(x) / sum exp(x) along axis"))

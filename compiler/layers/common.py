@@ -1,11 +1,11 @@
 """Helpers shared by the layer-type definitions."""
 from __future__ import annotations
 
+import math
+
 from netspec.errors import fmt_shape
 
 from ..dims import Sym, numel
-import math
-
 from ..registry import ZEROS, Attr, ShapeError, normal, uniform
 
 ACTIVATION_ATTR = Attr("activation", "activation", None,
@@ -13,6 +13,23 @@ ACTIVATION_ATTR = Attr("activation", "activation", None,
 BIAS_ATTR = Attr("bias", "bool", True, doc="learn an additive bias")
 INIT_ATTR = Attr("init", "choice", "default", choices=("default", "xavier", "he", "normal"),
                  doc="weight initialiser (default: PyTorch's)")
+
+
+def fmt_spatial(values) -> str:
+    """(5, 5) -> '5x5' (diagram labels)."""
+    return "x".join(str(v) for v in values)
+
+
+def fmt_stride(values) -> str:
+    """'' for stride 1, else ' /2' or ' /2x1' (diagram labels)."""
+    return "" if all(v == 1 for v in values) else " /" + (str(values[0]) if len(set(values)) == 1
+                                                          else fmt_spatial(values))
+
+
+def window_label(node) -> str:
+    """`maxpool2d 3x3 /2`: a window op's kernel and stride."""
+    a = node.attrs
+    return f"{node.op} {fmt_spatial(a['kernel'])}{fmt_stride(a.get('stride') or (1,))}"
 
 
 def weight_and_bias(node, weight_shape: tuple, bias_shape: tuple | None) -> list:

@@ -3,7 +3,16 @@ from netspec.errors import fmt_shape
 
 from ..dims import numel
 from ..registry import REQUIRED, Attr, LayerType, ShapeError, register
-from .common import ACTIVATION_ATTR, BIAS_ATTR, INIT_ATTR, need_rank, weight_and_bias, window_out
+from .common import (
+    ACTIVATION_ATTR,
+    BIAS_ATTR,
+    INIT_ATTR,
+    fmt_spatial,
+    fmt_stride,
+    need_rank,
+    weight_and_bias,
+    window_out,
+)
 
 
 def conv_spatial_out(node, shape, rank: int, kernel, stride, padding, dilation, ceil_mode=False):
@@ -50,8 +59,18 @@ def _make(rank: int):
         per_output = (in_shapes[0][0] // a["groups"]) * numel(a["kernel"])
         return numel(out_shape) * per_output
 
+    def label(node):
+        a = node.attrs
+        text = f"{node.op} {fmt_spatial(a['kernel'])}{fmt_stride(a['stride'])}"
+        if any(d != 1 for d in a["dilation"]):
+            text += f" dil {fmt_spatial(a['dilation'])}"
+        if a["padding"] == "same":
+            text += " same"
+        text += f", {a['filters']}"
+        return text + (f" g{a['groups']}" if a["groups"] != 1 else "")
+
     register(LayerType(
-        name, "convolution", spatial_rank=rank,
+        name, "convolution", spatial_rank=rank, label=label,
         attrs=[Attr("filters", "int", REQUIRED, min=1, aliases=("out_channels", "channels")),
                Attr("kernel", "spatial", REQUIRED, min=1, aliases=("kernel_size",)),
                Attr("stride", "spatial", 1, min=1),

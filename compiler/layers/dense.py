@@ -28,4 +28,5 @@ register(LayerType(
     attrs=[Attr("units", "int", REQUIRED, min=1, aliases=("out_features", "outputs"), doc="output features"),
            BIAS_ATTR, ACTIVATION_ATTR, INIT_ATTR],
     infer=_infer, params=_params, flops=_flops,
+    label=lambda node: f"linear {node.attrs['units']}" + ("" if node.attrs["bias"] else " no bias"),
     doc="y = x W^T + b over the last axis"))

@@ -1,7 +1,7 @@
 """Restricted Boltzmann machines, the building block of DBNs, DBMs and deep autoencoders."""
 from netspec.errors import did_you_mean, fmt_shape
 
-from ..registry import REQUIRED, ZEROS, normal, Attr, LayerType, ShapeError, register
+from ..registry import REQUIRED, ZEROS, Attr, LayerType, ShapeError, normal, register
 
 UNIT_TYPES = ("bernoulli", "gaussian")
 HIDDEN_UNIT_TYPES = ("bernoulli", "gaussian", "relu")
@@ -22,7 +22,7 @@ def _params(node, in_shapes):
 
 
 register(LayerType(
-    "rbm", "energy", infer=_infer, params=_params,
+    "rbm", "energy", infer=_infer, params=_params, label=lambda node: f"rbm {node.attrs['hidden']}",
     flops=lambda node, ins, out: ins[0][0] * node.attrs["hidden"],
     attrs=[Attr("hidden", "int", REQUIRED, min=1, aliases=("units", "hidden_size")),
            Attr("visible_units", "choice", "bernoulli", choices=UNIT_TYPES, aliases=("visible",)),
@@ -81,6 +81,7 @@ def _tied_infer(node, in_shapes):
 
 register(LayerType(
     "tied", "energy", aliases=("tied_decoder", "rbm_decoder"), infer=_tied_infer, link=_resolve_tied,
+    label=lambda node: f"tied W^T of {node.attrs['of']}",
     params=lambda node, ins: [("bias", (node.attrs["units"],), ZEROS)],
     flops=lambda node, ins, out: ins[0][0] * out[0],
     attrs=[Attr("of", "str", REQUIRED, aliases=("tied", "rbm"), doc="the rbm layer whose weight is transposed"),

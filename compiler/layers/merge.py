@@ -45,5 +45,6 @@ for _name in ("add", "mul"):
                        min_inputs=2, max_inputs=_MANY, aliases=("sum",) if _name == "add" else ("multiply",),
                        doc=f"element-wise {_name} of inputs with equal shapes"))
 register(LayerType("concat", "merge", infer=_concat_infer, min_inputs=2, max_inputs=_MANY,
+                   label=lambda node: "concat" + (f" axis {node.attrs['axis']}" if node.attrs["axis"] != 0 else ""),
                    attrs=[Attr("axis", "int", 0, aliases=("dim",))], aliases=("concatenate", "cat"),
                    doc="join inputs along an axis (0: channels)"))

@@ -7,7 +7,7 @@ def _same(node, in_shapes):
     return in_shapes[0]
 
 
-register(LayerType("dropout", "regularisation", infer=_same,
+register(LayerType("dropout", "regularisation", infer=_same, label=lambda node: f"dropout p={node.attrs['p']:g}",
                    attrs=[Attr("p", "prob", 0.5, aliases=("rate",))], doc="zero values with probability p"))
 
 
@@ -44,6 +44,7 @@ def _lrn_infer(node, in_shapes):
 
 
 register(LayerType("lrn", "normalisation", infer=_lrn_infer, aliases=("local_response_norm",),
+                   label=lambda node: f"lrn size {node.attrs['size']}",
                    flops=lambda node, ins, out: elementwise_flops(node, ins, out) * node.attrs["size"],
                    attrs=[Attr("size", "int", 5, min=1), Attr("alpha", "float", 1e-4, min=0.0),
                           Attr("beta", "float", 0.75, min=0.0), Attr("k", "float", 1.0, min=0.0)],

@@ -1,10 +1,10 @@
 """Sequence layers: embedding, rnn, lstm, gru (multi-layer, bidirectional), PyTorch layouts."""
+import math
+
 from netspec.errors import fmt_shape
 
 from ..dims import numel
-import math
-
-from ..registry import REQUIRED, Attr, Init, uniform, LayerType, ShapeError, register
+from ..registry import REQUIRED, Attr, Init, LayerType, ShapeError, register, uniform
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
@@ -20,7 +20,8 @@ def _embedding_infer(node, in_shapes):
 
 
 register(LayerType(
-    "embedding", "embedding", infer=_embedding_infer, input_dtypes=("int64", "int32"), output_dtype="float32",
+    "embedding", "embedding", infer=_embedding_infer,
+    label=lambda node: f"embedding {node.attrs['vocab']}x{node.attrs['dim']}", input_dtypes=("int64", "int32"), output_dtype="float32",
     attrs=[Attr("vocab", "int", REQUIRED, min=1, aliases=("num_embeddings", "vocab_size")),
            Attr("dim", "int", REQUIRED, min=1, aliases=("embedding_dim", "units")),
            Attr("padding_idx", "int", None)],
@@ -78,7 +79,14 @@ def _make(op: str):
              Attr("bias", "bool", True)]
     if op == "rnn":
         attrs.append(Attr("nonlinearity", "choice", "tanh", choices=("tanh", "relu")))
-    register(LayerType(op, "recurrent", attrs=attrs, infer=infer, params=params, flops=flops,
+    def label(node):
+        a = node.attrs
+        text = f"{op} {a['hidden']}"
+        if a["layers"] > 1:
+            text += f" x{a['layers']} layers"
+        return text + (" bidir" if a["bidirectional"] else "")
+
+    register(LayerType(op, "recurrent", attrs=attrs, infer=infer, params=params, flops=flops, label=label,
                        doc=f"{op.upper()} over a T x features sequence (PyTorch layout)"))
 
 

@@ -38,6 +38,6 @@ def _reshape_infer(node, in_shapes):
     return tuple(target)
 
 
-register(LayerType("reshape", "shape", infer=_reshape_infer,
+register(LayerType("reshape", "shape", infer=_reshape_infer, label=lambda node: f"reshape {fmt_shape(node.attrs['shape'])}",
                    attrs=[Attr("shape", "ints", REQUIRED, min=-1, aliases=("target", "dims"))],
                    doc="reshape per-sample dims (one dim may be -1)"))
