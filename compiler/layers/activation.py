@@ -21,10 +21,13 @@ _DOCS = {
 }
 for _name, _doc in _DOCS.items():
     register(LayerType(_name, "activation", infer=_same, flops=elementwise_flops, doc=_doc, fusable=True,
+                       examples=({"inputs": [[3, 4]]},),
                        aliases=("linear_activation",) if _name == "identity" else ()))
 register(LayerType("leaky_relu", "activation", infer=_same, flops=elementwise_flops, fusable=True,
+                   examples=({"inputs": [[6]]}, {"attrs": {"slope": 0.2}, "inputs": [[2, 3, 3]]}),
                    label=lambda node: f"leaky_relu {node.attrs['slope']:g}",
                    attrs=[Attr("slope", "float", 0.01, min=0.0, aliases=("negative_slope", "alpha"))],
                    doc="x if x > 0 else slope * x"))
 register(LayerType("softmax", "activation", infer=_softmax_infer, flops=elementwise_flops, fusable=True,
+                   examples=({"inputs": [[5]]}, {"attrs": {"axis": 0}, "inputs": [[3, 4]]}),
                    attrs=[Attr("axis", "int", -1, aliases=("dim",))], doc="exp(x) / sum exp(x) along axis"))

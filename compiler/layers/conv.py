@@ -79,6 +79,10 @@ def _make(rank: int):
                Attr("groups", "int", 1, min=1),
                BIAS_ATTR, ACTIVATION_ATTR, INIT_ATTR],
         infer=infer, params=params, flops=flops,
+        examples=({"attrs": {"filters": 4, "kernel": 3, "padding": 1, "activation": "relu"}, "inputs": [[2] + [6] * rank]},
+                  {"attrs": {"filters": 4, "kernel": 2, "stride": 2, "groups": 2, "dilation": 1, "bias": False},
+                   "inputs": [[4] + [7] * rank]},
+                  {"attrs": {"filters": 3, "kernel": 3, "dilation": 2, "padding": "same"}, "inputs": [[2] + [6] * rank]}),
         doc=f"{rank}-D convolution over channels-first input"))
 
 

@@ -42,9 +42,11 @@ def _concat_infer(node, in_shapes):
 
 for _name in ("add", "mul"):
     register(LayerType(_name, "merge", infer=_elementwise_infer, flops=elementwise_flops,
+                       examples=({"inputs": [[2, 3], [2, 3]]}, {"inputs": [[4], [4], [4]]}),
                        min_inputs=2, max_inputs=_MANY, aliases=("sum",) if _name == "add" else ("multiply",),
                        doc=f"element-wise {_name} of inputs with equal shapes"))
 register(LayerType("concat", "merge", infer=_concat_infer, min_inputs=2, max_inputs=_MANY,
+                   examples=({"inputs": [[2, 3], [4, 3]]}, {"attrs": {"axis": -1}, "inputs": [[2, 3], [2, 1]]}),
                    label=lambda node: "concat" + (f" axis {node.attrs['axis']}" if node.attrs["axis"] != 0 else ""),
                    attrs=[Attr("axis", "int", 0, aliases=("dim",))], aliases=("concatenate", "cat"),
                    doc="join inputs along an axis (0: channels)"))

@@ -7,7 +7,7 @@ def _same(node, in_shapes):
     return in_shapes[0]
 
 
-register(LayerType("dropout", "regularisation", infer=_same, label=lambda node: f"dropout p={node.attrs['p']:g}",
+register(LayerType("dropout", "regularisation", infer=_same, examples=({"attrs": {"p": 0.0}, "inputs": [[5]]},), label=lambda node: f"dropout p={node.attrs['p']:g}",
                    attrs=[Attr("p", "prob", 0.5, aliases=("rate",))], doc="zero values with probability p"))
 
 
@@ -30,7 +30,8 @@ def _bn_buffers(node, in_shapes):
             ("num_batches_tracked", (), COUNTER)]
 
 
-register(LayerType("batchnorm", "normalisation", infer=_bn_infer, params=_bn_params, buffers=_bn_buffers,
+register(LayerType("batchnorm", "normalisation", infer=_bn_infer,
+                   examples=({"inputs": [[3, 4, 4]]}, {"inputs": [[5]]}, {"attrs": {"affine": False}, "inputs": [[2, 6]]}), params=_bn_params, buffers=_bn_buffers,
                    flops=elementwise_flops, aliases=("batch_norm", "bn"),
                    attrs=[Attr("eps", "float", 1e-5, min=0.0), Attr("momentum", "float", 0.1, min=0.0, max=1.0),
                           Attr("affine", "bool", True)],
@@ -44,6 +45,7 @@ def _lrn_infer(node, in_shapes):
 
 
 register(LayerType("lrn", "normalisation", infer=_lrn_infer, aliases=("local_response_norm",),
+                   examples=({"attrs": {"size": 3}, "inputs": [[5, 3, 3]]},),
                    label=lambda node: f"lrn size {node.attrs['size']}",
                    flops=lambda node, ins, out: elementwise_flops(node, ins, out) * node.attrs["size"],
                    attrs=[Attr("size", "int", 5, min=1), Attr("alpha", "float", 1e-4, min=0.0),

@@ -13,7 +13,7 @@ def _flatten_infer(node, in_shapes):
     return (numel(shape),)
 
 
-register(LayerType("flatten", "shape", infer=_flatten_infer, doc="all per-sample dims into one"))
+register(LayerType("flatten", "shape", infer=_flatten_infer, examples=({"inputs": [[2, 3, 4]]},), doc="all per-sample dims into one"))
 
 
 def _reshape_infer(node, in_shapes):
@@ -38,6 +38,7 @@ def _reshape_infer(node, in_shapes):
     return tuple(target)
 
 
-register(LayerType("reshape", "shape", infer=_reshape_infer, label=lambda node: f"reshape {fmt_shape(node.attrs['shape'])}",
+register(LayerType("reshape", "shape", infer=_reshape_infer,
+                   examples=({"attrs": {"shape": [3, -1]}, "inputs": [[2, 6]]},), label=lambda node: f"reshape {fmt_shape(node.attrs['shape'])}",
                    attrs=[Attr("shape", "ints", REQUIRED, min=-1, aliases=("target", "dims"))],
                    doc="reshape per-sample dims (one dim may be -1)"))
