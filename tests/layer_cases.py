@@ -54,8 +54,9 @@ def load_case(tmp_path, type_name: str, example: dict):
     return load_graph(path)
 
 
-def batch_inputs(graph, seed: int = 0) -> dict:
-    """float64 normal inputs (ints within the consuming embedding's vocabulary) for every graph input."""
+def batch_inputs(graph, seed: int = 0, scale: float = 1.0) -> dict:
+    """float64 normal inputs times `scale` (an example's `scale`, so that values cross a layer's kinks), ints
+    within the consuming embedding's vocabulary, for every graph input."""
     rng = np.random.default_rng(seed)
     out = {}
     for name in graph.inputs:
@@ -65,7 +66,7 @@ def batch_inputs(graph, seed: int = 0) -> dict:
             vocab = min(graph[c].attrs.get("vocab", 2) for c in graph.consumers()[name])
             out[name] = rng.integers(0, vocab, size=shape).astype(np.int64)
         else:
-            out[name] = rng.normal(0.0, 1.0, size=shape)
+            out[name] = rng.normal(0.0, scale, size=shape)
     return out
 
 

@@ -36,7 +36,7 @@ def test_shape_label_and_numpy_matches_torch(tmp_path, type_name, example):
     label = describe(node)
     assert isinstance(label, str) and label.strip(), f"{type_name}: empty diagram label"
     state = float_state(graph, "float64")
-    inputs = batch_inputs(graph)
+    inputs = batch_inputs(graph, scale=example.get("scale", 1.0))
     out, loss, grads, input_grads = run_runtime(graph, _numpy_ops, state, inputs, "float64")
     assert out.shape == (BATCH, *node.shape), f"numpy output {out.shape}, inference says {node.shape}"
     t_out, t_loss, t_grads, t_input_grads = run_torch(graph, state, inputs)
@@ -52,7 +52,7 @@ def test_shape_label_and_numpy_matches_torch(tmp_path, type_name, example):
 def test_numpy_gradients_pass_finite_differences(tmp_path, type_name, example):
     graph = load_case(tmp_path, type_name, example)
     state = float_state(graph, "float64")
-    inputs = batch_inputs(graph)
+    inputs = batch_inputs(graph, scale=example.get("scale", 1.0))
     _, _, grads, input_grads = run_runtime(graph, _numpy_ops, state, inputs, "float64")
     weights = output_weights(graph)
 
