@@ -29,7 +29,7 @@ INSTALL_HINT = ("install Graphviz: 'sudo apt-get install graphviz' (Debian/Ubunt
 COLOURS = {
     "input": "#e6e6e6", "output": "#e6e6e6", "convolution": "#cfe2f3", "pooling": "#d9ead3",
     "dense": "#fce5cd", "normalisation": "#fff2cc", "activation": "#f4cccc", "regularisation": "#efefef",
-    "shape": "#f6f6f6", "merge": "#d9d2e9", "recurrent": "#d0e0e3", "embedding": "#ead1dc",
+    "shape": "#f6f6f6", "merge": "#d9d2e9", "attention": "#c9daf8", "recurrent": "#d0e0e3", "embedding": "#ead1dc",
     "energy": "#f9cb9c", "block": "#ffffff",
 }
 FAMILY_LABELS = {"energy": "energy-based", "block": "folded block"}

@@ -10,7 +10,7 @@ from netspec.record import FrozenRecord, Record
 
 REQUIRED = object()
 FAMILIES = ("input", "dense", "convolution", "pooling", "shape", "activation", "regularisation",
-            "normalisation", "merge", "recurrent", "embedding", "energy")
+            "normalisation", "merge", "attention", "recurrent", "embedding", "energy")
 
 
 class AttrError(ValueError):
