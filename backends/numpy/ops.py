@@ -43,7 +43,7 @@ class NumpyOps(RecurrentOps, Ops):
     # (on 8x8 digits a split CNN trained at 8,100 against 13,200 samples/s whole).
     MIN_SPLIT_ELEMENTS = 1 << 17
 
-    def _over_batch(self, fn, n: int, elements: int) -> None:
+    def over_batch(self, fn, n: int, elements: int) -> None:
         """fn(lo, hi) over contiguous slices of range(n), one per thread when the graph runs batch-parallel
         and the layer touches at least MIN_SPLIT_ELEMENTS elements (the lowerings call it for their
         per-sample work)."""
@@ -57,10 +57,10 @@ class NumpyOps(RecurrentOps, Ops):
     # the input gradient, rows of the weight for its gradient (lower/dense.py).
     LINEAR_SPLIT_WORK = 1 << 23
 
-    def _over_linear(self, fn, rows: int, work: int) -> None:
+    def over_linear(self, fn, rows: int, work: int) -> None:
         """fn(lo, hi) over row slices when the product is big enough to split, else over all rows."""
         if work >= self.LINEAR_SPLIT_WORK:
-            self._over_batch(fn, rows, work)
+            self.over_batch(fn, rows, work)
         else:
             fn(0, rows)
 

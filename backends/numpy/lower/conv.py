@@ -1,5 +1,5 @@
 """conv1d/2d: per-sample im2col + BLAS, bias and a fused relu in one Numba pass; each batch slice does all of
-a sample's work on its own thread (NumpyOps._over_batch)."""
+a sample's work on its own thread (NumpyOps.over_batch)."""
 from __future__ import annotations
 
 import numpy as np
@@ -78,7 +78,7 @@ class Conv:
             if has_bias or relu:
                 kernels.bias_act(out[lo:hi], bias, has_bias, relu)
 
-        ops._over_batch(forward_slice, n, cols.size + out.size)
+        ops.over_batch(forward_slice, n, cols.size + out.size)
         if train:
             ctx.update(cols=cols, x_shape=x.shape, x4_shape=x4.shape, geo=geo, w2=w2, group_rows=group_rows,
                        has_bias=has_bias, relu=relu, out=out if relu else None, w_shape=weight.shape)
@@ -112,7 +112,7 @@ class Conv:
                 dxp[lo:hi] = 0
                 kernels.col2im(dcols[lo:hi], *geo[:4], *geo[6:], dxp[lo:hi])
 
-        ops._over_batch(backward_slice, n, cols.size + g.size)
+        ops.over_batch(backward_slice, n, cols.size + g.size)
         grads = {"weight": weight_parts.sum(axis=0).reshape(ctx["w_shape"])}
         if has_bias:
             grads["bias"] = bias_parts.sum(axis=0)

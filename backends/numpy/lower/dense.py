@@ -25,7 +25,7 @@ class Linear:
             if relu:                               # fused relu: in place, kept for the backward mask
                 np.maximum(part, 0, out=part)
 
-        ops._over_linear(forward_slice, len(y), y.size * x2.shape[1])
+        ops.over_linear(forward_slice, len(y), y.size * x2.shape[1])
         if train:
             ctx.update(x2=x2, x_shape=x.shape, weight=weight, has_bias=has_bias, relu_out=y if relu else None)
         return y.reshape(*x.shape[:-1], weight.shape[0])
@@ -50,7 +50,7 @@ class Linear:
             if want_dx:
                 np.matmul(g2[lo:hi], weight, out=dx[lo:hi])
 
-        ops._over_linear(backward_slice, rows, g2.size * x2.shape[1])
+        ops.over_linear(backward_slice, rows, g2.size * x2.shape[1])
         if ctx["has_bias"]:
             grads["bias"] = g2.sum(axis=0)
         if not want_dx:

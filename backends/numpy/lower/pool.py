@@ -35,10 +35,10 @@ class MaxPool:
         argmax = np.empty(out.shape, dtype=np.int32)         # y * W + x in the plane
         two_by_two = geo[:8] == (2, 2, 2, 2, 0, 0, 1, 1) and 2 * geo[8] <= x4.shape[2] and 2 * geo[9] <= x4.shape[3]
         if two_by_two:
-            ops._over_batch(lambda lo, hi: kernels.maxpool2x2(x4[lo:hi], out[lo:hi], argmax[lo:hi]), n, x4.size)
+            ops.over_batch(lambda lo, hi: kernels.maxpool2x2(x4[lo:hi], out[lo:hi], argmax[lo:hi]), n, x4.size)
         else:
-            ops._over_batch(lambda lo, hi: kernels.maxpool_forward(x4[lo:hi], *geo, out[lo:hi], argmax[lo:hi]), n,
-                            x4.size)
+            ops.over_batch(lambda lo, hi: kernels.maxpool_forward(x4[lo:hi], *geo, out[lo:hi], argmax[lo:hi]), n,
+                           x4.size)
         if train:
             ctx.update(argmax=argmax, x_shape=x.shape, x4_shape=x4.shape, two_by_two=two_by_two)
         return _out_shape(x, out)
@@ -55,7 +55,7 @@ class MaxPool:
                 dx[lo:hi] = 0
                 kernels.maxpool_backward(grad[lo:hi], argmax[lo:hi], dx[lo:hi])
 
-        ops._over_batch(backward_slice, len(dx), dx.size)
+        ops.over_batch(backward_slice, len(dx), dx.size)
         return [dx.reshape(ctx["x_shape"])], {}
 
 
@@ -63,8 +63,8 @@ def _avgpool_forward(ops, ctx, x, attrs, include_pad: bool, train):
     x4, geo = _window_setup(x, attrs)
     kh, kw, sh, sw, ph, pw, _, _, oh, ow = geo
     out = np.empty((x4.shape[0], x4.shape[1], oh, ow), dtype=x.dtype)
-    ops._over_batch(lambda lo, hi: kernels.avgpool_forward(x4[lo:hi], kh, kw, sh, sw, ph, pw, oh, ow, include_pad,
-                                                           out[lo:hi]), len(out), x4.size)
+    ops.over_batch(lambda lo, hi: kernels.avgpool_forward(x4[lo:hi], kh, kw, sh, sw, ph, pw, oh, ow, include_pad,
+                                                          out[lo:hi]), len(out), x4.size)
     if train:
         ctx.update(x_shape=x.shape, x4_shape=x4.shape, avg=(kh, kw, sh, sw, ph, pw, include_pad), out4=out.shape)
     return _out_shape(x, out)
@@ -79,7 +79,7 @@ def _avgpool_backward(ops, ctx, grad):
         dx[lo:hi] = 0
         kernels.avgpool_backward(grad[lo:hi], *ctx["avg"], dx[lo:hi])
 
-    ops._over_batch(backward_slice, len(dx), dx.size)
+    ops.over_batch(backward_slice, len(dx), dx.size)
     return dx.reshape(ctx["x_shape"])
 
 
