@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from backends.lowering import Lowerings
-from compiler import registry
 
 TORCH = Lowerings("torch", "backends.torch.lower")
 HELPERS: dict[str, str] = {}
@@ -39,7 +38,7 @@ class Lowering:
 def lower(node) -> Lowering:
     """The Lowering of a node, its fused activation applied to the result."""
     result = TORCH.get(node.op)(node)
-    if node.activation and registry.lookup(node.op).family != "activation":
+    if node.activation:          # an activation layer has no `activation:` of its own
         result.forward = _with_activation(result.forward, TORCH.get(node.activation).expression,
                                           node.activation_attrs)
     return result
@@ -49,11 +48,6 @@ def helper_sources() -> dict[str, str]:
     """Every helper definition a lowering may ask for (name -> source)."""
     TORCH.ops()          # loads every lowering module, and with them their helpers
     return HELPERS
-
-
-def has_module(node) -> bool:
-    """Whether the node becomes a submodule (and so an attribute of its parent module)."""
-    return lower(node).module is not None
 
 
 def _with_activation(forward, expression, attrs) -> Callable:
