@@ -29,7 +29,7 @@ INSTALL_HINT = ("install Graphviz: 'sudo apt-get install graphviz' (Debian/Ubunt
 COLOURS = {
     "input": "#e6e6e6", "output": "#e6e6e6", "convolution": "#cfe2f3", "pooling": "#d9ead3",
     "dense": "#fce5cd", "normalisation": "#fff2cc", "activation": "#f4cccc", "regularisation": "#efefef",
-    "shape": "#f6f6f6", "merge": "#d9d2e9", "recurrent": "#d0e0e3", "embedding": "#ead1dc",
+    "shape": "#f6f6f6", "merge": "#d9d2e9", "attention": "#c9daf8", "recurrent": "#d0e0e3", "embedding": "#ead1dc",
     "energy": "#f9cb9c", "block": "#ffffff",
 }
 FAMILY_LABELS = {"energy": "energy-based", "block": "folded block"}
@@ -37,7 +37,6 @@ EDGE_LEGEND = {
     "shortcut": "residual shortcut", "undirected": "undirected (RBM weights)",
     "generative": "directed (generative)", "state": "recurrent state", "tied": "tied weights (transposed)",
 }
-MERGE_SYMBOLS = {"add": "+", "mul": "\u00d7", "concat": "concat"}
 RECURRENT_STATE = {"lstm": "h, c", "gru": "h", "rnn": "h"}
 
 
@@ -185,9 +184,9 @@ class _Builder:
                 lines = [fmt_shape(node.shape) + ("" if node.dtype == "float32" else f" ({node.dtype})")]
                 self.view.add(VNode(node.name, local, lines, "input", "input", cluster))
             elif family == "merge":
-                self.view.add(VNode(node.name, local, [describe(node)], "merge", "merge", cluster,
-                                    MERGE_SYMBOLS.get(node.op, describe(node)) if node.op != "concat" else describe(node),
-                                    f"{node.name}: {describe(node)}"))
+                label = describe(node)
+                self.view.add(VNode(node.name, local, [label], "merge", "merge", cluster, label,
+                                    f"{node.name}: {label}"))
             else:
                 self.view.add(VNode(node.name, local, _layer_lines(node), family, "layer", cluster))
         for name in self.g.outputs:

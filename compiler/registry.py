@@ -10,7 +10,7 @@ from netspec.record import FrozenRecord, Record
 
 REQUIRED = object()
 FAMILIES = ("input", "dense", "convolution", "pooling", "shape", "activation", "regularisation",
-            "normalisation", "merge", "recurrent", "embedding", "energy")
+            "normalisation", "merge", "attention", "recurrent", "embedding", "energy")
 
 
 class AttrError(ValueError):
@@ -138,7 +138,9 @@ def coerce_activation(attr_name: str, value) -> Activation | None:
         hint = did_you_mean(type_name, names)
         if canonical is not None:
             hint = f"'{type_name}' has parameters: add it as a layer of its own after this one"
-        raise AttrError(f"'{attr_name}' must be one of none, {', '.join(names)}; found '{type_name}'", hint)
+        canonical_names = sorted({_ALIASES[n] for n in names})
+        raise AttrError(f"'{attr_name}' must be none or an activation ({', '.join(canonical_names)}); "
+                        f"found '{type_name}'", hint)
     layer_type = _TYPES[canonical]
     out = {}
     for key, item in attrs.items():
@@ -215,7 +217,8 @@ class LayerType(Record):
     in_shapes, out_shape) -> multiply-adds per sample; link(node, graph) resolves attrs that name other
     layers; label(node) -> the diagram's compact description (`conv2d 5x5 /2, 96`). output_dtype None:
     the first input's. examples: small cases the conformance test runs on every backend, each a dict
-    {attrs: {...}, inputs: [per-sample shape, ...]} (optional `dtypes: [...]`, `float64_only`).
+    {attrs: {...}, inputs: [per-sample shape, ...]} (optional: `dtypes: [...]`; `scale`: the inputs' spread,
+    so that values cross the type's kinks; `before: [layer entries]`: layers the case needs first).
     fusable: an activation without parameters, usable as `activation:` on other layers.
     """
 

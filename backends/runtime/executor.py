@@ -6,10 +6,11 @@ class Executor:
     """Forward/backward over a Graph: `state` maps checkpoint keys (PyTorch names) to backend Arrays.
 
     forward(inputs, train) -> {output name: Array}; after a training forward, backward(grads of the
-    outputs) -> {checkpoint key: gradient Array} for every trainable parameter.
+    outputs) -> {checkpoint key: gradient Array} for every trainable parameter. With grad_inputs, backward
+    also leaves the gradients of the float graph inputs in `input_gradients` (conformance and gradient checks).
     """
 
-    def __init__(self, graph, ops, state: dict):
+    def __init__(self, graph, ops, state: dict, grad_inputs: bool = False):
         self.graph, self.ops, self.state = graph, ops, state
         ops.lowerings.require(graph)
         self.nodes = graph.layers()
@@ -25,8 +26,12 @@ class Executor:
         # gradient of an input that needs none (ctx['input_grads'][i] is False: graph data, flatten of data, ...)
         self.requires_grad: dict = {}
         for n in graph:
-            self.requires_grad[n.name] = n.op != "input" and (
-                bool(self.trainable.get(n.name)) or any(self.requires_grad[i] for i in n.inputs))
+            if n.op == "input":
+                self.requires_grad[n.name] = grad_inputs and n.dtype.startswith("float")
+            else:
+                self.requires_grad[n.name] = bool(self.trainable.get(n.name)) or any(
+                    self.requires_grad[i] for i in n.inputs)
+        self.input_gradients: dict = {}
         self.input_grads = {n.name: tuple(self.requires_grad[i] for i in n.inputs) for n in self.nodes}
         ops.plan(graph)
 
@@ -83,6 +88,7 @@ class Executor:
                     continue
                 grads[name] = value if name not in grads else ops.add(grads[name], value)
         self.contexts = {}
+        self.input_gradients = {name: grads[name] for name in self.graph.inputs if name in grads}
         return param_grads
 
     def _use_counts(self) -> dict:

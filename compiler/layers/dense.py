@@ -28,5 +28,9 @@ register(LayerType(
     attrs=[Attr("units", "int", REQUIRED, min=1, aliases=("out_features", "outputs"), doc="output features"),
            BIAS_ATTR, ACTIVATION_ATTR, INIT_ATTR],
     infer=_infer, params=_params, flops=_flops,
+    examples=({"attrs": {"units": 3}, "inputs": [[5]]},
+              {"attrs": {"units": 4, "bias": False, "activation": {"type": "leaky_relu", "slope": 0.2}},
+               "inputs": [[3, 5]]},
+              {"attrs": {"units": 3, "activation": "relu"}, "inputs": [[4]]}),
     label=lambda node: f"linear {node.attrs['units']}" + ("" if node.attrs["bias"] else " no bias"),
     doc="y = x W^T + b over the last axis"))

@@ -23,6 +23,7 @@ def _params(node, in_shapes):
 
 register(LayerType(
     "rbm", "energy", infer=_infer, params=_params, label=lambda node: f"rbm {node.attrs['hidden']}",
+    examples=({"attrs": {"hidden": 3}, "inputs": [[5]]}, {"attrs": {"hidden": 4, "hidden_units": "relu"}, "inputs": [[3]]}),
     flops=lambda node, ins, out: ins[0][0] * node.attrs["hidden"],
     attrs=[Attr("hidden", "int", REQUIRED, min=1, aliases=("units", "hidden_size")),
            Attr("visible_units", "choice", "bernoulli", choices=UNIT_TYPES, aliases=("visible",)),
@@ -82,6 +83,7 @@ def _tied_infer(node, in_shapes):
 register(LayerType(
     "tied", "energy", aliases=("tied_decoder", "rbm_decoder"), infer=_tied_infer, link=_resolve_tied,
     label=lambda node: f"tied W^T of {node.attrs['of']}",
+    examples=({"attrs": {"of": "encoder"}, "inputs": [[5]], "before": [{"type": "rbm", "name": "encoder", "hidden": 3}]},),
     params=lambda node, ins: [("bias", (node.attrs["units"],), ZEROS)],
     flops=lambda node, ins, out: ins[0][0] * out[0],
     attrs=[Attr("of", "str", REQUIRED, aliases=("tied", "rbm"), doc="the rbm layer whose weight is transposed"),

@@ -21,7 +21,9 @@ def _embedding_infer(node, in_shapes):
 
 register(LayerType(
     "embedding", "embedding", infer=_embedding_infer,
-    label=lambda node: f"embedding {node.attrs['vocab']}x{node.attrs['dim']}", input_dtypes=("int64", "int32"), output_dtype="float32",
+    label=lambda node: f"embedding {node.attrs['vocab']}x{node.attrs['dim']}",
+    examples=({"attrs": {"vocab": 7, "dim": 3}, "inputs": [[4]], "dtypes": ["int64"]},
+              {"attrs": {"vocab": 5, "dim": 2, "padding_idx": 0}, "inputs": [[3]], "dtypes": ["int64"]}), input_dtypes=("int64", "int32"), output_dtype="float32",
     attrs=[Attr("vocab", "int", REQUIRED, min=1, aliases=("num_embeddings", "vocab_size")),
            Attr("dim", "int", REQUIRED, min=1, aliases=("embedding_dim", "units")),
            Attr("padding_idx", "int", None)],
@@ -86,7 +88,10 @@ def _make(op: str):
             text += f" x{a['layers']} layers"
         return text + (" bidir" if a["bidirectional"] else "")
 
+    examples = ({"attrs": {"hidden": 3}, "inputs": [[4, 2]]},
+                {"attrs": {"hidden": 2, "layers": 2, "bidirectional": True, "return_sequences": True}, "inputs": [[3, 2]]})
     register(LayerType(op, "recurrent", attrs=attrs, infer=infer, params=params, flops=flops, label=label,
+                       examples=examples,
                        doc=f"{op.upper()} over a T x features sequence (PyTorch layout)"))
 
 
