@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from netspec.errors import fmt_shape
 
-from .emit_layers import HELPERS, lower
+from .lower import helper_sources, lower
 
 RESERVED = {"self", "torch", "nn", "F", "np", "super", *dir(builtins)}
 
@@ -140,12 +140,12 @@ class ModelEmitter:
         self.root.class_name = class_name or camel(graph.name)
         self.classes: dict = {}            # class body -> (class name, [scopes using it]), in definition order
         self.helpers: set = set()
-        self.taken = {self.root.class_name, *HELPERS}
+        self.taken = {self.root.class_name, *helper_sources()}
         self.live = live_nodes(graph)
 
     def emit(self) -> str:
         self._class_of(self.root)
-        helpers = [HELPERS[name].strip() for name in sorted(self.helpers)]
+        helpers = [helper_sources()[name].strip() for name in sorted(self.helpers)]
         bodies = [self._class_source(name, body, scopes) for body, (name, scopes) in self.classes.items()]
         return "\n\n\n".join(helpers + bodies)
 
