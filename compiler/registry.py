@@ -218,7 +218,8 @@ class LayerType(Record):
     layers; label(node) -> the diagram's compact description (`conv2d 5x5 /2, 96`). output_dtype None:
     the first input's. examples: small cases the conformance test runs on every backend, each a dict
     {attrs: {...}, inputs: [per-sample shape, ...]} (optional: `dtypes: [...]`; `scale`: the inputs' spread,
-    so that values cross the type's kinks; `before: [layer entries]`: layers the case needs first).
+    so that values cross the type's kinks; `before: [layer entries]`: layers the case needs first;
+    `finite_differences: reason`: skip the numeric gradient check, where a gradient is defined otherwise).
     fusable: an activation without parameters, usable as `activation:` on other layers.
     """
 

@@ -107,12 +107,13 @@ def run_torch(graph, state: dict, inputs: dict):
     out = out[0] if isinstance(out, (tuple, list)) else out
     weights = torch.from_numpy(output_weights(graph))
     loss = (out * weights).sum()
-    loss.backward()
+    if loss.requires_grad:          # a step function's output carries no gradient at all
+        loss.backward()
     grads = {k: (p.grad if p.grad is not None else torch.zeros_like(p)).numpy().copy()
              for k, p in model.named_parameters()}
     input_grads = {name: arg.grad.numpy().copy() for name, arg in zip(graph.inputs, args)
                    if arg.is_floating_point() and arg.grad is not None}
-    return out.detach().numpy(), float(loss), grads, input_grads
+    return out.detach().numpy(), float(loss.detach()), grads, input_grads
 
 
 def float_state(graph, dtype: str, seed: int = 0) -> dict:

@@ -50,6 +50,8 @@ def test_shape_label_and_numpy_matches_torch(tmp_path, type_name, example):
 
 @pytest.mark.parametrize(("type_name", "example"), CASES)
 def test_numpy_gradients_pass_finite_differences(tmp_path, type_name, example):
+    if "finite_differences" in example:      # a gradient defined otherwise on purpose, with the reason given
+        pytest.skip(example["finite_differences"])
     graph = load_case(tmp_path, type_name, example)
     state = float_state(graph, "float64")
     inputs = batch_inputs(graph, scale=example.get("scale", 1.0))
