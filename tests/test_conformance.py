@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from layer_cases import (
+    BATCH,
+    assert_close,
+    batch_inputs,
+    cases,
+    float_state,
+    load_case,
+    output_weights,
+    run_runtime,
+    run_torch,
+)
 
 from compiler.registry import all_types
-from layer_cases import (BATCH, assert_close, batch_inputs, cases, float_state, load_case, output_weights,
-                         run_runtime, run_torch)
 
 CASES = cases()
 
@@ -37,9 +46,9 @@ def test_shape_label_and_numpy_matches_torch(tmp_path, type_name, example):
     assert isinstance(label, str) and label.strip(), f"{type_name}: empty diagram label"
     state = float_state(graph, "float64")
     inputs = batch_inputs(graph, scale=example.get("scale", 1.0))
-    out, loss, grads, input_grads = run_runtime(graph, _numpy_ops, state, inputs, "float64")
+    out, _, grads, input_grads = run_runtime(graph, _numpy_ops, state, inputs, "float64")
     assert out.shape == (BATCH, *node.shape), f"numpy output {out.shape}, inference says {node.shape}"
-    t_out, t_loss, t_grads, t_input_grads = run_torch(graph, state, inputs)
+    t_out, _, t_grads, t_input_grads = run_torch(graph, state, inputs)
     assert t_out.shape == out.shape
     assert_close({"output": t_out}, {"output": out}, 1e-9, "output")
     assert_close(t_grads, grads, 1e-8, "parameter gradient")

@@ -13,7 +13,6 @@ if not active():
     test_under_cuda_simulator = relaunch(__file__, timeout=1500)
 else:
     import pytest
-
     from layer_cases import assert_close, batch_inputs, cases, float_state, load_case, run_runtime
 
     def _numpy_ops(dtype, rng):
