@@ -76,7 +76,7 @@ def read_arrays(path: str, error=DataError, what: str = "data file"):
     `error` with one line that names the file and the fault."""
     try:
         if os.path.isdir(path):
-            raise error(f"{path}: is a directory, not a {what}")
+            raise error(f"{path}: is a directory, not a file")
         if os.path.getsize(path) == 0:
             raise error(f"{path}: the {what} is empty (0 bytes)")
     except OSError as exc:
@@ -129,7 +129,7 @@ def check_array(value: np.ndarray, origin: str, allow_nan: bool = False, allow_e
         if bad.any():
             first = tuple(int(i) for i in np.argwhere(bad)[0])
             raise DataError(f"{origin}: holds {int(bad.sum())} NaN/inf value(s), the first at index {first}",
-                            "clean the data, or pass --allow-nan (data: {allow_nan: true}) to use it as it is")
+                            "clean the data, or pass --allow-nan to use it as it is")
     return value
 
 
@@ -252,10 +252,10 @@ def _fit_shape(x: np.ndarray, shape: tuple, origin: str) -> np.ndarray:
     per_sample = int(np.prod(x.shape[1:]))
     want = int(np.prod(shape))
     if per_sample != want:
-        def shown(dims, count):
-            return f"shape {'x'.join(map(str, dims))} ({count} values)" if dims else "single values"
-        raise DataError(f"{origin}: samples have {shown(x.shape[1:], per_sample)}, the spec's input has "
-                        f"{shown(shape, want)}")
+        found = f"have shape {'x'.join(map(str, x.shape[1:]))} ({per_sample} values)" if x.ndim > 1 else \
+            "are single values"
+        raise DataError(f"{origin}: samples {found}, the spec's input is {'x'.join(map(str, shape))} "
+                        f"({want} values)")
     return x.reshape((len(x), *shape))
 
 
