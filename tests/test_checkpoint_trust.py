@@ -230,7 +230,7 @@ FILL = textwrap.dedent("""
 def _can_mount_tmpfs() -> bool:
     if not shutil.which("unshare"):
         return False
-    probe = subprocess.run(["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"],
+    probe = subprocess.run(["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"], check=False,
                            capture_output=True)
     return probe.returncode == 0
 
@@ -241,7 +241,7 @@ def test_disk_full_on_a_real_full_file_system(trained, tmp_path):
     env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
            "MNT": str(tmp_path / "mnt"), "PY": sys.executable}
     (tmp_path / "mnt").mkdir()
-    result = subprocess.run(["unshare", "-rm", "sh", "-c", FILL], cwd=trained, env=env, capture_output=True,
+    result = subprocess.run(["unshare", "-rm", "sh", "-c", FILL], check=False, cwd=trained, env=env, capture_output=True,
                             text=True, timeout=300)
     err = result.stderr
     assert "rc=1" in result.stdout, (result.stdout, err)
