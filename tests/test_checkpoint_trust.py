@@ -241,8 +241,8 @@ def test_disk_full_on_a_real_full_file_system(trained, tmp_path):
     env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
            "MNT": str(tmp_path / "mnt"), "PY": sys.executable}
     (tmp_path / "mnt").mkdir()
-    result = subprocess.run(["unshare", "-rm", "sh", "-c", FILL], check=False, cwd=trained, env=env, capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run(["unshare", "-rm", "sh", "-c", FILL], check=False, cwd=trained, env=env,
+                            capture_output=True, text=True, timeout=300)
     err = result.stderr
     assert "rc=1" in result.stdout, (result.stdout, err)
     assert "kept" in result.stdout, result.stdout                   # the earlier checkpoint, byte for byte
