@@ -207,7 +207,9 @@ def check_layout(graph, state: dict, path: str) -> None:
     unexpected = [k for k in state if k not in layout]
     wrong = [f"{k}: checkpoint {tuple(state[k].shape)}, spec {layout[k][0]}" for k in layout
              if k in state and tuple(state[k].shape) != tuple(int(d) for d in layout[k][0])]
-    if missing or unexpected or wrong:
+    dtypes = [f"{k}: checkpoint holds {state[k].dtype}, a trainable parameter needs floats" for k in layout
+              if k in state and layout[k][1] and state[k].dtype.kind != "f"]
+    if missing or unexpected or wrong or dtypes:
         parts = []
         if missing:
             parts.append(f"missing {', '.join(missing[:5])}")
@@ -215,5 +217,7 @@ def check_layout(graph, state: dict, path: str) -> None:
             parts.append(f"unexpected {', '.join(unexpected[:5])}")
         if wrong:
             parts.append(f"shape mismatch {'; '.join(wrong[:5])}")
+        if dtypes:
+            parts.append(f"wrong dtype {'; '.join(dtypes[:5])}")
         raise CheckpointError(f"{path}: checkpoint does not fit spec '{graph.name}': " + "; ".join(parts),
                         "use the checkpoint trained from this spec")

@@ -122,6 +122,14 @@ def test_nan_parameter_is_named(trained):
     assert_refused(_predict(trained, "nan.npz"), "nan.npz", "'linear_2.weight'", "NaN")
 
 
+def test_integer_parameter_is_refused(trained):
+    state, extra, meta = checkpoint.load(str(trained / "run" / "checkpoint.npz"))
+    state["linear_2.weight"] = state["linear_2.weight"].astype(np.int64)
+    meta.pop("sha256")
+    checkpoint.save(str(trained / "intweight.npz"), state, meta, extra)
+    assert_refused(_predict(trained, "intweight.npz"), "intweight.npz", "wrong dtype linear_2.weight", "int64")
+
+
 def test_object_array_is_refused_without_unpickling(trained):
     _write(trained / "objects.npz", _arrays(trained))
     payload = io.BytesIO()

@@ -214,10 +214,13 @@ def load_weights(model, path: str) -> tuple[dict, dict]:
     unexpected = [k for k in state if k not in own]
     wrong = [f"{k}: checkpoint {tuple(state[k].shape)}, model {tuple(own[k].shape)}" for k in own
              if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or wrong:
+    dtypes = [f"{k}: checkpoint holds {state[k].dtype}, the model {own[k].dtype}" for k in own
+              if k in state and own[k].is_floating_point() and state[k].dtype.kind != "f"]
+    if missing or unexpected or wrong or dtypes:
         parts = ([f"missing {', '.join(missing[:5])}"] if missing else []) + \
                 ([f"unexpected {', '.join(unexpected[:5])}"] if unexpected else []) + \
-                ([f"shape mismatch {'; '.join(wrong[:5])}"] if wrong else [])
+                ([f"shape mismatch {'; '.join(wrong[:5])}"] if wrong else []) + \
+                ([f"wrong dtype {'; '.join(dtypes[:5])}"] if dtypes else [])
         raise CheckpointError(f"{path}: checkpoint does not fit this model: {'; '.join(parts)}",
                               "use the checkpoint trained from this spec")
     model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in state.items()})
