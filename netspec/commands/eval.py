@@ -18,6 +18,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--data", metavar="PATH", help="override train.data.path")
     parser.add_argument("--batch-size", type=int, default=256, help="samples per forward pass (256)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--allow-nan", action="store_true", help="accept NaN/inf values in an .npz dataset")
 
 
 def run(args) -> int:
@@ -28,7 +29,8 @@ def run(args) -> int:
     graph = load_graph(args.spec, args.overrides)
     set_threads()
     run_model = predictor(graph, args.checkpoint, args.backend)
-    cfg, data = run_settings(graph, TrainOptions(out_dir="", data={"path": args.data} if args.data else {}))
+    overrides = {**({"path": args.data} if args.data else {}), **({"allow_nan": True} if args.allow_nan else {})}
+    cfg, data = run_settings(graph, TrainOptions(out_dir="", data=overrides))
     dataset = load_data(graph, data, cfg.seed)
     x = dataset.x_test if len(dataset.x_test) else dataset.x_train
     y = targets_of(dataset, cfg, "test" if len(dataset.x_test) else "train")

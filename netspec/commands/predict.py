@@ -23,24 +23,21 @@ def add_arguments(parser) -> None:
     parser.add_argument("--output", metavar="FILE", help="write outputs to FILE (.npy or .npz)")
     parser.add_argument("--backend", default="numpy", help="numpy (default), numba-cuda or torch")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--allow-nan", action="store_true", help="accept NaN/inf values in the inputs")
 
 
-def read_input(path: str) -> np.ndarray:
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise UserError(f"{path}: input file not found") from None
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{path}: cannot read inputs ({exc})", "give a .npy file or an .npz with array 'x'") from None
-    if isinstance(loaded, np.ndarray):
-        return loaded
-    with loaded:
-        names = loaded.files
-        if "x" in names:
-            return loaded["x"]
-        if len(names) == 1:
-            return loaded[names[0]]
-        raise UserError(f"{path}: .npz has arrays {', '.join(names) or 'none'}; expected one named 'x'")
+def read_input(path: str, allow_nan: bool = False) -> np.ndarray:
+    """The inputs of an .npy file, or of an .npz's array 'x' (or its only array), checked for use."""
+    from ..data import check_array, read_arrays
+    loaded = read_arrays(path, UserError, "input file")
+    name = "x"
+    if isinstance(loaded, dict):
+        names = sorted(loaded)
+        if "x" not in loaded and len(names) != 1:
+            raise UserError(f"{path}: .npz has arrays {', '.join(names) or 'none'}; expected one named 'x'")
+        name = "x" if "x" in loaded else names[0]
+        loaded = loaded[name]
+    return check_array(loaded, f"{path}: array '{name}'" if path.endswith(".npz") else path, allow_nan)
 
 
 def run(args) -> int:
@@ -50,7 +47,7 @@ def run(args) -> int:
     from backends.runtime.serve import fit_input, predict_all, predictor
     graph = load_graph(args.spec, args.overrides)
     set_threads()
-    x = fit_input(graph, read_input(args.input), args.input)
+    x = fit_input(graph, read_input(args.input, args.allow_nan), args.input)
     outputs = predict_all(predictor(graph, args.checkpoint, args.backend), x)
     classes = outputs.argmax(axis=-1) if loss_kind(graph) == "cross_entropy" else None
     if args.output:

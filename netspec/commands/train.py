@@ -24,6 +24,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--dtype", choices=("float32", "float64"), help="override train.dtype")
     parser.add_argument("--data", metavar="PATH", help="override train.data.path")
     parser.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
+    parser.add_argument("--allow-nan", action="store_true", help="accept NaN/inf values in an .npz dataset")
     parser.add_argument("--json", action="store_true", help="print one JSON object with the results last")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
@@ -33,9 +34,10 @@ def run(args) -> int:
     from backends.base import TrainOptions
     graph = load_graph(args.spec, args.overrides)
     backend = get_backend(args.backend)
+    data = {**({"path": args.data} if args.data else {}), **({"allow_nan": True} if args.allow_nan else {})}
     options = TrainOptions(out_dir=args.out or os.path.join("runs", graph.name), resume=args.resume,
                            epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, dtype=args.dtype,
-                           data={"path": args.data} if args.data else {}, progress=not args.quiet and not args.json,
+                           data=data, progress=not args.quiet and not args.json,
                            max_steps=args.max_steps)
     result = backend.train(graph, options)
     if args.json:
