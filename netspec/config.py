@@ -108,7 +108,7 @@ def _read(raw, attrs, where: str, errors: Collector, pos: Pos, nested: dict | No
                        hint=did_you_mean(key, names) or f"allowed: {', '.join(names)}")
             continue
         try:
-            values[attr.name] = attr.coerce(value) if value is not None or attr.kind != "choice" else None
+            values[attr.name] = attr.coerce(value)
         except AttrError as exc:
             errors.add(pos_of(key), f"in '{where}': {exc}", hint=exc.hint)
     for attr in attrs:
