@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from compiler.registry import REQUIRED, Attr, AttrError
+from compiler.stacks import StackError, check_pretrain_stack
 
 from .errors import Collector, Pos, SpecError, did_you_mean
 from .record import Record
@@ -151,10 +152,17 @@ def read_pretrain(raw: dict, pos: Pos | None = None, errors: Collector | None = 
 
 
 def check_sections(graph, errors: Collector) -> None:
-    """Validate a graph's train/pretrain sections into `errors` (used by `netspec check`)."""
+    """Validate a graph's train/pretrain sections into `errors` (used by `netspec check`); with a
+    `pretrain:` section and an otherwise sound graph, also that its rbm layers form a trainable stack."""
     read_train(graph.train, errors=errors)
     if graph.pretrain:
-        read_pretrain(graph.pretrain, errors=errors)
+        sound = not errors
+        section = read_pretrain(graph.pretrain, errors=errors)
+        if sound and not errors:
+            try:
+                check_pretrain_stack(graph, section.method)
+            except StackError as exc:
+                errors.add(exc.node.pos, str(exc), exc.node.name, exc.node.op, exc.hint)
 
 
 __all__ = ["REQUIRED", "Section", "SpecError", "check_sections", "read_pretrain", "read_train"]

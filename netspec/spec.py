@@ -206,6 +206,8 @@ class _Expander:
         default_input = declared[0] if len(declared) == 1 else None
         top = _Scope("", default_input, (), variables)
         out = self.expand(layers, top, stack=())
+        if self.too_many:   # the rest would only repeat the work on a truncated network
+            raise SpecError(self.errors.diagnostics)
         outputs = self.read_outputs(top, out)
         resolve = self.resolve_aliases()
         outputs = [resolve(name, raw.pos, None) or f"!{name}" for name in outputs]   # a block's name: its output
@@ -603,7 +605,7 @@ class _Expander:
         if len(stack) >= MAX_DEPTH:
             self.fail(entry.pos_of("type"), f"blocks nested deeper than {MAX_DEPTH} levels "
                       f"({' -> '.join([*stack[:3], '...', block.name])})",
-                      "flatten the structure: fewer blocks inside blocks", full, block.name)
+                      "flatten the structure: fewer blocks inside blocks", layer_type=block.name)
             return None
         if len(ref_list) != 1:
             self.fail(entry.pos_of("from"), f"block '{block.name}' takes one input, found {len(ref_list)}",
