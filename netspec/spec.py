@@ -13,6 +13,7 @@ from compiler.ir import BlockScope
 
 from .errors import Collector, Diagnostic, Pos, SpecError, did_you_mean, shown
 from .expr import FAULT, ExprError, FaultyVar, has_placeholder, substitute
+from .gcpause import paused
 from .record import Record
 from .yamlpos import MAX_DEPTH, YMap, YSeq, load_yaml_file, load_yaml_text
 
@@ -692,7 +693,8 @@ def _ymap(data: dict, pos: Pos) -> YMap:
 
 def expand(raw, path: str, overrides: dict | None = None, text: str = "") -> Spec:
     """Expand a parsed YAML document; faults are collected in `spec.diagnostics`."""
-    spec = _Expander(raw, path, overrides).run()
+    with paused():
+        spec = _Expander(raw, path, overrides).run()
     spec.source_text = text
     return spec
 
