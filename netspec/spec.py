@@ -211,7 +211,9 @@ class _Expander:
             raise SpecError(self.errors.diagnostics)
         outputs = self.read_outputs(top, out)
         resolve = self.resolve_aliases()
-        outputs = [resolve(name, raw.pos, None) or f"!{name}" for name in outputs]   # a block's name: its output
+        # a block's name stands for its output; '!name': a faulty layer or input, already reported
+        outputs = [f"!{name}" if name in self.broken else resolve(name, raw.pos, None) or f"!{name}"
+                   for name in outputs]
         description = raw.get("description", "")
         train = self.subst(raw.get("train", YMap()), variables, raw.pos_of("train"))
         pretrain = self.subst(raw.get("pretrain", YMap()), variables, raw.pos_of("pretrain"))
