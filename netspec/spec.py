@@ -116,6 +116,7 @@ class _Expander:
         self.broken: set[str] = set()
         self.too_many = False   # the layer bound was passed (and reported)
         self.expansion = 0      # characters ${...} substitution has read and written so far
+        self.over_budget = False
         self.memo: dict = {}    # id(vars) -> (vars, {text: value}): a block's instances share their work
         self.scope_vars: dict = {}   # (block, params) -> the vars dict its instances share
         self.entries: dict = {}      # id(layer list) -> (list, its entries with bare names as mappings)
@@ -131,9 +132,9 @@ class _Expander:
         except FaultyVar:
             return FAULT
         except ExprError as exc:
-            if self.expansion <= MAX_EXPANSION + 1:
+            if not self.over_budget:   # past the budget every substitution fails: report that once
                 self.fail(getattr(exc, "pos", pos), str(exc), exc.hint, layer, layer_type)
-            self.expansion += self.expansion > MAX_EXPANSION   # the budget's fault is reported once
+            self.over_budget = self.expansion > MAX_EXPANSION
             return FAULT
 
     def substitute(self, text: str, variables):
@@ -260,8 +261,8 @@ class _Expander:
                 continue
             value = self.overrides.get(key, value)
             if isinstance(value, (YMap, YSeq)) or value is None:
-                self.fail(pos, f"var '{key}' must be a number, a bool or a string, found "
-                          f"{'null' if value is None else 'a ' + type(value).__name__[1:].lower()}")
+                found = "null" if value is None else "a mapping" if isinstance(value, YMap) else "a list"
+                self.fail(pos, f"var '{key}' must be a number, a bool or a string, found {found}")
                 variables[key] = FAULT
                 continue
             variables[key] = self.subst(value, variables, pos)
@@ -272,25 +273,25 @@ class _Expander:
         if "input" in raw and "inputs" in raw:
             self.fail(raw.key_pos["inputs"], "give either 'input:' or 'inputs:', not both")
         if "input" in raw:
-            declared = {"input": (raw["input"], raw.pos_of("input"))}
+            declared = {"input": (raw["input"], raw.pos_of("input"), raw.key_pos["input"])}
         elif "inputs" in raw:
             value = raw["inputs"]
             if not isinstance(value, YMap) or not value:
                 self.fail(raw.pos_of("inputs"), "'inputs:' must map names to {shape: [...]}",
                           "write e.g. 'inputs: {image: {shape: [3, 224, 224]}}'")
                 return
-            declared = {key: (value[key], value.pos_of(key)) for key in value}
+            declared = {key: (value[key], value.pos_of(key), value.key_pos[key]) for key in value}
         else:
             if not self.misspelt & {"input", "inputs"}:
                 self.fail(raw.pos, "the spec needs an 'input:' with a shape",
                           "add e.g. 'input: {shape: [1, 28, 28]}'")
             self.broken.add("input")
             return
-        for name, (decl, pos) in declared.items():
+        for name, (decl, pos, key_pos) in declared.items():
             self.broken.add(str(name))   # until it is read without a fault
             if not isinstance(name, str) or not name.isidentifier() or len(name) > MAX_NAME:
-                self.fail(value.key_pos.get(name, pos) if "inputs" in raw else pos,
-                          f"input name {_found(name)} is not an identifier", "use letters, digits and _")
+                self.fail(key_pos, f"input name {_found(name)} is not an identifier (letters, digits and _, at most "
+                          f"{MAX_NAME} characters)", "e.g. 'inputs: {image: {shape: [3, 32, 32]}}'")
                 continue
             if isinstance(decl, YSeq):   # shorthand: input: [1, 28, 28]
                 decl = {"shape": decl}
