@@ -20,7 +20,8 @@ from .yamlpos import MAX_DEPTH, YMap, YSeq, load_yaml_file, load_yaml_text
 TOP_KEYS = ("netspec", "name", "description", "vars", "input", "inputs", "layers", "blocks",
             "train", "pretrain", "output", "outputs")
 LAYER_KEYS = ("type", "name", "from", "repeat")
-BLOCK_KEYS = ("params", "layers", "output", "description")
+BLOCK_KEYS = ("params", "inputs", "layers", "output", "description")
+MAX_SPLIT = 1024                  # outputs of one split layer (name.0 ... name.N-1)
 INPUT_KEYS = ("shape", "dtype", "description")
 DTYPES = ("float32", "float64", "int64", "int32")
 FORMAT_VERSION = 1
@@ -44,13 +45,14 @@ class InputDecl(Record):
 
 class BlockDef(Record):
     def __init__(self, name: str, params: YMap, layers: YSeq, pos: Pos, output: str | None = None,
-                 description: str = ""):
+                 description: str = "", inputs: tuple = ()):
         self.name = name
         self.params = params
         self.layers = layers
         self.pos = pos
         self.output = output
         self.description = description
+        self.inputs = inputs            # names of a several-input block's inputs (`inputs: [a, b]`); () for one
 
 
 class LayerDecl(Record):
@@ -110,6 +112,7 @@ class _Expander:
         self.layers: list[LayerDecl] = []
         self.aliases: dict[str, tuple] = {}   # alias -> (target, pos)
         self.full_names: set[str] = set()
+        self.splits: dict[str, int] = {}          # a split layer's name -> its part count (parts: name.0, ...)
         self.inputs: list[InputDecl] = []
         self.blocks: dict[str, BlockDef] = {}
         self.global_vars: dict = {}
@@ -371,8 +374,28 @@ class _Expander:
                 self.fail(body.pos_of("output"), f"'output' of block '{name}' must name one of its layers, "
                           f"found {shown(output)}")
                 continue
+            inputs = self.read_block_inputs(name, body)
+            if inputs is None:
+                continue
             self.blocks[name] = BlockDef(name, params, layers, pos, output if isinstance(output, str) else None,
-                                         str(body.get("description", "")))
+                                         str(body.get("description", "")), inputs)
+
+    def read_block_inputs(self, name: str, body: YMap) -> tuple | None:
+        """A block's `inputs: [a, b]`: distinct identifiers, addressable inside it ((): one input, `input`)."""
+        if "inputs" not in body:
+            return ()
+        value = body["inputs"]
+        pos = body.pos_of("inputs")
+        names = value if isinstance(value, list) else None
+        if not names or not all(isinstance(n, str) and n.isidentifier() for n in names) or len(set(names)) < len(
+                names) or len(names) > 64:
+            self.fail(pos, f"'inputs' of block '{name}' must list distinct input names, found {shown(value)}",
+                      "e.g. 'inputs: [a, b]', used as {type: " + name + ", from: [x, y]}")
+            return None
+        if "input" in names or any(n in RESERVED_NAMES for n in names):
+            self.fail(pos, f"'inputs' of block '{name}' uses a reserved name", "choose e.g. 'x' and 'skip'")
+            return None
+        return tuple(names)
 
     def read_outputs(self, top: _Scope, last: str | None) -> list:
         raw = self.raw
@@ -508,15 +531,42 @@ class _Expander:
                 out = self.expand_block(block, full, attrs, attr_pos, entry, scope, stack,
                                         ref_list, ref_pos, source_default, index)
             else:
-                decl = LayerDecl(full, type_name, dict(attrs), attr_pos, [None] * len(ref_list), entry.pos,
-                                 scope.scope, faults)
-                self.layers.append(decl)
-                for slot, (ref, rpos) in enumerate(zip(ref_list, ref_pos)):
-                    self.bind(decl.inputs, slot, ref, rpos, source_default, scope, index, full, type_name)
+                parts = self.split_parts(layer_type, attrs, entry.pos) if not faults else 0
+                if parts is None:
+                    return None
+                for part in range(parts) if parts else [None]:
+                    name = full if part is None else f"{full}.{part}"
+                    part_attrs = dict(attrs) if part is None else {**attrs, "index": part}
+                    decl = LayerDecl(name, type_name, part_attrs, attr_pos, [None] * len(ref_list), entry.pos,
+                                     scope.scope, faults)
+                    self.layers.append(decl)
+                    for slot, (ref, rpos) in enumerate(zip(ref_list, ref_pos)):
+                        self.bind(decl.inputs, slot, ref, rpos, source_default, scope, index, name, type_name)
+                    if part is not None:
+                        scope.local[f"{local}.{part}"] = name
+                        self.full_names.add(name)
+                if parts:
+                    self.splits[full] = parts
                 out = full
         if repeat > 1:
             scope.local[base] = out   # the name of a repeated layer means its last copy
         return out
+
+    def split_parts(self, layer_type, attrs, pos) -> int | None:
+        """How many outputs a `split` layer has (its parts become layers name.0, name.1, ...); 0 for other types
+        and for a split whose attrs its schema will refuse (None: refused here, reported)."""
+        if layer_type is None or layer_type.name != "split":
+            return 0
+        sizes, parts = attrs.get("sizes"), attrs.get("parts", attrs.get("chunks"))
+        count = len(sizes) if isinstance(sizes, list) else parts if sizes is None else None
+        if count is None and sizes is None:
+            count = 2
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            return 0
+        if count > MAX_SPLIT:
+            self.fail(pos, f"a split into {count} parts is more than the {MAX_SPLIT} allowed", layer_type="split")
+            return None
+        return count
 
     def read_repeat(self, entry, scope, base, type_name):
         if "repeat" not in entry:
@@ -611,9 +661,14 @@ class _Expander:
                       f"({' -> '.join([*stack[:3], '...', block.name])})",
                       "flatten the structure: fewer blocks inside blocks", layer_type=block.name)
             return None
-        if len(ref_list) != 1:
-            self.fail(entry.pos_of("from"), f"block '{block.name}' takes one input, found {len(ref_list)}",
-                      layer=full, layer_type=block.name)
+        wanted = max(1, len(block.inputs))
+        if len(ref_list) != wanted:
+            if wanted == 1:
+                message, hint = f"block '{block.name}' takes one input, found {len(ref_list)}", None
+            else:
+                message = f"block '{block.name}' takes {wanted} inputs ({', '.join(block.inputs)}), found {len(ref_list)}"
+                hint = f"give them in order: 'from: [{', '.join('...' for _ in block.inputs)}]'"
+            self.fail(entry.pos_of("from") if "from" in entry else entry.pos, message, hint, full, block.name)
             return None
         params = {}
         global_vars = self.global_vars
@@ -638,6 +693,11 @@ class _Expander:
         self.bind_alias(input_alias, ref_list[0], ref_pos[0], source_default, scope, index, full, block.name)
         inner = _Scope(full + "/", input_alias, (*scope.scope, BlockScope(full, block.name, entry.pos)),
                        self.block_vars(block.name, params))
+        for slot, name in enumerate(block.inputs):      # `inputs: [a, b]`: a is the first input, b the second
+            alias = input_alias if slot == 0 else f"{full}/{name}"
+            if slot:
+                self.bind_alias(alias, ref_list[slot], ref_pos[slot], None, scope, index, full, block.name)
+            inner.local[name] = alias
         out = self.expand(block.layers, inner, (*stack, block.name))
         if block.output is not None:
             out = self.lookup_name(block.output, inner, block.pos, full, block.name)
@@ -680,6 +740,12 @@ class _Expander:
 
         for decl in self.layers:
             decl.inputs = [resolve(n, decl.pos, decl.name) if n is not None else None for n in decl.inputs]
+            for slot, name in enumerate(decl.inputs):
+                if name in self.splits:
+                    parts = self.splits[name]
+                    self.fail(decl.pos, f"'{name}' is a split with {parts} outputs: read one of them",
+                              f"write 'from: {name}.0' (parts {name}.0 to {name}.{parts - 1})", decl.name, decl.type)
+                    decl.inputs[slot] = None
         return resolve
 
 
