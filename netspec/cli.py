@@ -8,6 +8,7 @@ import importlib
 import os
 import sys
 
+from .argtypes import positive_int
 from .errors import SpecError, UsageError, UserError
 from .expr import parse_literal
 
@@ -41,6 +42,21 @@ def add_spec_argument(parser, many: bool = False) -> None:
         parser.add_argument("spec", metavar="SPEC", help="spec file (YAML)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override a var of the spec (repeatable)")
+
+
+def add_backend_argument(parser, **kwargs) -> None:
+    """`--backend {numpy,numba-cuda,torch}` (an unknown name gets a did-you-mean from get_backend)."""
+    from backends import BACKENDS
+    names = list(BACKENDS)
+    kwargs.setdefault("default", names[0])
+    kwargs.setdefault("help", f"{', '.join(names[:-1])} or {names[-1]} (default: %(default)s)")
+    parser.add_argument("--backend", metavar="{" + ",".join(names) + "}", **kwargs)
+
+
+def add_batch_size_argument(parser, default: int | None, help: str, *aliases: str) -> None:
+    """`--batch-size N` (a positive int), the one spelling of every command; `aliases` are older spellings."""
+    parser.add_argument("--batch-size", *aliases, dest="batch_size", type=positive_int, default=default,
+                        metavar="N", help=help)
 
 
 def _available_commands(only: str | None = None):

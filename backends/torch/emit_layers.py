@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from . import pysource
+
 
 @dataclass
 class Lowering:
@@ -60,10 +62,10 @@ def spatial(values) -> str:
 
 
 def number(value) -> str:
-    """A float without noise: 2.0 -> '2', 0.0001 -> '0.0001'."""
+    """A float without noise: 2.0 -> '2', 0.0001 -> '0.0001', inf -> "float('inf')"."""
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
-    return repr(value)
+    return pysource.value(value)
 
 
 def call(name: str, *args, **kwargs) -> str:

@@ -1,10 +1,12 @@
 """`netspec predict SPEC --checkpoint FILE --input FILE.npz|.npy [--output FILE]`: run a checkpoint on inputs."""
 import json
+import zipfile
 
 import numpy as np
 
 from ..api import load_graph
-from ..errors import UserError
+from ..errors import UsageError, UserError
+from ..paths import array_file_kind, check_checkpoint_file, check_output_file
 
 HELP = "run a trained checkpoint on inputs from a .npy/.npz file"
 EPILOG = """examples:
@@ -16,31 +18,34 @@ an .npz input is read from its array 'x' (or its only array); outputs are writte
 
 
 def add_arguments(parser) -> None:
-    from ..cli import add_spec_argument
+    from ..cli import add_backend_argument, add_spec_argument
     add_spec_argument(parser)
     parser.add_argument("--checkpoint", required=True, metavar="FILE", help="checkpoint.npz from netspec train")
     parser.add_argument("--input", required=True, metavar="FILE", help="inputs as .npy, or .npz with array 'x'")
     parser.add_argument("--output", metavar="FILE", help="write outputs to FILE (.npy or .npz)")
-    parser.add_argument("--backend", default="numpy", help="numpy (default), numba-cuda or torch")
+    add_backend_argument(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def read_input(path: str) -> np.ndarray:
+    """The input array of a .npy file, or of an .npz's array 'x' (or its only array)."""
+    hint = "give a .npy file or an .npz with array 'x'"
+    if array_file_kind(path) is None:
+        raise UserError(f"{path}: not a NumPy .npy or .npz file", hint)
     try:
         loaded = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise UserError(f"{path}: input file not found") from None
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{path}: cannot read inputs ({exc})", "give a .npy file or an .npz with array 'x'") from None
-    if isinstance(loaded, np.ndarray):
-        return loaded
-    with loaded:
-        names = loaded.files
-        if "x" in names:
-            return loaded["x"]
-        if len(names) == 1:
-            return loaded[names[0]]
-        raise UserError(f"{path}: .npz has arrays {', '.join(names) or 'none'}; expected one named 'x'")
+        if isinstance(loaded, np.ndarray):
+            return loaded
+        with loaded:
+            names = loaded.files
+            if "x" in names:
+                return loaded["x"]
+            if len(names) == 1:
+                return loaded[names[0]]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        reason = "it holds Python objects, which netspec never loads" if "pickle" in str(exc) else str(exc)
+        raise UserError(f"{path}: cannot read inputs ({reason})", hint) from None
+    raise UserError(f"{path}: .npz has arrays {', '.join(names) or 'none'}; expected one named 'x'")
 
 
 def run(args) -> int:
@@ -48,6 +53,12 @@ def run(args) -> int:
     from backends.numpy import set_threads
     from backends.runtime.model import loss_kind
     from backends.runtime.serve import fit_input, predict_all, predictor
+    check_checkpoint_file(args.checkpoint)
+    if args.output:
+        if not args.output.endswith((".npy", ".npz")):
+            raise UsageError(f"--output {args.output}: outputs are written as .npy or .npz; use a name ending in "
+                             ".npy or .npz")
+        check_output_file(args.output, "--output")
     graph = load_graph(args.spec, args.overrides)
     set_threads()
     x = fit_input(graph, read_input(args.input), args.input)

@@ -1,0 +1,81 @@
+"""The paths commands read and write: default file names from a spec's name, and checks of the paths a user gives.
+
+Default outputs always land in the working directory or under `runs/`, whatever the spec's name holds;
+a path the user names must lie in a folder that exists (netspec creates no folders but a run directory).
+Files given to read are checked for their kind (.npy array or .npz archive) before NumPy opens them.
+"""
+from __future__ import annotations
+
+import os
+import re
+
+from .errors import UserError
+
+RUNS = "runs"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def file_stem(name: str) -> str:
+    """`name` as one plain file name: letters, digits, `_`, `-` and `.` (not leading), at most 100 characters."""
+    stem = _UNSAFE.sub("_", str(name)).lstrip(".")[:100].rstrip(".")
+    return stem or "model"
+
+
+def default_output(name: str, suffix: str) -> str:
+    """`<name>.<suffix>` in the working directory."""
+    return f"{file_stem(name)}.{suffix}"
+
+
+def default_run_dir(name: str) -> str:
+    """`runs/<name>`."""
+    return os.path.join(RUNS, file_stem(name))
+
+
+def check_output_file(path: str, option: str = "-o") -> str:
+    """`path` if a file can be written there; a UserError when it is a folder or its folder does not exist."""
+    if os.path.isdir(path):
+        raise UserError(f"{path}: is a directory", f"give {option} a file name inside it")
+    folder = os.path.dirname(path)
+    if folder and not os.path.isdir(folder):
+        raise UserError(f"cannot write '{path}': folder '{folder}' does not exist",
+                        "create it first (netspec creates no folders for output files)")
+    return path
+
+
+def check_run_dir(path: str) -> str:
+    """`path` if it can serve as a run directory: an existing folder, or a new one inside an existing folder."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UserError(f"run directory '{path}' is a file", "give --run-dir a folder")
+    parent = os.path.dirname(os.path.normpath(path))
+    if not os.path.isdir(path) and parent and not os.path.isdir(parent):
+        raise UserError(f"cannot make run directory '{path}': folder '{parent}' does not exist",
+                        "create it first, or leave --run-dir out to use runs/<spec name>")
+    return path
+
+
+def array_file_kind(path: str) -> str | None:
+    """'npz' (a zip archive), 'npy' (one array) or None, from the file's first bytes; UserError if unreadable."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(6)
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a directory, not a file") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return "npz"
+    if head == b"\x93NUMPY":
+        return "npy"
+    return None
+
+
+def check_checkpoint_file(path: str) -> str:
+    """`path` if it is an .npz archive (netspec checkpoints are); else a UserError that says what it is."""
+    kind = array_file_kind(path)
+    if kind == "npz":
+        return path
+    found = "a single .npy array" if kind == "npy" else "not a NumPy .npz archive"
+    raise UserError(f"{path}: {found}, but a checkpoint is an .npz archive",
+                    "give the checkpoint.npz that netspec train wrote (runs/<spec name>/checkpoint.npz)")
