@@ -454,7 +454,8 @@ def sample_text(build_model, spec: dict, train_cfg: dict, checkpoint: str, prime
 
 def run_cli(build_model, spec: dict, train_cfg: dict, argv=None, hooks=None) -> int:
     """`python model.py [options]`: train (or with --sample, generate text); exit 0, or 1 with one line."""
-    parser = argparse.ArgumentParser(description=f"Train {spec['name']} with the settings of its spec (TRAIN).")
+    name = spec["name"].replace("%", "%%")            # argparse %-formats the description
+    parser = argparse.ArgumentParser(description=f"Train {name} with the settings of its spec (TRAIN).")
     parser.add_argument("--epochs", type=positive_int, help=f"override TRAIN epochs ({train_cfg['epochs']})")
     parser.add_argument("--batch-size", type=positive_int,
                         help=f"samples per step per process ({train_cfg['batch_size']})")
