@@ -37,3 +37,14 @@ def random_seed(text: str) -> int:
     if value >= 2 ** 32:
         raise argparse.ArgumentTypeError(f"must be below 2**32, found {value}")
     return value
+
+
+def non_negative_float(text: str) -> float:
+    """A finite float of at least 0 (tolerances)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, found {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number of at least 0, found {text}")
+    return value

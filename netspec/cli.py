@@ -87,11 +87,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                                  epilog=getattr(module, "EPILOG", None),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(command)
-        command.set_defaults(handler=module.run)
+        command.set_defaults(handler=module.run, command_parser=command)
     return parser
 
 
 def main(argv=None) -> int:
+    args = None
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
         parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
@@ -103,6 +104,8 @@ def main(argv=None) -> int:
             args.overrides = parse_overrides(args.set)
         return int(args.handler(args) or 0)
     except UsageError as exc:
+        if args is not None and getattr(args, "command_parser", None):   # argparse's own errors printed it
+            args.command_parser.print_usage(sys.stderr)
         print(f"netspec: error: {exc}", file=sys.stderr)
         return 2
     except SpecError as exc:

@@ -23,12 +23,14 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from backends.base import TrainOptions
     from backends.numpy import set_threads
+    from backends.runtime.model import require_one_input
     from backends.runtime.serve import metrics, predict_all, predictor
     from backends.runtime.trainer import load_data, run_settings, targets_of
 
     from ..paths import check_checkpoint_file
     check_checkpoint_file(args.checkpoint)
     graph = load_graph(args.spec, args.overrides)
+    require_one_input(graph)
     set_threads()
     run_model = predictor(graph, args.checkpoint, args.backend)
     cfg, data = run_settings(graph, TrainOptions(out_dir="", data={"path": args.data} if args.data else {}))

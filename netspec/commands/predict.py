@@ -51,15 +51,16 @@ def read_input(path: str) -> np.ndarray:
 def run(args) -> int:
     from backends.checkpoint import atomic_write
     from backends.numpy import set_threads
-    from backends.runtime.model import loss_kind
+    from backends.runtime.model import loss_kind, require_one_input
     from backends.runtime.serve import fit_input, predict_all, predictor
+    if args.output and not args.output.endswith((".npy", ".npz")):
+        raise UsageError(f"--output {args.output}: outputs are written as .npy or .npz; use a name ending in "
+                         ".npy or .npz")
     check_checkpoint_file(args.checkpoint)
     if args.output:
-        if not args.output.endswith((".npy", ".npz")):
-            raise UsageError(f"--output {args.output}: outputs are written as .npy or .npz; use a name ending in "
-                             ".npy or .npz")
         check_output_file(args.output, "--output")
     graph = load_graph(args.spec, args.overrides)
+    require_one_input(graph)
     set_threads()
     x = fit_input(graph, read_input(args.input), args.input)
     outputs = predict_all(predictor(graph, args.checkpoint, args.backend), x)

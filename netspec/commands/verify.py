@@ -12,7 +12,7 @@ differences are relative to the NumPy reference's largest magnitude (at least 1)
 
 
 def add_arguments(parser) -> None:
-    from ..argtypes import random_seed
+    from ..argtypes import non_negative_float, random_seed
     from ..cli import add_backend_argument, add_batch_size_argument, add_spec_argument
     add_spec_argument(parser)
     add_batch_size_argument(parser, 2, "samples in the batch (default: %(default)s)", "--batch")
@@ -21,13 +21,17 @@ def add_arguments(parser) -> None:
     add_backend_argument(parser, action="append", default=None,
                          help="compare only this backend with the NumPy reference (repeatable; default: all)")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="precision (float32)")
-    parser.add_argument("--tolerance", type=float, default=1e-4, help="largest accepted difference (1e-4)")
+    parser.add_argument("--tolerance", type=non_negative_float, default=1e-4, metavar="X",
+                        help="largest accepted difference (default: %(default)g)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def run(args) -> int:
+    from backends import get_backend
     from backends.numpy import set_threads
     from backends.runtime.verify import verify
+    for name in args.backend or ():
+        get_backend(name)                  # an unknown name is a usage error with a did-you-mean
     graph = load_graph(args.spec, args.overrides)
     set_threads()
     report = verify(graph, batch=args.batch_size, seed=args.seed, only=args.backend, dtype=args.dtype)
