@@ -1,7 +1,8 @@
 """The paths commands read and write: default file names from a spec's name, and checks of the paths a user gives.
 
 Default outputs always land in the working directory or under `runs/`, whatever the spec's name holds;
-a path the user names must lie in a folder that exists (netspec creates no folders but a run directory).
+a path the user names must lie in a folder that exists (netspec creates no folders but a run directory
+and the `runs` folder that holds it).
 Files given to read are checked for their kind (.npy array or .npz archive) before NumPy opens them.
 """
 from __future__ import annotations
@@ -43,10 +44,13 @@ def check_output_file(path: str, option: str = "-o") -> str:
 
 
 def check_run_dir(path: str) -> str:
-    """`path` if it can serve as a run directory: an existing folder, or a new one inside an existing folder."""
+    """`path` if it can serve as a run directory: an existing folder, or a new one in an existing folder or in
+    a (new) `runs` folder of an existing folder."""
     if os.path.exists(path) and not os.path.isdir(path):
         raise UserError(f"run directory '{path}' is a file", "give --run-dir a folder")
     parent = os.path.dirname(os.path.normpath(path))
+    if os.path.basename(parent) == RUNS:
+        parent = os.path.dirname(parent)
     if not os.path.isdir(path) and parent and not os.path.isdir(parent):
         raise UserError(f"cannot make run directory '{path}': folder '{parent}' does not exist",
                         "create it first, or leave --run-dir out to use runs/<spec name>")

@@ -236,13 +236,25 @@ def test_help_is_consistent():
                                                                  "compile", "sample", "predict")}
     for name in ("train", "eval", "predict", "verify"):
         assert "{numpy,numba-cuda,torch}" in helps[name], name
-    for name in ("train", "eval", "verify"):
+    for name in ("train", "eval", "verify", "predict"):
         assert "--batch-size N" in helps[name], name
     assert "--run-dir DIR, -o DIR, --out DIR" in helps["train"]
     assert "{torch,onnx}" in helps["compile"]
     assert "examples:" in helps["check"] and "examples:" in helps["summary"]
     seed_help = helps["sample"].split("\n  --seed N", 1)[1].split("--scale", 1)[0]
     assert "seed" in seed_help and "default 0" in seed_help
+
+
+def test_run_dir_rules(tmp_path, monkeypatch):
+    from netspec.errors import UserError
+    from netspec.paths import check_run_dir
+    monkeypatch.chdir(tmp_path)
+    for good in (os.path.join("runs", "new"), "fresh", str(tmp_path), str(tmp_path / "runs" / "new")):
+        assert check_run_dir(good) == good
+    for bad in (os.path.join("runs", "a", "b"), os.path.join("nope", "run"), os.path.join("nope", "runs", "x")):
+        with pytest.raises(UserError, match="does not exist"):
+            check_run_dir(bad)
+    assert os.listdir(tmp_path) == []
 
 
 def test_train_run_dir_spellings_are_one_option():

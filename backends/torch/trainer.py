@@ -462,7 +462,7 @@ def run_cli(build_model, spec: dict, train_cfg: dict, argv=None, hooks=None) -> 
     parser.add_argument("--seed", type=random_seed, help=f"override TRAIN seed ({train_cfg['seed']})")
     parser.add_argument("--dtype", choices=("float32", "float64"))
     parser.add_argument("--data", metavar="PATH", help="override the data path")
-    parser.add_argument("--out", metavar="DIR", default=spec["run_dir"],
+    parser.add_argument("--run-dir", "--out", dest="out", metavar="DIR", default=spec["run_dir"],
                         help="checkpoints and metrics.jsonl go here (default: %(default)s)")
     parser.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.npz")
     parser.add_argument("--max-steps", type=positive_int, help="stop after this many optimizer steps")

@@ -18,12 +18,13 @@ an .npz input is read from its array 'x' (or its only array); outputs are writte
 
 
 def add_arguments(parser) -> None:
-    from ..cli import add_backend_argument, add_spec_argument
+    from ..cli import add_backend_argument, add_batch_size_argument, add_spec_argument
     add_spec_argument(parser)
     parser.add_argument("--checkpoint", required=True, metavar="FILE", help="checkpoint.npz from netspec train")
     parser.add_argument("--input", required=True, metavar="FILE", help="inputs as .npy, or .npz with array 'x'")
     parser.add_argument("--output", metavar="FILE", help="write outputs to FILE (.npy or .npz)")
     add_backend_argument(parser)
+    add_batch_size_argument(parser, 256, "samples per forward pass (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -63,7 +64,7 @@ def run(args) -> int:
     require_one_input(graph)
     set_threads()
     x = fit_input(graph, read_input(args.input), args.input)
-    outputs = predict_all(predictor(graph, args.checkpoint, args.backend), x)
+    outputs = predict_all(predictor(graph, args.checkpoint, args.backend), x, args.batch_size)
     classes = outputs.argmax(axis=-1) if loss_kind(graph) == "cross_entropy" else None
     if args.output:
         if args.output.endswith(".npz"):
