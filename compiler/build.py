@@ -5,7 +5,7 @@ from netspec.errors import Collector, did_you_mean
 
 from . import registry
 from .ir import Graph, Node
-from .registry import AttrError
+from .registry import Activation, AttrError
 
 
 def validate_attrs(layer_type, decl, errors: Collector) -> dict | None:
@@ -53,8 +53,9 @@ def validate_attrs(layer_type, decl, errors: Collector) -> dict | None:
             out[attr.name] = attr.coerce(attr.default, layer_type.spatial_rank)
     if not ok:
         return None
-    if out.get("activation") == "none":
-        out["activation"] = None
+    act = out.get("activation")
+    if isinstance(act, Activation):          # a fused activation: its name here, its attrs beside it
+        out["activation"], out["activation_attrs"] = act.type, dict(act.attrs)
     if layer_type.normalize:
         layer_type.normalize(out)
     return out

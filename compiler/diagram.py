@@ -29,7 +29,7 @@ INSTALL_HINT = ("install Graphviz: 'sudo apt-get install graphviz' (Debian/Ubunt
 COLOURS = {
     "input": "#e6e6e6", "output": "#e6e6e6", "convolution": "#cfe2f3", "pooling": "#d9ead3",
     "dense": "#fce5cd", "normalisation": "#fff2cc", "activation": "#f4cccc", "regularisation": "#efefef",
-    "shape": "#f6f6f6", "merge": "#d9d2e9", "recurrent": "#d0e0e3", "embedding": "#ead1dc",
+    "shape": "#f6f6f6", "merge": "#d9d2e9", "attention": "#c9daf8", "recurrent": "#d0e0e3", "embedding": "#ead1dc",
     "energy": "#f9cb9c", "block": "#ffffff",
 }
 FAMILY_LABELS = {"energy": "energy-based", "block": "folded block"}
@@ -37,7 +37,6 @@ EDGE_LEGEND = {
     "shortcut": "residual shortcut", "undirected": "undirected (RBM weights)",
     "generative": "directed (generative)", "state": "recurrent state", "tied": "tied weights (transposed)",
 }
-MERGE_SYMBOLS = {"add": "+", "mul": "\u00d7", "concat": "concat"}
 RECURRENT_STATE = {"lstm": "h, c", "gru": "h", "rnn": "h"}
 
 
@@ -113,59 +112,9 @@ def fmt_count(n: int) -> str:
     return str(n)
 
 
-def _spatial(values) -> str:
-    return "x".join(str(v) for v in values)
-
-
-def _stride(values) -> str:
-    return "" if all(v == 1 for v in values) else " /" + (str(values[0]) if len(set(values)) == 1
-                                                          else _spatial(values))
-
-
 def describe(node) -> str:
-    """The type and its key attributes, compactly: `conv2d 5x5 /2, 96`."""
-    op, a = node.op, node.attrs
-    if op in ("conv1d", "conv2d"):
-        text = f"{op} {_spatial(a['kernel'])}{_stride(a['stride'])}"
-        if any(d != 1 for d in a.get("dilation", (1,))):
-            text += f" dil {_spatial(a['dilation'])}"
-        if a.get("padding") == "same":
-            text += " same"
-        text += f", {a['filters']}"
-        if a.get("groups", 1) != 1:
-            text += f" g{a['groups']}"
-        return text
-    if "kernel" in a:                                           # windowed pools
-        text = f"{op} {_spatial(a['kernel'])}{_stride(a.get('stride') or (1,))}"
-        return text + (f" L{a['norm']:g}" if op == "lppool2d" and a.get("norm") not in (None, 2) else "")
-    if op == "linear":
-        return f"linear {a['units']}" + ("" if a.get("bias", True) else " no bias")
-    if op == "adaptive_avgpool2d":
-        return f"{op} {_spatial(a['output'])}"
-    if op == "dropout":
-        return f"dropout p={a['p']:g}"
-    if op == "lrn":
-        return f"lrn size {a['size']}"
-    if op == "leaky_relu":
-        return f"leaky_relu {a['slope']:g}"
-    if op == "concat" and a.get("axis", 0) != 0:
-        return f"concat axis {a['axis']}"
-    if op == "reshape":
-        return f"reshape {fmt_shape(a['shape'])}"
-    if op == "embedding":
-        return f"embedding {a['vocab']}x{a['dim']}"
-    if op in RECURRENT_STATE:
-        text = f"{op} {a['hidden']}"
-        if a.get("layers", 1) > 1:
-            text += f" x{a['layers']} layers"
-        if a.get("bidirectional"):
-            text += " bidir"
-        return text
-    if op == "rbm":
-        return f"rbm {a['hidden']}"
-    if op == "tied":
-        return f"tied W^T of {a['of']}"
-    return op
+    """The type and its key attributes, compactly (`conv2d 5x5 /2, 96`): the layer type's schema label."""
+    return lookup(node.op).label(node)
 
 
 def _layer_lines(node) -> list:
@@ -235,9 +184,9 @@ class _Builder:
                 lines = [fmt_shape(node.shape) + ("" if node.dtype == "float32" else f" ({node.dtype})")]
                 self.view.add(VNode(node.name, local, lines, "input", "input", cluster))
             elif family == "merge":
-                self.view.add(VNode(node.name, local, [describe(node)], "merge", "merge", cluster,
-                                    MERGE_SYMBOLS.get(node.op, describe(node)) if node.op != "concat" else describe(node),
-                                    f"{node.name}: {describe(node)}"))
+                label = describe(node)
+                self.view.add(VNode(node.name, local, [label], "merge", "merge", cluster, label,
+                                    f"{node.name}: {label}"))
             else:
                 self.view.add(VNode(node.name, local, _layer_lines(node), family, "layer", cluster))
         for name in self.g.outputs:

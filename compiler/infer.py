@@ -37,8 +37,9 @@ def infer(graph: Graph, errors: Collector, broken: set | None = None) -> Graph:
             shape = tuple(layer_type.infer(node, node.in_shapes))
             _check_size(shape)
             node.shape = shape
-            node.params = [TensorSpec(n, tuple(s)) for n, s in layer_type.params(node, node.in_shapes)]
-            node.buffers = [TensorSpec(n, tuple(s), False) for n, s in layer_type.buffers(node, node.in_shapes)]
+            node.params = [TensorSpec(n, tuple(s), True, i) for n, s, i in layer_type.params(node, node.in_shapes)]
+            node.buffers = [TensorSpec(n, tuple(s), False, i)
+                            for n, s, i in layer_type.buffers(node, node.in_shapes)]
             total_params += node.param_count
             if total_params > MAX_PARAMS:
                 raise ShapeError(f"the network has more than {MAX_PARAMS:,} parameters ({total_params:,} so far)",

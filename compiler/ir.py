@@ -15,10 +15,11 @@ class BlockScope(FrozenRecord):
 class TensorSpec(Record):
     """A named array a node owns: a parameter or a buffer, in PyTorch's layout."""
 
-    def __init__(self, name: str, shape: tuple, trainable: bool = True):
+    def __init__(self, name: str, shape: tuple, trainable: bool = True, init=None):
         self.name = name          # local name, e.g. 'weight', 'weight_ih_l0'
         self.shape = shape
         self.trainable = trainable
+        self.init = init          # a compiler.registry.Init from the layer type's schema
 
 
 class Node(Record):
@@ -59,8 +60,14 @@ class Node(Record):
 
     @property
     def activation(self) -> str | None:
+        """The fused activation's type name (`activation:` on a layer), or None."""
         act = self.attrs.get("activation")
         return None if act in (None, "none", "identity") else act
+
+    @property
+    def activation_attrs(self) -> dict:
+        """The fused activation's attributes, defaults filled (`{type: leaky_relu, slope: 0.2}` -> slope)."""
+        return self.attrs.get("activation_attrs", {})
 
 
 class Graph(Record):

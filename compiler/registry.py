@@ -9,9 +9,8 @@ from netspec.errors import did_you_mean
 from netspec.record import FrozenRecord, Record
 
 REQUIRED = object()
-ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "softmax", "step", "sign", "identity")
 FAMILIES = ("input", "dense", "convolution", "pooling", "shape", "activation", "regularisation",
-            "normalisation", "merge", "recurrent", "embedding", "energy")
+            "normalisation", "merge", "attention", "recurrent", "embedding", "energy")
 
 
 class AttrError(ValueError):
@@ -32,7 +31,8 @@ class Attr(FrozenRecord):
     """One attribute of a layer type.
 
     kind: int | float | bool | str | choice | ints/floats (one or a list) | spatial (int or n-tuple,
-    expanded to the layer's spatial rank) | padding (spatial, 'same' or 'valid') | prob.
+    expanded to the layer's spatial rank) | padding (spatial, 'same' or 'valid') | prob | activation (an
+    activation type's name, or a mapping {type: name, its attrs...}; see coerce_activation).
     """
 
     def __init__(self, name: str, kind: str, default=None, choices: tuple = (), min: float | None = None,
@@ -47,8 +47,11 @@ class Attr(FrozenRecord):
     def coerce(self, value, spatial_rank: int = 1):
         """Check and normalise one value; raise AttrError with expected vs found."""
         kind = self.kind
-        if value is None and not self.required and kind in ("choice", "str") and None in self.choices:
+        if value is None and not self.required and kind in ("choice", "str", "activation") and (
+                None in self.choices or kind == "activation"):
             return None
+        if kind == "activation":
+            return coerce_activation(self.name, value)
         if kind == "bool":
             if not isinstance(value, bool):
                 raise AttrError(f"'{self.name}' must be true or false, found {value!r}")
@@ -100,6 +103,64 @@ class Attr(FrozenRecord):
         return value
 
 
+class Activation(FrozenRecord):
+    """A fused `activation:` of a layer: an activation type's canonical name and its attrs, defaults filled."""
+
+    def __init__(self, type: str, attrs: dict):
+        self._init(type=type, attrs=attrs)
+
+    def __hash__(self) -> int:
+        return hash((self.type, tuple(self.attrs.items())))
+
+
+def activation_names() -> list[str]:
+    """Every activation type usable as `activation:` (activations without parameters), aliases included."""
+    _ensure_loaded()
+    return sorted(key for key, name in _ALIASES.items() if _TYPES[name].fusable)
+
+
+def coerce_activation(attr_name: str, value) -> Activation | None:
+    """`relu`, `none` or `{type: leaky_relu, slope: 0.2}` as an Activation (None for none/identity)."""
+    _ensure_loaded()
+    if isinstance(value, dict):
+        attrs = dict(value)
+        type_name = attrs.pop("type", None)
+    else:
+        type_name, attrs = value, {}
+    if not isinstance(type_name, str):
+        raise AttrError(f"'{attr_name}' must be an activation name or {{type: name, ...}}, found {value!r}",
+                        "e.g. 'activation: relu' or 'activation: {type: leaky_relu, slope: 0.2}'")
+    if type_name == "none":
+        return None
+    names = activation_names()
+    canonical = _ALIASES.get(type_name)
+    if canonical is None or not _TYPES[canonical].fusable:
+        hint = did_you_mean(type_name, names)
+        if canonical is not None:
+            hint = f"'{type_name}' has parameters: add it as a layer of its own after this one"
+        canonical_names = sorted({_ALIASES[n] for n in names})
+        raise AttrError(f"'{attr_name}' must be none or an activation ({', '.join(canonical_names)}); "
+                        f"found '{type_name}'", hint)
+    layer_type = _TYPES[canonical]
+    out = {}
+    for key, item in attrs.items():
+        attr = layer_type.attr(key)
+        if attr is None:
+            raise AttrError(f"activation '{canonical}' has no attribute '{key}'",
+                            did_you_mean(key, layer_type.attr_names()) or
+                            (f"its attributes: {', '.join(layer_type.attr_names())}" if layer_type.attrs
+                             else f"'{canonical}' takes no attributes"))
+        out[attr.name] = attr.coerce(item)
+    for attr in layer_type.attrs:
+        if attr.name not in out:
+            if attr.required:
+                raise AttrError(f"activation '{canonical}' needs '{attr.name}'", f"add '{attr.name}: ...'")
+            out[attr.name] = None if attr.default is None else attr.coerce(attr.default)
+    if canonical == "identity":
+        return None
+    return Activation(canonical, out)
+
+
 def _looks_numeric(text: str) -> bool:
     try:
         float(text)
@@ -116,19 +177,57 @@ def _no_flops(node, in_shapes, out_shape):
     return 0
 
 
+class Init(FrozenRecord):
+    """How a parameter or buffer starts: uniform(-scale, scale), normal(0, scale) or constant(scale).
+
+    zero_row: a row set to zero afterwards (an embedding's padding_idx); dtype 'int64' for counters.
+    Backends sample it (backends/runtime/init.py); the generated PyTorch code relies on PyTorch's own
+    defaults, which these mirror, and emits init lines where a spec asks for another scheme.
+    """
+
+    def __init__(self, kind: str, scale: float = 0.0, zero_row: int | None = None, dtype: str = "float"):
+        if kind not in ("uniform", "normal", "constant"):
+            raise ValueError(f"unknown initialiser kind {kind!r}")
+        self._init(kind=kind, scale=float(scale), zero_row=zero_row, dtype=dtype)
+
+
+def uniform(bound: float) -> Init:
+    return Init("uniform", bound)
+
+
+def normal(std: float) -> Init:
+    return Init("normal", std)
+
+
+ZEROS = Init("constant", 0.0)
+ONES = Init("constant", 1.0)
+COUNTER = Init("constant", 0.0, dtype="int64")
+
+
+def _plain_label(node) -> str:
+    return node.op
+
+
 class LayerType(Record):
-    """A layer type: schema, shape rule, parameter layout and cost.
+    """A layer type: schema, shape rule, parameter layout with initialisers, cost, label and examples.
 
     infer(node, in_shapes) -> out_shape, raising ShapeError; normalize(attrs) fills defaults that
-    depend on other attrs; params/buffers(node, in_shapes) -> [(name, shape)] as in PyTorch
-    (buffers: non-trained state); flops(node, in_shapes, out_shape) -> multiply-adds per sample;
-    link(node, graph) resolves attrs that name other layers. output_dtype None: the first input's.
+    depend on other attrs; params/buffers(node, in_shapes) -> [(name, shape, init)] as in PyTorch
+    (buffers: non-trained state; init: see compiler/init.py; a 2-tuple means zeros); flops(node,
+    in_shapes, out_shape) -> multiply-adds per sample; link(node, graph) resolves attrs that name other
+    layers; label(node) -> the diagram's compact description (`conv2d 5x5 /2, 96`). output_dtype None:
+    the first input's. examples: small cases the conformance test runs on every backend, each a dict
+    {attrs: {...}, inputs: [per-sample shape, ...]} (optional: `dtypes: [...]`; `scale`: the inputs' spread,
+    so that values cross the type's kinks; `before: [layer entries]`: layers the case needs first;
+    `finite_differences: reason`: skip the numeric gradient check, where a gradient is defined otherwise).
+    fusable: an activation without parameters, usable as `activation:` on other layers.
     """
 
     def __init__(self, name: str, family: str, attrs: list | None = None, infer=None, normalize=None,
                  params=_no_params, buffers=_no_params, flops=_no_flops, link=None, aliases: tuple = (),
                  min_inputs: int = 1, max_inputs: int = 1, input_dtypes: tuple = ("float32", "float64"),
-                 output_dtype: str | None = None, spatial_rank: int = 1, doc: str = ""):
+                 output_dtype: str | None = None, spatial_rank: int = 1, doc: str = "", label=_plain_label,
+                 examples: tuple = (), fusable: bool = False):
         self.name = name
         self.family = family
         self.attrs = [] if attrs is None else attrs
@@ -145,6 +244,9 @@ class LayerType(Record):
         self.output_dtype = output_dtype
         self.spatial_rank = spatial_rank   # rank used to expand 'spatial' attrs
         self.doc = doc
+        self.label = label
+        self.examples = tuple(examples)
+        self.fusable = fusable
 
     def attr(self, name: str) -> Attr | None:
         for attr in self.attrs:

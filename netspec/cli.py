@@ -120,6 +120,10 @@ def main(argv=None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # the system refused a file operation: a full disk, no permission, a read-only mount
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"netspec: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except Exception as exc:  # never a traceback for users; NETSPEC_DEBUG=1 shows it
         if os.environ.get("NETSPEC_DEBUG"):
             raise

@@ -34,6 +34,7 @@ DATA_ATTRS = [
          doc="unit: pixels to [0, 1]; standard: zero mean, unit variance"),
     Attr("as_sequence", "bool", False, doc="images as rows x columns sequences"),
     Attr("classes", "int", None, min=1, doc="synthetic: number of classes"),
+    Attr("allow_nan", "bool", False, doc="npz: accept NaN/inf values (refused by default)"),
 ]
 TRAIN_ATTRS = [
     Attr("loss", "choice", "cross_entropy", choices=(*LOSSES, *(a for v in LOSSES.values() for a in v))),
@@ -150,9 +151,24 @@ def read_pretrain(raw: dict, pos: Pos | None = None, errors: Collector | None = 
     return section
 
 
+# datasets whose targets are class indices (text: the next character's)
+LABEL_DATASETS = ("digits", "mnist", "synthetic", "text")
+
+
+def check_loss_fits_data(raw, section: Section, errors: Collector) -> None:
+    """mse and bce compare the output with real-valued targets: refuse them against class labels."""
+    data = section.data.name
+    if section.loss in ("mse", "bce") and data in LABEL_DATASETS and section.task in (None, "classification"):
+        pos = raw.pos_of("loss") if hasattr(raw, "pos_of") and "loss" in raw else getattr(raw, "pos", Pos("<spec>"))
+        errors.add(pos, f"loss '{section.loss}' needs real-valued targets, but data '{data}' gives class labels",
+                   hint="use loss: cross_entropy, or task: reconstruction to learn the input itself")
+
+
 def check_sections(graph, errors: Collector) -> None:
     """Validate a graph's train/pretrain sections into `errors` (used by `netspec check`)."""
-    read_train(graph.train, errors=errors)
+    section = read_train(graph.train, errors=errors)
+    if graph.train:
+        check_loss_fits_data(graph.train, section, errors)
     if graph.pretrain:
         read_pretrain(graph.pretrain, errors=errors)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +23,9 @@ except ImportError:  # pragma: no cover - inlined into generated model files
 
 class DataError(_ErrorBase):
     """A data file is missing or malformed."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        Exception.__init__(self, message + (f"; {hint}" if hint else ""))
 
 
 @dataclass
@@ -64,6 +69,70 @@ def load_digits_arrays():
     return bunch.images.astype(np.float32), bunch.target.astype(np.int64)
 
 
+def read_arrays(path: str, error=DataError, what: str = "data file"):
+    """The array of an .npy file, or every array of an .npz file as a dict, read in full without pickle.
+
+    Any fault in the file (missing, empty, truncated, damaged, a failed zip CRC, Python objects) raises
+    `error` with one line that names the file and the fault."""
+    try:
+        if os.path.isdir(path):
+            raise error(f"{path}: is a directory, not a file")
+        if os.path.getsize(path) == 0:
+            raise error(f"{path}: the {what} is empty (0 bytes)")
+    except OSError as exc:
+        reason = "not found" if isinstance(exc, FileNotFoundError) else f"cannot read it: {exc.strerror or exc}"
+        raise error(f"{path}: {what} {reason}") from None
+    name = None
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.ndarray):
+            return loaded
+        with loaded:
+            arrays = {}
+            for name in loaded.files:
+                arrays[name] = loaded[name]
+            return arrays
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():     # numpy's own words name an option netspec never turns on
+            if name is None:
+                raise error(f"{path}: not a NumPy .npy or .npz file (the {what} is in some other format)") from None
+            raise error(f"{path}: array '{name}' holds Python objects (an object array); netspec reads numeric "
+                        "arrays only", "save it with a numeric dtype, e.g. np.asarray(a, dtype=np.float32)") from None
+        raise error(f"{path}: the {what} is damaged{_where(name)}: {exc}") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, struct.error, KeyError, NotImplementedError,
+            RuntimeError, UnicodeError) as exc:
+        reason = "a zip CRC check failed" if "CRC" in str(exc) else str(exc) or type(exc).__name__
+        raise error(f"{path}: the {what} is truncated or damaged{_where(name)} ({reason})") from None
+    except MemoryError:
+        raise error(f"{path}: array '{name}' claims more memory than there is (a damaged header?)") from None
+
+
+def _where(name) -> str:
+    return f" in array '{name}'" if name is not None else ""
+
+
+def check_array(value: np.ndarray, origin: str, allow_nan: bool = False, allow_empty: bool = False) -> np.ndarray:
+    """Refuse arrays that no model can consume: non-numeric or complex, scalar, empty, or with NaN/inf values
+    (unless allow_nan). `origin` names the array in messages (e.g. "data.npz: array 'x'")."""
+    kind = value.dtype.kind
+    if kind == "c":
+        raise DataError(f"{origin}: complex values ({value.dtype}) are not supported",
+                        "pass the real part or the magnitude (np.abs)")
+    if kind not in "biuf":
+        raise DataError(f"{origin}: must be numeric, found {value.dtype}")
+    if value.ndim == 0:
+        raise DataError(f"{origin}: is a single value; it needs one entry per sample, shape (samples, ...)")
+    if len(value) == 0 and not allow_empty:
+        raise DataError(f"{origin}: has no samples (shape {value.shape})")
+    if kind == "f" and not allow_nan:
+        bad = ~np.isfinite(value)
+        if bad.any():
+            first = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise DataError(f"{origin}: holds {int(bad.sum())} NaN/inf value(s), the first at index {first}",
+                            "clean the data, or pass --allow-nan to use it as it is")
+    return value
+
+
 def read_idx(path: str) -> np.ndarray:
     """An IDX file (MNIST format), gzipped or not."""
     opener = gzip.open if path.endswith(".gz") else open
@@ -72,17 +141,21 @@ def read_idx(path: str) -> np.ndarray:
             raw = handle.read()
     except OSError as exc:
         raise DataError(f"{path}: cannot read IDX file: {exc.strerror or exc}") from None
+    except (EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: the gzip stream is truncated or damaged ({exc})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise DataError(f"{path}: not an IDX file (bad magic number)")
     dtypes = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
     if raw[2] not in dtypes:
         raise DataError(f"{path}: unknown IDX element type 0x{raw[2]:02x}")
     rank = raw[3]
+    if rank == 0:
+        raise DataError(f"{path}: IDX file of rank 0 (a single value); images have rank 3 and labels rank 1")
     if len(raw) < 4 + 4 * rank:
         raise DataError(f"{path}: IDX header is truncated")
     dims = struct.unpack(">" + "I" * rank, raw[4:4 + 4 * rank])
     dtype = np.dtype(dtypes[raw[2]])
-    expected = int(np.prod(dims)) * dtype.itemsize
+    expected = int(np.prod(dims, dtype=object)) * dtype.itemsize
     body = raw[4 + 4 * rank:]
     if len(body) != expected:
         raise DataError(f"{path}: IDX body has {len(body)} bytes, the header promises {expected} "
@@ -104,32 +177,56 @@ def load_mnist(directory: str):
         raise DataError(f"{directory}: MNIST directory not found (expected train-images-idx3-ubyte[.gz] etc.)")
     parts = []
     for split in ("train", "t10k"):
-        images = read_idx(_find(directory, [f"{split}-images-idx3-ubyte", f"{split}-images.idx3-ubyte"]))
-        labels = read_idx(_find(directory, [f"{split}-labels-idx1-ubyte", f"{split}-labels.idx1-ubyte"]))
+        images_path = _find(directory, [f"{split}-images-idx3-ubyte", f"{split}-images.idx3-ubyte"])
+        labels_path = _find(directory, [f"{split}-labels-idx1-ubyte", f"{split}-labels.idx1-ubyte"])
+        images, labels = read_idx(images_path), read_idx(labels_path)
+        if images.ndim != 3 or labels.ndim != 1:
+            bad, found, want = (images_path, images, 3) if images.ndim != 3 else (labels_path, labels, 1)
+            raise DataError(f"{bad}: IDX file of rank {found.ndim} (dims {'x'.join(map(str, found.shape))}); "
+                            f"MNIST {'images' if want == 3 else 'labels'} have rank {want}")
         if len(images) != len(labels):
             raise DataError(f"{directory}: {split} has {len(images)} images but {len(labels)} labels")
+        if split == "train" and len(images) == 0:
+            raise DataError(f"{images_path}: has no images")
         parts.append((images.astype(np.float32), labels.astype(np.int64)))
     return parts
 
 
-def load_npz(path: str):
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read .npz file: {exc}") from None
-    with archive:
-        keys = set(archive.files)
-        if {"x_train", "y_train"} <= keys:
-            arrays = {k: archive[k] for k in ("x_train", "y_train", "x_test", "y_test") if k in keys}
-        elif {"x", "y"} <= keys:
-            arrays = {"x": archive["x"], "y": archive["y"]}
-        else:
-            raise DataError(f"{path}: .npz needs arrays x_train, y_train (and x_test, y_test) or x, y; "
-                            f"found {', '.join(sorted(keys)) or 'none'}")
+def load_npz(path: str, allow_nan: bool = False):
+    """The arrays of a training .npz: x_train, y_train (and x_test, y_test), or x, y; each one checked."""
+    found = read_arrays(path, DataError, ".npz data file")
+    if isinstance(found, np.ndarray):
+        raise DataError(f"{path}: is an .npy file (one array); training data is an .npz with arrays x, y "
+                        "(or x_train, y_train, x_test, y_test)", "write it with np.savez(path, x=x, y=y)")
+    keys = set(found)
+    if {"x_train", "y_train"} <= keys:
+        arrays = {k: found[k] for k in ("x_train", "y_train", "x_test", "y_test") if k in keys}
+    elif {"x", "y"} <= keys:
+        arrays = {"x": found["x"], "y": found["y"]}
+    else:
+        raise DataError(f"{path}: .npz needs arrays x_train, y_train (and x_test, y_test) or x, y; "
+                        f"found {', '.join(sorted(keys)) or 'none'}")
+    if ("x_test" in arrays) != ("y_test" in arrays):
+        raise DataError(f"{path}: has {'x_test' if 'x_test' in arrays else 'y_test'} without its partner",
+                        "give both x_test and y_test, or neither")
     for key, value in arrays.items():
-        if key.startswith("x") and not np.issubdtype(value.dtype, np.number):
-            raise DataError(f"{path}: array {key} must be numeric, found {value.dtype}")
+        check_array(value, f"{path}: array '{key}'", allow_nan, allow_empty=key.endswith("_test"))
+    for x_key, y_key in (("x", "y"), ("x_train", "y_train"), ("x_test", "y_test")):
+        if x_key in arrays and len(arrays[x_key]) != len(arrays[y_key]):
+            raise DataError(f"{path}: array '{x_key}' has {len(arrays[x_key])} samples but '{y_key}' has "
+                            f"{len(arrays[y_key])}", "give one target per sample")
     return arrays
+
+
+def check_labels(y: np.ndarray, origin: str, loss: str | None) -> None:
+    """Class labels for a cross-entropy loss: integers from 0 (a float array of labels is refused)."""
+    if loss != "cross_entropy" or not len(y):
+        return
+    if y.dtype.kind not in "iub":
+        raise DataError(f"{origin}: loss cross_entropy needs integer class labels, found {y.dtype} values",
+                        "save the labels as integers (y.astype(np.int64)), or use loss: mse for real-valued targets")
+    if y.min() < 0:
+        raise DataError(f"{origin}: class labels start at 0, found {int(y.min())}")
 
 
 def load_text(path: str, seq_len: int, test_fraction: float):
@@ -155,13 +252,19 @@ def _fit_shape(x: np.ndarray, shape: tuple, origin: str) -> np.ndarray:
     per_sample = int(np.prod(x.shape[1:]))
     want = int(np.prod(shape))
     if per_sample != want:
-        raise DataError(f"{origin}: samples have shape {'x'.join(map(str, x.shape[1:]))} ({per_sample} values), "
-                        f"the spec's input is {'x'.join(map(str, shape))} ({want} values)")
+        found = f"have shape {'x'.join(map(str, x.shape[1:]))} ({per_sample} values)" if x.ndim > 1 else \
+            "are single values"
+        raise DataError(f"{origin}: samples {found}, the spec's input is {'x'.join(map(str, shape))} "
+                        f"({want} values)")
     return x.reshape((len(x), *shape))
 
 
-def load_dataset(data: dict, input_shape: tuple, seed: int = 0, input_dtype: str = "float32") -> Dataset:
-    """Load the dataset a spec's `train.data` names, shaped to the spec's (fixed) input shape."""
+def load_dataset(data: dict, input_shape: tuple, seed: int = 0, input_dtype: str = "float32",
+                 loss: str | None = None) -> Dataset:
+    """Load the dataset a spec's `train.data` names, shaped to the spec's (fixed) input shape.
+
+    `loss` (the spec's, None when the targets are not used): cross_entropy refuses targets that are not
+    integer class labels. `data['allow_nan']` lets NaN/inf values of an .npz through."""
     name = data.get("name", "digits")
     test_fraction = float(data.get("test_fraction", 0.2))
     path = data.get("path")
@@ -176,14 +279,18 @@ def load_dataset(data: dict, input_shape: tuple, seed: int = 0, input_dtype: str
         (x_train, y_train), (x_test, y_test) = load_mnist(path)
         x_train, x_test = x_train / 255.0, x_test / 255.0
     elif name == "npz":
-        arrays = load_npz(path)
+        arrays = load_npz(path, bool(data.get("allow_nan")))
+        for key in ("y", "y_train", "y_test"):
+            if key in arrays:
+                check_labels(arrays[key], f"{path}: array '{key}'", loss)
         if "x" in arrays:
             x_train, y_train, x_test, y_test = _split(arrays["x"], arrays["y"], test_fraction, seed)
         else:
             x_train, y_train = arrays["x_train"], arrays["y_train"]
             x_test, y_test = arrays.get("x_test", x_train[:0]), arrays.get("y_test", y_train[:0])
-        if len(x_train) != len(y_train):
-            raise DataError(f"{path}: {len(x_train)} samples but {len(y_train)} targets")
+        if len(x_train) == 0:
+            raise DataError(f"{path}: {len(arrays['x'])} sample(s) leave none for training after holding out "
+                            f"test_fraction {test_fraction}", "give more samples, or set test_fraction: 0")
         task = "classification" if np.issubdtype(y_train.dtype, np.integer) else "regression"
     elif name == "text":
         x_train, y_train, x_test, y_test, vocab = load_text(path, int(data.get("seq_len", 64)), test_fraction)
@@ -202,8 +309,8 @@ def load_dataset(data: dict, input_shape: tuple, seed: int = 0, input_dtype: str
         mean, std = x_train.mean(), x_train.std() + 1e-8
         x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
     if task != "language_model":
-        x_train = _fit_shape(np.asarray(x_train), input_shape, name)
-        x_test = _fit_shape(np.asarray(x_test), input_shape, name)
+        x_train = _fit_shape(np.asarray(x_train), input_shape, path or name)
+        x_test = _fit_shape(np.asarray(x_test), input_shape, path or name)
         dtype = np.int64 if input_dtype.startswith("int") else np.float32
         x_train, x_test = x_train.astype(dtype), x_test.astype(dtype)
     if data.get("samples") and name != "synthetic":

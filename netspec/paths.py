@@ -1,9 +1,8 @@
-"""The paths commands read and write: default file names from a spec's name, and checks of the paths a user gives.
+"""Where commands write: default file names from a spec's name, and checks of the output paths a user gives.
 
 Default outputs always land in the working directory or under `runs/`, whatever the spec's name holds;
 a path the user names must lie in a folder that exists (netspec creates no folders but a run directory
 and the `runs` folder that holds it).
-Files given to read are checked for their kind (.npy array or .npz archive) before NumPy opens them.
 """
 from __future__ import annotations
 
@@ -56,30 +55,3 @@ def check_run_dir(path: str) -> str:
                         "create it first, or leave --run-dir out to use runs/<spec name>")
     return path
 
-
-def array_file_kind(path: str) -> str | None:
-    """'npz' (a zip archive), 'npy' (one array) or None, from the file's first bytes; UserError if unreadable."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(6)
-    except FileNotFoundError:
-        raise UserError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise UserError(f"{path}: is a directory, not a file") from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-        return "npz"
-    if head == b"\x93NUMPY":
-        return "npy"
-    return None
-
-
-def check_checkpoint_file(path: str) -> str:
-    """`path` if it is an .npz archive (netspec checkpoints are); else a UserError that says what it is."""
-    kind = array_file_kind(path)
-    if kind == "npz":
-        return path
-    found = "a single .npy array" if kind == "npy" else "not a NumPy .npz archive"
-    raise UserError(f"{path}: {found}, but a checkpoint is an .npz archive",
-                    "give the checkpoint.npz that netspec train wrote (runs/<spec name>/checkpoint.npz)")

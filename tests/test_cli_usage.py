@@ -125,14 +125,14 @@ def files(tmp_path):
 
 
 @pytest.mark.parametrize("args, phrases", [
-    (["eval", MLP, "--checkpoint", "x.npy"], ["x.npy: a single .npy array", "checkpoint is an .npz archive"]),
-    (["eval", MLP, "--checkpoint", "spec.yaml"], ["spec.yaml: not a NumPy .npz archive"]),
-    (["predict", MLP, "--checkpoint", "x.npy", "--input", "x.npy"], ["x.npy: a single .npy array"]),
-    (["predict", MLP, "--checkpoint", "spec.yaml", "--input", "x.npy"], ["spec.yaml: not a NumPy .npz archive"]),
+    (["eval", MLP, "--checkpoint", "x.npy"], ["x.npy: is an .npy array, not a checkpoint"]),
+    (["eval", MLP, "--checkpoint", "spec.yaml"], ["spec.yaml: not a NumPy .npy or .npz file"]),
+    (["predict", MLP, "--checkpoint", "x.npy", "--input", "x.npy"], ["x.npy: is an .npy array, not a checkpoint"]),
+    (["predict", MLP, "--checkpoint", "spec.yaml", "--input", "x.npy"], ["spec.yaml: not a NumPy .npy or .npz"]),
     (["predict", MLP, "--checkpoint", "x.npz", "--input", "spec.yaml"], ["spec.yaml: not a NumPy .npy or .npz file"]),
-    (["predict", MLP, "--checkpoint", "missing.npz", "--input", "x.npy"], ["missing.npz: file not found"]),
-    (["sample", RBM, "--checkpoint", "x.npy"], ["x.npy: a single .npy array"]),
-    (["compile", MLP, "--target", "onnx", "-o", "m.onnx", "--checkpoint", "spec.yaml"], ["not a NumPy .npz"]),
+    (["predict", MLP, "--checkpoint", "missing.npz", "--input", "x.npy"], ["missing.npz: checkpoint not found"]),
+    (["sample", RBM, "--checkpoint", "x.npy"], ["x.npy: is an .npy array, not a checkpoint"]),
+    (["compile", MLP, "--target", "onnx", "-o", "m.onnx", "--checkpoint", "spec.yaml"], ["not a NumPy .npy or .npz"]),
 ])
 def test_wrong_file_kinds_get_one_message(files, args, phrases):
     proc = netspec(*args, cwd=files)

@@ -16,7 +16,7 @@ pytest.importorskip("torch")
 from conftest import ROOT
 
 from backends.torch import generate
-from backends.torch.emit_layers import number
+from backends.torch.lower.common import number
 from backends.torch.pysource import comment, docstring, value
 from netspec import load_graph
 

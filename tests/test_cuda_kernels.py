@@ -37,10 +37,15 @@ else:
         err = float(np.abs(got - want).max()) if want.size else 0.0
         assert err <= TOL * scale, f"{what}: max error {err:.3g} (scale {scale:.3g})"
 
+    def _ctx(node):
+        """A fresh ctx as the executor makes it: the layer type, and every input wanting its gradient."""
+        return {"op": node.op, "input_grads": (True,) * len(node.inputs)}
+
     def check_layer(tmp_path, input_spec, layer, batch=2, inputs=None, seed=0, train=True, extra_inputs=0,
                     fused=False):
         """Run one layer on both backends with the same parameters, inputs and output gradient (fused: the
-        layer's activation goes to the kernels through ctx['activation'], as the runtime's hook does)."""
+        layer's activation goes to the CUDA kernels through ctx['activation'] and ctx['activation_attrs'], as
+        the executor does; the reference applies it apart where it does not fuse it)."""
         _, node = _node(tmp_path, input_spec, layer)
         rng = np.random.default_rng(seed)
         in_shapes = [tuple(int(d) for d in s) for s in node.in_shapes]
@@ -58,11 +63,18 @@ else:
         ref, dev = NumpyOps("float32", np.random.default_rng(1)), CudaOps("float32", np.random.default_rng(1))
         ref_params = {k: ref.from_numpy(v) for k, v in params.items()}
         dev_params = {k: dev.from_numpy(v) for k, v in params.items()}
-        ref_ctx, dev_ctx = {}, {}
+        ref_ctx, dev_ctx = _ctx(node), _ctx(node)
+        ref_act = None             # the reference's activation context where it applies the activation apart
         if fused:
-            assert ref.fuses(node.op, node.activation) and dev.fuses(node.op, node.activation)
-            ref_ctx["activation"] = dev_ctx["activation"] = node.activation
+            assert dev.fuses(node.op, node.activation)
+            dev_ctx.update(activation=node.activation, activation_attrs=node.activation_attrs)
+            if ref.fuses(node.op, node.activation):
+                ref_ctx.update(activation=node.activation, activation_attrs=node.activation_attrs)
+            else:
+                ref_act = {"op": node.activation, "input_grads": (True,)}
         want = ref.forward(node.op, ref_ctx, [ref.from_numpy(x) for x in inputs], ref_params, node.attrs, train)
+        if ref_act is not None:
+            want = ref.forward(node.activation, ref_act, [want], {}, node.activation_attrs, train)
         got = dev.forward(node.op, dev_ctx, [dev.from_numpy(x) for x in inputs], dev_params, node.attrs, train)
         _compare(dev.to_numpy(got), want, f"{node.op} forward")
         for key in params:            # buffers updated in place (batchnorm running statistics and counter)
@@ -70,7 +82,8 @@ else:
         if not train:
             return
         grad = rng.standard_normal(want.shape).astype(np.float32)
-        ref_gin, ref_gp = ref.backward(node.op, ref_ctx, grad)
+        ref_grad = grad if ref_act is None else ref.backward(node.activation, ref_act, grad)[0][0]
+        ref_gin, ref_gp = ref.backward(node.op, ref_ctx, ref_grad)
         dev_gin, dev_gp = dev.backward(node.op, dev_ctx, dev.from_numpy(grad))
         for i, (g, r) in enumerate(zip(dev_gin, ref_gin)):
             if r is None:
@@ -113,6 +126,8 @@ else:
         ({"type": "linear", "units": 4, "activation": "relu"}, {"shape": [6]}),
         ({"type": "linear", "units": 3, "bias": False, "activation": "relu"}, {"shape": [6]}),
         ({"type": "conv2d", "filters": 2, "kernel": 3, "padding": 1, "activation": "relu"}, IMG),
+        ({"type": "linear", "units": 4, "activation": {"type": "leaky_relu", "slope": 0.2}}, {"shape": [6]}),
+        ({"type": "conv1d", "filters": 2, "kernel": 3, "bias": False, "activation": "leaky_relu"}, {"shape": [3, 7]}),
     ])
     def test_fused_activation(tmp_path, layer, spec):
         check_layer(tmp_path, spec, layer, batch=3, fused=True)
@@ -155,7 +170,7 @@ else:
         rng = np.random.default_rng(0)
         inputs = [rng.standard_normal((2, 2, 3, 3)).astype(np.float32) for _ in node.inputs]
         ref, dev = NumpyOps(), CudaOps()
-        rc, dc = {}, {}
+        rc, dc = _ctx(node), _ctx(node)
         want = ref.forward(kind, rc, inputs, {}, node.attrs, True)
         got = dev.forward(kind, dc, [dev.from_numpy(x) for x in inputs], {}, node.attrs, True)
         _compare(dev.to_numpy(got), want, kind)
@@ -183,7 +198,7 @@ else:
         from netspec.errors import UserError
         _, node = _node(tmp_path, {"shape": [2], "dtype": "int64"}, {"type": "embedding", "vocab": 3, "dim": 2})
         dev = CudaOps()
-        out = dev.forward("embedding", {}, [dev.from_numpy(np.array([[0, 7]]))],
+        out = dev.forward("embedding", _ctx(node), [dev.from_numpy(np.array([[0, 7]]))],
                           {"weight": dev.from_numpy(np.zeros((3, 2), np.float32))}, node.attrs, False)
         with pytest.raises(UserError, match="vocabulary of 3"):
             dev.to_numpy(out)
@@ -202,14 +217,15 @@ else:
     def test_dropout_statistics_and_backward():
         dev = CudaOps(rng=np.random.default_rng(0))
         x = np.ones((8, 50), np.float32)
-        ctx = {}
-        y = dev.to_numpy(dev.forward_dropout(ctx, [dev.from_numpy(x)], {}, {"p": 0.25}, True))
+        ctx = {"op": "dropout", "input_grads": (True,)}
+        y = dev.to_numpy(dev.forward("dropout", ctx, [dev.from_numpy(x)], {}, {"p": 0.25}, True))
         kept = y != 0
         assert 0.6 < kept.mean() < 0.9
         np.testing.assert_allclose(y[kept], 1 / 0.75, rtol=1e-6)
-        (g,), _ = dev.backward_dropout(ctx, dev.from_numpy(np.full_like(x, 2.0)))
+        (g,), _ = dev.backward("dropout", ctx, dev.from_numpy(np.full_like(x, 2.0)))
         np.testing.assert_allclose(dev.to_numpy(g), 2 * y, rtol=1e-6)
-        assert dev.to_numpy(dev.forward_dropout({}, [dev.from_numpy(x)], {}, {"p": 0.25}, False)).min() == 1.0
+        eval_ctx = {"op": "dropout", "input_grads": (True,)}
+        assert dev.to_numpy(dev.forward("dropout", eval_ctx, [dev.from_numpy(x)], {}, {"p": 0.25}, False)).min() == 1.0
 
     def test_matmul_transposes_batches_and_reductions():
         from backends.numba_cuda.device import to_device

@@ -24,16 +24,19 @@ def check_layer(op, inputs, params, attrs, int_inputs=(), eps=1e-6, check_inputs
     ops = _ops()
     probe = {}
 
+    def context():                                   # what the executor hands a kernel
+        return {"op": op, "input_grads": (True,) * len(inputs), **({"activation": activation} if activation else {})}
+
     def loss():
         ops.rng = np.random.default_rng(7)          # dropout draws the same mask every time
-        out = ops.forward(op, {"activation": activation} if activation else {}, inputs, params, attrs, True)
+        out = ops.forward(op, context(), inputs, params, attrs, True)
         if "r" not in probe:
             probe["r"] = np.random.default_rng(1).normal(size=out.shape)
         return float(np.sum(out * probe["r"]))
 
     loss()
     ops.rng = np.random.default_rng(7)
-    ctx = {"activation": activation} if activation else {}
+    ctx = context()
     out = ops.forward(op, ctx, inputs, params, attrs, True)
     grad_inputs, grad_params = ops.backward(op, ctx, probe["r"].copy())
     assert out.dtype == np.float64
@@ -89,7 +92,7 @@ def test_conv(op, shape, attrs, bias):
 def test_conv_fused_relu(op, shape, attrs):
     """The kernels' own relu (the executor's fused-activation hook) in forward and backward."""
     filters, groups = 4, attrs["groups"]
-    assert NumpyOps.FUSED_ACTIVATIONS[op] == ("relu",)
+    assert NumpyOps.lowerings.get(op).fuses == ("relu",)
     params = {"weight": rand(filters, shape[1] // groups, *attrs["kernel"], seed=1), "bias": rand(filters, seed=2)}
     out = _ops().forward(op, {"activation": "relu"}, [rand(*shape)], params, {**attrs, "filters": filters}, True)
     assert out.min() == 0 and (out > 0).any()

@@ -194,3 +194,45 @@ def test_prints_source_to_stdout(capsys):
     out = capsys.readouterr().out
     compile(out, "model.py", "exec")
     assert "class DigitsCnn(nn.Module):" in out
+
+
+FUSED_ATTRS = """
+name: fused_attrs
+input: {shape: [2, 5, 5]}
+layers:
+  - {type: conv2d, name: conv, filters: 3, kernel: 3, activation: {type: softmax, axis: 0}}
+  - {type: flatten, name: flat}
+  - {type: linear, name: fc, units: 4, activation: {type: leaky_relu, slope: 0.2}}
+"""
+
+
+def test_fused_activation_attrs_reach_the_generated_code(tmp_path):
+    path = tmp_path / "fused.yaml"
+    path.write_text(FUSED_ATTRS)
+    graph = load_graph(str(path))
+    source = generate(graph, format_code=False)
+    assert "F.leaky_relu(self.fc(flat), 0.2)" in source
+    assert "F.softmax(self.conv(x), dim=1)" in source        # per-sample axis 0: the channels
+    model = load_module(graph, source).build_model().eval()
+    (x,) = _inputs(graph)
+    with torch.no_grad():
+        conv = torch.softmax(model.conv(x), dim=1)
+        expected = torch.nn.functional.leaky_relu(model.fc(conv.flatten(1)), 0.2)
+        assert (model.fc(conv.flatten(1)) < 0).any()      # the slope matters for this input
+        assert torch.allclose(model(x), expected, atol=1e-6)
+
+
+def test_init_schemes_sample_the_schemas_initialisers(tmp_path):
+    path = tmp_path / "init.yaml"
+    path.write_text("name: inits\ninput: {shape: [8, 12, 12]}\nlayers:\n"
+                    "  - {type: conv2d, name: he, filters: 64, kernel: 3, init: he}\n"
+                    "  - {type: flatten, name: flat}\n"
+                    "  - {type: linear, name: xavier, units: 200, init: xavier}\n"
+                    "  - {type: linear, name: small, units: 300, init: normal, bias: false}\n")
+    graph = load_graph(str(path))
+    torch.manual_seed(0)
+    model = load_module(graph, generate(graph, format_code=False)).build_model()
+    bound = (6 / (6400 + 200)) ** 0.5                                 # xavier: U(+-sqrt(6 / (fan_in + fan_out)))
+    assert bound * 0.99 < model.xavier.weight.abs().max() <= bound and not model.xavier.bias.any()
+    assert abs(model.he.weight.std() / (2 / 72) ** 0.5 - 1) < 0.05    # he: N(0, sqrt(2 / fan_in))
+    assert not model.he.bias.any() and abs(model.small.weight.std() / 0.01 - 1) < 0.05

@@ -54,6 +54,8 @@ def test_onnx_export_with_dynamic_sequence_length(tmp_path):
     onnx.checker.check_model(proto)
     dims = [d.dim_param or d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim]
     assert dims == ["batch", "T"]
+    out_dims = [d.dim_param or d.dim_value for d in proto.graph.output[0].type.tensor_type.shape.dim]
+    assert out_dims == ["batch", "T", 52]        # the symbolic T stays dynamic on the output too
     tokens = torch.randint(0, 52, (3, 11), generator=torch.Generator().manual_seed(1))   # T differs from export
     (got,) = ReferenceEvaluator(proto).run(None, {proto.graph.input[0].name: tokens.numpy()})
     with torch.no_grad():

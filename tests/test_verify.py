@@ -45,3 +45,17 @@ def test_verify_cli_json():
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["ok"] and report["reference"] == "numpy"
     assert report["backends"]["torch"]["grad_max_abs"] < 1e-5
+
+
+def test_fused_activation_attrs_agree_across_backends(tmp_path, monkeypatch):
+    """`activation: {type: leaky_relu, slope: 0.2}` on a linear layer: NumPy and the generated PyTorch agree."""
+    monkeypatch.setenv("NETSPEC_THREADS", "1")
+    pytest.importorskip("torch")
+    from backends.runtime.verify import verify
+    path = tmp_path / "fused.yaml"
+    path.write_text("name: fused\ninput: {shape: [6]}\nlayers:\n"
+                    "  - {type: linear, units: 8, activation: {type: leaky_relu, slope: 0.2}}\n"
+                    "  - {type: linear, units: 3, activation: {type: softmax, axis: 0}}\n")
+    report = verify(load_graph(str(path)), batch=4, dtype="float64")
+    assert "skipped" not in report["backends"]["torch"], report["backends"]["torch"]
+    assert report["max_difference"] <= 1e-10, json.dumps(report, indent=1)

@@ -6,8 +6,6 @@ for explicitly through to_numpy: predictions, checkpoints) coming out.
 """
 from __future__ import annotations
 
-from typing import ClassVar
-
 import numpy as np
 
 from backends.runtime.ops import Ops
@@ -19,19 +17,20 @@ from .kernels import loss as losses
 from .kernels import optim
 from .kernels import random as rnd
 from .kernels.reduce import sum_squares
-from .layers import ActivationOps, ConvPoolOps, DenseOps, NormOps, ShapeMergeOps
-from .recurrent import RecurrentOps
+from .lower import CUDA
+from .recurrent import RecurrentPrimitives
 
 
 class Float32Only(UserError, NotImplementedError):
     """Asked for float64: a clear user error (exit 1) that `netspec verify` reports as a skip."""
 
 
-class CudaOps(DenseOps, ActivationOps, ShapeMergeOps, NormOps, ConvPoolOps, RecurrentOps, Ops):
-    """Every kernel of the runtime's Ops interface as numba.cuda kernels (float32)."""
+class CudaOps(RecurrentPrimitives, Ops):
+    """Every kernel of the runtime's Ops interface as numba.cuda kernels (float32); the layers' are the
+    lowerings in backends/numba_cuda/lower/."""
 
     name = "numba-cuda"
-    FUSED_ACTIVATIONS: ClassVar[dict] = {"linear": ("relu",), "conv1d": ("relu",), "conv2d": ("relu",)}
+    lowerings = CUDA
 
     def __init__(self, dtype: str = "float32", rng: np.random.Generator | None = None):
         if np.dtype(dtype) != np.float32:

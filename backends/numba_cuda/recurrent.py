@@ -1,12 +1,12 @@
-"""CudaOps rnn/lstm/gru layers: multi-layer, bidirectional, return_sequences, PyTorch layouts.
+"""One direction of a CudaOps rnn/lstm/gru layer, and the device-array primitives of the shared stacking.
 
-Time-major internally (x [T, N, F]). The input projection of every step is one gemm; each step
-adds h W_hh^T with a gemm that accumulates into the step's gate buffer, then a cell kernel.
-Backward runs the steps in reverse and forms each weight gradient with one gemm.
+The stacking (layers, directions, return_sequences) is backends/runtime/recurrent.py's StackedRecurrent,
+which lower/recurrent.py registers. Time-major internally (x [T, N, F]). The input projection of every
+step is one gemm; each step adds h W_hh^T with a gemm that accumulates into the step's gate buffer, then
+a cell kernel. Backward runs the steps in reverse and forms each weight gradient with one gemm.
 """
 from __future__ import annotations
 
-from ..runtime.recurrent import StackedRecurrentOps
 from .device import empty
 from .kernels import elementwise as ew
 from .kernels import random as rnd
@@ -94,8 +94,8 @@ def _direction_backward(cache, dhs, need_dx=True):
     return dx, (dw_ih, dw_hh, *biases)
 
 
-class RecurrentOps(StackedRecurrentOps):
-    """Mixin of CudaOps: the direction loops above plus the device-array primitives the shared stacking needs."""
+class RecurrentPrimitives:
+    """Mixin of CudaOps: the direction loops above plus the device-array primitives StackedRecurrent calls."""
 
     rnn_direction_forward = staticmethod(_direction_forward)
     rnn_direction_backward = staticmethod(_direction_backward)

@@ -1,28 +1,26 @@
-"""NumpyOps: the runtime's array kernels on the CPU (NumPy + float32 BLAS, Numba for window loops)."""
-from __future__ import annotations
+"""NumpyOps: the runtime's array kernels on the CPU (NumPy + float32 BLAS, Numba for window loops).
 
-from typing import ClassVar
+The layer kernels are lowerings in backends/numpy/lower/ (one module per compiler family); this class holds
+what they share: array primitives, losses, optimizers, the threading helpers and the recurrent primitives.
+"""
+from __future__ import annotations
 
 import numpy as np
 
 from backends.runtime.ops import Ops
 
 from . import kernels
-from .conv import ConvPoolOps
-from .layers import LayerOps, _sigmoid
+from .lower import NUMPY
+from .lower.activation import sigmoid
 from .recurrent import RecurrentOps
 from .split import batch_split
 
 
-class NumpyOps(LayerOps, ConvPoolOps, RecurrentOps, Ops):
-    """Every kernel of backends/runtime/ops.py on NumPy arrays."""
+class NumpyOps(RecurrentOps, Ops):
+    """The runtime's Ops on NumPy arrays; layer kernels come from the NUMPY table."""
 
     name = "numpy"
-    FUSED_ACTIVATIONS: ClassVar[dict] = {"linear": ("relu",), "conv1d": ("relu",), "conv2d": ("relu",)}
-
-    # Layers whose per-sample work is split over the batch (see plan).
-    BATCH_PARALLEL_OPS: ClassVar[frozenset] = frozenset(
-        {"conv1d", "conv2d", "maxpool1d", "maxpool2d", "avgpool1d", "avgpool2d"})
+    lowerings = NUMPY
 
     def __init__(self, dtype: str = "float32", rng=None):
         super().__init__(dtype, rng)
@@ -31,26 +29,45 @@ class NumpyOps(LayerOps, ConvPoolOps, RecurrentOps, Ops):
         self.batch_parallel = False
 
     def plan(self, graph) -> None:
-        """Choose where the threads go. A graph with convolutions or pools runs batch-parallel: each
-        thread takes a slice of the batch through those layers (and through big linear layers), with BLAS
-        on one thread, since OpenBLAS's idle workers spin and would take the cores from the slices. Other
-        graphs (dense, recurrent) leave the threads to BLAS, which splits their large products itself."""
+        """Choose where the threads go. A graph with a layer whose lowering is `batch_parallel` (convolutions,
+        pools) runs batch-parallel: each thread takes a slice of the batch through those layers (and through
+        big linear layers), with BLAS on one thread, since OpenBLAS's idle workers spin and would take the
+        cores from the slices. Other graphs (dense, recurrent) leave the threads to BLAS, which splits their
+        large products itself."""
         from . import set_blas_threads
-        wanted = self.threads > 1 and any(node.op in self.BATCH_PARALLEL_OPS for node in graph.layers())
+        wanted = self.threads > 1 and any(getattr(self.lowerings.get(node.op), "batch_parallel", False)
+                                          for node in graph.layers())
         self.batch_parallel = set_blas_threads(1 if wanted else None) and wanted
 
     # A split costs ~50 us of hand-offs: layers that read and write fewer elements than this run whole
     # (on 8x8 digits a split CNN trained at 8,100 against 13,200 samples/s whole).
     MIN_SPLIT_ELEMENTS = 1 << 17
 
-    def _over_batch(self, fn, n: int, elements: int) -> None:
+    def over_batch(self, fn, n: int, elements: int) -> None:
         """fn(lo, hi) over contiguous slices of range(n), one per thread when the graph runs batch-parallel
-        and the layer touches at least MIN_SPLIT_ELEMENTS elements (the layer mixins call it for their
+        and the layer touches at least MIN_SPLIT_ELEMENTS elements (the lowerings call it for their
         per-sample work)."""
         if self.batch_parallel and elements >= self.MIN_SPLIT_ELEMENTS:
             batch_split(self.threads).run(fn, n)
         else:
             fn(0, n)
+
+    # In a batch-parallel graph BLAS runs on one thread, so a linear layer with this much work (batch x
+    # inputs x outputs multiply-adds) splits it over the threads itself: rows of the batch for the output and
+    # the input gradient, rows of the weight for its gradient (lower/dense.py).
+    LINEAR_SPLIT_WORK = 1 << 23
+
+    def over_linear(self, fn, rows: int, work: int) -> None:
+        """fn(lo, hi) over row slices when the product is big enough to split, else over all rows."""
+        if work >= self.LINEAR_SPLIT_WORK:
+            self.over_batch(fn, rows, work)
+        else:
+            fn(0, rows)
+
+    def dropout_mask(self, shape, p: float):
+        """Inverted-dropout mask from the runtime's generator (float32 uniforms, as every backend draws)."""
+        keep = self.rng.random(shape, dtype=np.float32) >= p
+        return keep.astype(self.dtype) * self.dtype.type(1.0 / (1.0 - p))
 
     # -- arrays ------------------------------------------------------------------------------
     def from_numpy(self, array):
@@ -135,7 +152,7 @@ class NumpyOps(LayerOps, ConvPoolOps, RecurrentOps, Ops):
             p = ctx["clamped"]
             inside = (output > 1e-7) & (output < 1 - 1e-7)
             return np.where(inside, (p - target) / (p * (1 - p)), 0).astype(output.dtype) * scale
-        return (_sigmoid(output) - target) * scale
+        return (sigmoid(output) - target) * scale
 
     # -- optimizers --------------------------------------------------------------------------
     def optimizer_update(self, kind, param, grad, state, hp, step):

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..runtime.recurrent import StackedRecurrentOps
 from . import kernels
-
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
 def _sigmoid_(x) -> None:
@@ -159,8 +156,9 @@ def _lstm_backward(cache, dhs, need_dx=True):
     return dx, (dw_ih, dw_hh, bias, None if bias is None else bias.copy())
 
 
-class RecurrentOps(StackedRecurrentOps):
-    """Mixin of NumpyOps: the direction loops above plus the array primitives the shared stacking needs."""
+class RecurrentOps:
+    """Mixin of NumpyOps: the direction loops above plus the array primitives the shared stacking
+    (backends/runtime/recurrent.py, registered in lower/recurrent.py) runs rnn/lstm/gru with."""
 
     rnn_direction_forward = staticmethod(_direction_forward)
     rnn_direction_backward = staticmethod(_direction_backward)

@@ -1,22 +1,18 @@
 """Run an IR graph forward and backward with any backend's Ops (backend-neutral)."""
 from __future__ import annotations
 
-ACTIVATION_OPS = ("relu", "leaky_relu", "sigmoid", "tanh", "softmax", "step", "sign", "identity")
-
 
 class Executor:
     """Forward/backward over a Graph: `state` maps checkpoint keys (PyTorch names) to backend Arrays.
 
     forward(inputs, train) -> {output name: Array}; after a training forward, backward(grads of the
-    outputs) -> {checkpoint key: gradient Array} for every trainable parameter.
+    outputs) -> {checkpoint key: gradient Array} for every trainable parameter. With grad_inputs, backward
+    also leaves the gradients of the float graph inputs in `input_gradients` (conformance and gradient checks).
     """
 
-    def __init__(self, graph, ops, state: dict):
+    def __init__(self, graph, ops, state: dict, grad_inputs: bool = False):
         self.graph, self.ops, self.state = graph, ops, state
-        missing = [n.op for n in graph.layers() if not ops.supports(n.op)]
-        if missing:
-            from netspec.errors import UserError
-            raise UserError(f"backend '{ops.name}' cannot run layer type(s) {', '.join(sorted(set(missing)))}")
+        ops.lowerings.require(graph)
         self.nodes = graph.layers()
         self.params = {n.name: {t.name: f"{n.module_path}.{t.name}" for t in (*n.params, *n.buffers)}
                        for n in self.nodes}
@@ -30,8 +26,12 @@ class Executor:
         # gradient of an input that needs none (ctx['input_grads'][i] is False: graph data, flatten of data, ...)
         self.requires_grad: dict = {}
         for n in graph:
-            self.requires_grad[n.name] = n.op != "input" and (
-                bool(self.trainable.get(n.name)) or any(self.requires_grad[i] for i in n.inputs))
+            if n.op == "input":
+                self.requires_grad[n.name] = grad_inputs and n.dtype.startswith("float")
+            else:
+                self.requires_grad[n.name] = bool(self.trainable.get(n.name)) or any(
+                    self.requires_grad[i] for i in n.inputs)
+        self.input_gradients: dict = {}
         self.input_grads = {n.name: tuple(self.requires_grad[i] for i in n.inputs) for n in self.nodes}
         ops.plan(graph)
 
@@ -45,16 +45,16 @@ class Executor:
         self.contexts = {}
         remaining = self._use_counts()
         for node in self.nodes:
-            ctx: dict = {"input_grads": self.input_grads[node.name]}
-            act = node.activation if node.op not in ACTIVATION_OPS else None
+            ctx: dict = {"op": node.op, "input_grads": self.input_grads[node.name]}
+            act = node.activation
             if act and ops.fuses(node.op, act):      # the layer kernel applies it in the same pass
-                ctx["activation"], act = act, None
+                ctx["activation"], ctx["activation_attrs"], act = act, node.activation_attrs, None
             args = [values[name] for name in node.inputs]
             out = ops.forward(node.op, ctx, args, self.node_params(node), node.attrs, train)
             act_ctx = None
             if act:
-                act_ctx = {}
-                out = ops.forward(act, act_ctx, [out], {}, {}, train)
+                act_ctx = {"op": act, "input_grads": (True,)}
+                out = ops.forward(act, act_ctx, [out], {}, node.activation_attrs, train)
             values[node.name] = out
             if train:
                 self.contexts[node.name] = (ctx, act, act_ctx)
@@ -88,6 +88,7 @@ class Executor:
                     continue
                 grads[name] = value if name not in grads else ops.add(grads[name], value)
         self.contexts = {}
+        self.input_gradients = {name: grads[name] for name in self.graph.inputs if name in grads}
         return param_grads
 
     def _use_counts(self) -> dict:

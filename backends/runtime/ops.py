@@ -20,23 +20,30 @@ Conventions
 
 Layer kernels
 -------------
-For every layer type `op` (see `python -m netspec check --list-types`) a backend defines
+For every layer type `op` (see `python -m netspec check --list-types`) a backend registers one lowering
+in its table (backends/lowering.py), in `backends/<backend>/lower/<family>.py`, the module named after
+the type's family module in compiler/layers/:
 
-    forward_<op>(ctx: dict, inputs: list[Array], params: dict[str, Array], attrs: dict, train: bool) -> Array
-    backward_<op>(ctx: dict, grad_out: Array) -> (list[Array | None], dict[str, Array])
+    @NUMPY.layer("op", fuses=("relu",), batch_parallel=False)
+    class Op:
+        def forward(ops, ctx: dict, inputs: list[Array], params: dict[str, Array], attrs: dict, train: bool)
+            -> Array
+        def backward(ops, ctx: dict, grad_out: Array) -> (list[Array | None], dict[str, Array])
 
-`inputs` are the producers' outputs in `node.inputs` order; `params` maps local names ('weight',
-'bias', 'running_mean', ...) to the node's parameters *and* buffers; buffers are updated in place
-(batchnorm running statistics in training mode). `attrs` is `node.attrs` (typed, defaults filled;
-spatial attrs are tuples, padding may be 'same'/'valid'); a fused `activation:` is applied by the
-runtime through the activation kernels, unless the backend lists the pair in `FUSED_ACTIVATIONS`
-(op -> activation names): then the runtime puts the name in `ctx['activation']` and the layer's
-forward returns act(layer(x)) and its backward takes the gradient of that activated output (so a
-bias add and an activation can share one pass). `ctx` is a fresh dict per node and call in which
-forward keeps what backward needs; it arrives holding `ctx['input_grads']`, one bool per input, False
-where no trainable parameter lies upstream of the input (graph data, a flatten of it, ...), so nobody
-reads its gradient (a kernel may then return None for it and skip the work). backward is called at
-most once, only after a forward with `train=True`. backward returns the gradient of every input (None
+`ops` is the backend's Ops instance. `inputs` are the producers' outputs in `node.inputs` order;
+`params` maps local names ('weight', 'bias', 'running_mean', ...) to the node's parameters *and*
+buffers; buffers are updated in place (batchnorm running statistics in training mode). `attrs` is
+`node.attrs`, typed with every default filled from the schema (spatial attrs are tuples, padding may be
+'same'/'valid'): kernels index it (`attrs["slope"]`) and never restate a default. A fused `activation:` is
+applied by the runtime through the activation's own lowering with its attrs (`activation: {type:
+leaky_relu, slope: 0.2}`), unless the layer's lowering lists it in `fuses`: then the runtime puts the name
+in `ctx['activation']` (its attrs in `ctx['activation_attrs']`) and the layer's forward returns
+act(layer(x)) and its backward takes the gradient of that activated output (so a bias add and an
+activation can share one pass). `ctx` is a fresh dict per node and call in which forward keeps what
+backward needs; it arrives holding `ctx['op']` (the layer type) and `ctx['input_grads']`, one bool per
+input, False where no trainable parameter lies upstream of the input (graph data, a flatten of it, ...),
+so nobody reads its gradient (a kernel may then return None for it and skip the work). backward is called
+at most once, only after a forward with `train=True`. backward returns the gradient of every input (None
 for integer inputs) and of every trainable parameter (same names, shapes and dtype as the parameters).
 
 Layer types and their kernels (op -> shapes, N = batch):
@@ -84,6 +91,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from backends.lowering import Lowerings
+
 LAYER_OPS = ("linear", "conv1d", "conv2d", "maxpool1d", "maxpool2d", "avgpool1d", "avgpool2d", "lppool2d",
              "global_avgpool", "global_maxpool", "adaptive_avgpool2d", "flatten", "reshape", "relu",
              "leaky_relu", "sigmoid", "tanh", "softmax", "step", "sign", "identity", "dropout", "batchnorm",
@@ -94,7 +103,7 @@ class Ops(ABC):
     """Array kernels of one backend; see the module docstring for the conventions."""
 
     name = "abstract"
-    FUSED_ACTIVATIONS: ClassVar[dict] = {}      # op -> activation names its kernels apply themselves (ctx['activation'])
+    lowerings: ClassVar[Lowerings]      # the backend's table of layer kernels (backends/<name>/lower/)
 
     def __init__(self, dtype: str = "float32", rng: np.random.Generator | None = None):
         self.dtype = np.dtype(dtype)
@@ -132,19 +141,19 @@ class Ops(ABC):
 
     # -- layers ---------------------------------------------------------------------------------
     def forward(self, op: str, ctx: dict, inputs: list, params: dict, attrs: dict, train: bool):
-        """Dispatch to forward_<op>."""
-        return getattr(self, "forward_" + op)(ctx, inputs, params, attrs, train)
+        """The output of `op`'s registered lowering."""
+        return self.lowerings.get(op).forward(self, ctx, inputs, params, attrs, train)
 
     def backward(self, op: str, ctx: dict, grad_out):
-        """Dispatch to backward_<op>: (grads of inputs, grads of trainable params by local name)."""
-        return getattr(self, "backward_" + op)(ctx, grad_out)
+        """`op`'s backward: (grads of inputs, grads of trainable params by local name)."""
+        return self.lowerings.get(op).backward(self, ctx, grad_out)
 
     def fuses(self, op: str, activation: str) -> bool:
-        """Whether `op`'s kernels apply `activation` themselves (see FUSED_ACTIVATIONS)."""
-        return activation in self.FUSED_ACTIVATIONS.get(op, ())
+        """Whether `op`'s kernels apply `activation` themselves (its lowering's `fuses`)."""
+        return activation in getattr(self.lowerings.get(op), "fuses", ())
 
     def supports(self, op: str) -> bool:
-        return hasattr(self, "forward_" + op) and hasattr(self, "backward_" + op)
+        return self.lowerings.has(op)
 
     # -- losses ---------------------------------------------------------------------------------
     @abstractmethod

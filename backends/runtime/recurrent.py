@@ -20,16 +20,18 @@ What a backend class provides (plain functions are fine as staticmethods):
 from __future__ import annotations
 
 
-class StackedRecurrentOps:
-    """Mixin of an Ops class: forward_/backward_ rnn, lstm and gru from the backend's primitives."""
+class StackedRecurrent:
+    """The lowering of rnn, lstm and gru over a backend's primitives (the Ops methods above): a backend
+    registers a subclass of it in its table (`@NUMPY.layer("rnn", "lstm", "gru")`). `self` is the Ops."""
 
-    def _recurrent_forward(self, op, ctx, inputs, params, attrs, train):
+    def forward(self, ctx, inputs, params, attrs, train):
+        op = ctx["op"]
         x = self.rnn_swap01(inputs[0])                                  # [T, N, F]
-        directions = ("", "_reverse") if attrs.get("bidirectional") else ("",)
-        dropout = attrs.get("dropout", 0.0) if train else 0.0
-        nonlinearity = attrs.get("nonlinearity", "tanh")
+        directions = ("", "_reverse") if attrs["bidirectional"] else ("",)
+        dropout = attrs["dropout"] if train else 0.0
+        nonlinearity = attrs.get("nonlinearity", "tanh")      # rnn only: lstm and gru have none
         caches, masks = [], []
-        for layer in range(attrs.get("layers", 1)):
+        for layer in range(attrs["layers"]):
             if layer and dropout:
                 x, mask = self.rnn_dropout(x, dropout)
                 masks.append(mask)
@@ -46,7 +48,7 @@ class StackedRecurrentOps:
         steps, hidden = x.shape[0], attrs["hidden"]
         if train:
             ctx.update(caches=caches, masks=masks, directions=directions, attrs=attrs, steps=steps)
-        if attrs.get("return_sequences"):
+        if attrs["return_sequences"]:
             return self.rnn_swap01(x)
         if len(directions) == 1:
             return self.rnn_copy(x[steps - 1])
@@ -54,10 +56,10 @@ class StackedRecurrentOps:
         backward_first = self.rnn_split(x[0], [hidden, hidden], 1)[1]
         return self.rnn_concat([forward_last, backward_first], 1)
 
-    def _recurrent_backward(self, ctx, grad):
+    def backward(self, ctx, grad):
         attrs, directions, caches = ctx["attrs"], ctx["directions"], ctx["caches"]
         hidden, steps = attrs["hidden"], ctx["steps"]
-        if attrs.get("return_sequences"):
+        if attrs["return_sequences"]:
             dout = self.rnn_swap01(grad)
         else:
             dout = self.rnn_zeros((steps, grad.shape[0], hidden * len(directions)), grad)
@@ -69,7 +71,7 @@ class StackedRecurrentOps:
                     [forward_part, self.rnn_zeros(forward_part.shape, grad)], 1))
                 self.rnn_assign(dout[0], self.rnn_concat([self.rnn_zeros(backward_part.shape, grad), backward_part], 1))
         grads = {}
-        input_needs_grad = ctx.get("input_grads", (True,))[0]
+        input_needs_grad = ctx["input_grads"][0]
         for layer in range(len(caches) - 1, -1, -1):
             parts = self.rnn_split(dout, [hidden] * len(directions), 2) if len(directions) > 1 else [dout]
             dx = None
@@ -85,14 +87,3 @@ class StackedRecurrentOps:
                 dx = self.rnn_mul(dx, ctx["masks"][layer - 1])
             dout = dx
         return [None if dout is None else self.rnn_swap01(dout)], grads
-
-    def forward_rnn(self, ctx, inputs, params, attrs, train):
-        return self._recurrent_forward("rnn", ctx, inputs, params, attrs, train)
-
-    def forward_lstm(self, ctx, inputs, params, attrs, train):
-        return self._recurrent_forward("lstm", ctx, inputs, params, attrs, train)
-
-    def forward_gru(self, ctx, inputs, params, attrs, train):
-        return self._recurrent_forward("gru", ctx, inputs, params, attrs, train)
-
-    backward_rnn = backward_lstm = backward_gru = _recurrent_backward

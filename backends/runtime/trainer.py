@@ -41,7 +41,9 @@ def load_data(graph, data: dict, seed: int):
     require_one_input(graph)
     node = graph[graph.inputs[0]]
     shape = tuple(node.shape)
-    return load_dataset(data, shape, seed=seed, input_dtype=node.dtype)
+    cfg = read_train(graph.train)
+    loss = None if cfg.task == "reconstruction" else cfg.loss       # reconstruction never reads the targets
+    return load_dataset(data, shape, seed=seed, input_dtype=node.dtype, loss=loss)
 
 
 def targets_of(dataset, cfg, split: str):
@@ -75,9 +77,10 @@ def train(graph, options, make_ops, backend_name: str) -> dict:
     if options.resume and os.path.exists(ckpt_path):
         state_np, extra, meta = checkpoint.load(ckpt_path)
         checkpoint.check_layout(graph, state_np, ckpt_path)
+        shapes = {key: shape for key, (shape, is_trainable) in graph.state_layout().items() if is_trainable}
+        checkpoint.check_optimizer_state(extra, shapes, cfg.optimizer.type, ckpt_path, cfg.optimizer.momentum)
         start_epoch = int(meta.get("epoch", 0))
-        if meta.get("rng"):
-            rng.bit_generator.state = meta["rng"]
+        checkpoint.restore_numpy_rng(rng, meta.get("rng"), ckpt_path)
         metrics.truncate(start_epoch)
         if meta.get("partial"):
             log(f"note: {ckpt_path} was saved inside epoch {start_epoch + 1} (--max-steps); that epoch restarts "

@@ -29,6 +29,8 @@ def available() -> tuple[bool, str]:
 def generate(graph, format_code: bool = True) -> str:
     """The source of a standalone PyTorch file for `graph` (needs only torch and numpy to run)."""
     from .codegen import generate as _generate
+    from .lower import TORCH
+    TORCH.require(graph)          # every layer type has a lowering, or one clear error naming them
     return _generate(graph, format_code)
 
 

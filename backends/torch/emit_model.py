@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from netspec.errors import fmt_shape
 
-from .emit_layers import HELPERS, lower
+from .lower import helper_sources, lower
 from .pysource import comment, docstring
 
 RESERVED = {"self", "torch", "nn", "F", "np", "super", *dir(builtins)}
@@ -103,7 +103,7 @@ class Namer:
     """Valid, unique Python identifiers for the local variables of one forward()."""
 
     def __init__(self):
-        self.used = {*RESERVED, *HELPERS}
+        self.used = {*RESERVED, *helper_sources()}
 
     def take(self, wanted: str) -> str:
         name = "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_" for c in wanted) or "x"
@@ -148,7 +148,7 @@ class ModelEmitter:
         self.root = build_tree(graph)
         self.classes: dict = {}            # class body -> (class name, [scopes using it]), in definition order
         self.helpers: set = set()
-        self.taken = {*RESERVED, *reserved, *HELPERS}
+        self.taken = {*RESERVED, *reserved, *helper_sources()}
         self.root.class_name = class_name or self._unique(camel(graph.name))
         self.live = live_nodes(graph)
 
@@ -162,7 +162,7 @@ class ModelEmitter:
 
     def emit(self) -> str:
         self._class_of(self.root)
-        helpers = [HELPERS[name].strip() for name in sorted(self.helpers)]
+        helpers = [helper_sources()[name].strip() for name in sorted(self.helpers)]
         bodies = [self._class_source(name, body, scopes) for body, (name, scopes) in self.classes.items()]
         return "\n\n\n".join(helpers + bodies)
 

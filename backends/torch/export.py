@@ -73,7 +73,32 @@ def export_onnx(graph, path: str, checkpoint: str | None = None, opset: int | No
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     program.save(buffer)
-    atomic_write(path, lambda handle: handle.write(buffer.getvalue()))
+    data = _dynamic_outputs(graph, buffer.getvalue())
+    atomic_write(path, lambda handle: handle.write(data))
+
+
+def _dynamic_outputs(graph, data: bytes) -> bytes:
+    """The model with its outputs' batch and symbolic spec dims declared dynamic, as shape inference has them.
+
+    torch.onnx computes the graph with dynamic sizes but may declare an output's dims as the example's
+    (char_lstm: [batch, 3, 52] for T x 52); the spec knows which dims are symbolic, so they are restated here.
+    """
+    import onnx
+
+    from compiler.dims import Sym
+    proto = onnx.load_from_string(data)
+    for output in proto.graph.output:
+        if output.name not in graph.nodes:
+            continue
+        dims = output.type.tensor_type.shape.dim
+        spec_shape = ("batch", *(str(d) if isinstance(d, Sym) else None for d in graph[output.name].shape))
+        if len(dims) != len(spec_shape):
+            continue
+        for dim, symbol in zip(dims, spec_shape):
+            if symbol is not None:
+                dim.Clear()
+                dim.dim_param = _dim_name(symbol) if symbol != "batch" else "batch"
+    return proto.SerializeToString()
 
 
 def _dim_name(symbol: str) -> str:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from backends.checkpoint import CheckpointError, load, save
+from backends.checkpoint import CheckpointError, check_optimizer_state, load, save
 from backends.progress import MetricsLog, ProgressBar
 from netspec.argtypes import non_negative_int, positive_int, random_seed
 from netspec.data import DataError, load_dataset
@@ -139,7 +139,8 @@ def load_data(spec: dict, cfg: dict):
     shape = tuple(info["shape"])
     if any(isinstance(d, str) for d in shape) and not is_text:
         raise RunError(f"the input shape {shape} has a symbolic dim; only text data (name: text) fits it")
-    dataset = load_dataset(cfg["data"], shape, cfg["seed"], info["dtype"])
+    loss = None if cfg.get("task") == "reconstruction" else cfg["loss"]    # reconstruction never reads targets
+    dataset = load_dataset(cfg["data"], shape, cfg["seed"], info["dtype"], loss)
     for ids in (dataset.x_train, dataset.x_test):
         check_token_ids(ids, info.get("vocab"))
     task = cfg.get("task") or dataset.task
@@ -207,11 +208,15 @@ def rng_arrays(device) -> dict:
     return out
 
 
-def restore_rng(extra: dict, device) -> None:
-    if RNG_KEY in extra:
-        torch.set_rng_state(torch.from_numpy(np.array(extra[RNG_KEY], dtype=np.uint8)))
-    if device.type == "cuda" and f"{RNG_KEY}/cuda" in extra:
-        torch.cuda.set_rng_state(torch.from_numpy(np.array(extra[f"{RNG_KEY}/cuda"], dtype=np.uint8)), device)
+def restore_rng(extra: dict, device, path: str = "checkpoint") -> None:
+    try:
+        if RNG_KEY in extra:
+            torch.set_rng_state(torch.from_numpy(np.array(extra[RNG_KEY], dtype=np.uint8)))
+        if device.type == "cuda" and f"{RNG_KEY}/cuda" in extra:
+            torch.cuda.set_rng_state(torch.from_numpy(np.array(extra[f"{RNG_KEY}/cuda"], dtype=np.uint8)), device)
+    except (RuntimeError, ValueError, TypeError, OverflowError):
+        raise CheckpointError(f"{path}: the saved random-number state ('{RNG_KEY}') is damaged",
+                              "use an intact checkpoint, or start a new run without --resume") from None
 
 
 def load_weights(model, path: str) -> tuple[dict, dict]:
@@ -222,10 +227,13 @@ def load_weights(model, path: str) -> tuple[dict, dict]:
     unexpected = [k for k in state if k not in own]
     wrong = [f"{k}: checkpoint {tuple(state[k].shape)}, model {tuple(own[k].shape)}" for k in own
              if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or wrong:
+    dtypes = [f"{k}: checkpoint holds {state[k].dtype}, the model {own[k].dtype}" for k in own
+              if k in state and own[k].is_floating_point() and state[k].dtype.kind != "f"]
+    if missing or unexpected or wrong or dtypes:
         parts = ([f"missing {', '.join(missing[:5])}"] if missing else []) + \
                 ([f"unexpected {', '.join(unexpected[:5])}"] if unexpected else []) + \
-                ([f"shape mismatch {'; '.join(wrong[:5])}"] if wrong else [])
+                ([f"shape mismatch {'; '.join(wrong[:5])}"] if wrong else []) + \
+                ([f"wrong dtype {'; '.join(dtypes[:5])}"] if dtypes else [])
         raise CheckpointError(f"{path}: checkpoint does not fit this model: {'; '.join(parts)}",
                               "use the checkpoint trained from this spec")
     model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in state.items()})
@@ -303,8 +311,10 @@ def fit(build_model, spec: dict, train_cfg: dict, *, epochs=None, out=None, resu
         raise CheckpointError(f"{path}: no checkpoint to resume from", "train without --resume first")
     if resume and os.path.exists(path):
         extra, meta = load_weights(model, path)
+        check_optimizer_state(extra, {key: tuple(p.shape) for key, p in model.named_parameters()},
+                              cfg["optimizer"]["type"], path, cfg["optimizer"]["momentum"])
         steps = restore_optimizer(model, optimizer, extra)
-        restore_rng(extra, device)
+        restore_rng(extra, device, path)
         start = int(meta.get("epoch", 0))
         for _ in range(start):
             if schedule is not None:

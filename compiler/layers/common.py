@@ -1,16 +1,50 @@
 """Helpers shared by the layer-type definitions."""
 from __future__ import annotations
 
+import math
+
 from netspec.errors import fmt_shape
 
 from ..dims import Sym, numel
-from ..registry import ACTIVATIONS, Attr, ShapeError
+from ..registry import ZEROS, Attr, ShapeError, normal, uniform
 
-ACTIVATION_ATTR = Attr("activation", "choice", None, choices=(None, "none", *ACTIVATIONS),
+ACTIVATION_ATTR = Attr("activation", "activation", None,
                        doc="fused activation applied to the output")
 BIAS_ATTR = Attr("bias", "bool", True, doc="learn an additive bias")
 INIT_ATTR = Attr("init", "choice", "default", choices=("default", "xavier", "he", "normal"),
                  doc="weight initialiser (default: PyTorch's)")
+
+
+def fmt_spatial(values) -> str:
+    """(5, 5) -> '5x5' (diagram labels)."""
+    return "x".join(str(v) for v in values)
+
+
+def fmt_stride(values) -> str:
+    """'' for stride 1, else ' /2' or ' /2x1' (diagram labels)."""
+    return "" if all(v == 1 for v in values) else " /" + (str(values[0]) if len(set(values)) == 1
+                                                          else fmt_spatial(values))
+
+
+def window_label(node) -> str:
+    """`maxpool2d 3x3 /2`: a window op's kernel and stride."""
+    a = node.attrs
+    return f"{node.op} {fmt_spatial(a['kernel'])}{fmt_stride(a.get('stride') or (1,))}"
+
+
+def weight_and_bias(node, weight_shape: tuple, bias_shape: tuple | None) -> list:
+    """[(name, shape, init)] of a linear/conv weight (and bias): PyTorch's default U(+-1/sqrt(fan_in)), or
+    the scheme the `init` attr names (xavier: xavier_uniform_; he: kaiming_normal_ for relu; normal: N(0, 0.01)),
+    whose biases start at zero."""
+    fan_in = max(1, numel(weight_shape[1:]))
+    fan_out = weight_shape[0] * numel(weight_shape[2:])
+    scheme = node.attrs.get("init", "default")
+    weight = {"xavier": uniform(math.sqrt(6.0 / (fan_in + fan_out))), "he": normal(math.sqrt(2.0 / fan_in)),
+              "normal": normal(0.01)}.get(scheme, uniform(1.0 / math.sqrt(fan_in)))
+    out = [("weight", weight_shape, weight)]
+    if bias_shape is not None:
+        out.append(("bias", bias_shape, uniform(1.0 / math.sqrt(fan_in)) if scheme in (None, "default") else ZEROS))
+    return out
 
 
 def need_rank(node, shape, ranks, what: str, hint: str | None = None) -> None:

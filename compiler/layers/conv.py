@@ -3,7 +3,16 @@ from netspec.errors import fmt_shape
 
 from ..dims import numel
 from ..registry import REQUIRED, Attr, LayerType, ShapeError, register
-from .common import ACTIVATION_ATTR, BIAS_ATTR, INIT_ATTR, need_rank, window_out
+from .common import (
+    ACTIVATION_ATTR,
+    BIAS_ATTR,
+    INIT_ATTR,
+    fmt_spatial,
+    fmt_stride,
+    need_rank,
+    weight_and_bias,
+    window_out,
+)
 
 
 def conv_spatial_out(node, shape, rank: int, kernel, stride, padding, dilation, ceil_mode=False):
@@ -42,16 +51,26 @@ def _make(rank: int):
 
     def params(node, in_shapes):
         a = node.attrs
-        out = [("weight", (a["filters"], in_shapes[0][0] // a["groups"], *a["kernel"]))]
-        return out + [("bias", (a["filters"],))] if a["bias"] else out
+        return weight_and_bias(node, (a["filters"], in_shapes[0][0] // a["groups"], *a["kernel"]),
+                               (a["filters"],) if a["bias"] else None)
 
     def flops(node, in_shapes, out_shape):
         a = node.attrs
         per_output = (in_shapes[0][0] // a["groups"]) * numel(a["kernel"])
         return numel(out_shape) * per_output
 
+    def label(node):
+        a = node.attrs
+        text = f"{node.op} {fmt_spatial(a['kernel'])}{fmt_stride(a['stride'])}"
+        if any(d != 1 for d in a["dilation"]):
+            text += f" dil {fmt_spatial(a['dilation'])}"
+        if a["padding"] == "same":
+            text += " same"
+        text += f", {a['filters']}"
+        return text + (f" g{a['groups']}" if a["groups"] != 1 else "")
+
     register(LayerType(
-        name, "convolution", spatial_rank=rank,
+        name, "convolution", spatial_rank=rank, label=label,
         attrs=[Attr("filters", "int", REQUIRED, min=1, aliases=("out_channels", "channels")),
                Attr("kernel", "spatial", REQUIRED, min=1, aliases=("kernel_size",)),
                Attr("stride", "spatial", 1, min=1),
@@ -60,8 +79,78 @@ def _make(rank: int):
                Attr("groups", "int", 1, min=1),
                BIAS_ATTR, ACTIVATION_ATTR, INIT_ATTR],
         infer=infer, params=params, flops=flops,
+        examples=({"attrs": {"filters": 4, "kernel": 3, "padding": 1, "activation": "relu"}, "inputs": [[2] + [6] * rank]},
+                  {"attrs": {"filters": 4, "kernel": 2, "stride": 2, "groups": 2, "dilation": 1, "bias": False},
+                   "inputs": [[4] + [7] * rank]},
+                  {"attrs": {"filters": 3, "kernel": 3, "dilation": 2, "padding": "same"}, "inputs": [[2] + [6] * rank]}),
         doc=f"{rank}-D convolution over channels-first input"))
 
 
 _make(1)
 _make(2)
+
+
+def _make_transpose(rank: int):
+    """conv_transpose{rank}d: the gradient of a convolution, with PyTorch's weight layout (in, out/groups, *k)."""
+    name = f"conv_transpose{rank}d"
+
+    def infer(node, in_shapes):
+        (shape,) = in_shapes
+        need_rank(node, shape, (rank + 1,), f"channels x {'length' if rank == 1 else 'height x width'}")
+        a = node.attrs
+        channels = shape[0]
+        if not isinstance(channels, int):
+            raise ShapeError(f"the channel dim must be fixed, found {channels}")
+        if channels % a["groups"] or a["filters"] % a["groups"]:
+            raise ShapeError(f"groups={a['groups']} must divide both input channels ({channels}) and "
+                             f"filters ({a['filters']})")
+        for op, s, d in zip(a["output_padding"], a["stride"], a["dilation"]):
+            if op >= max(s, d):
+                raise ShapeError(f"output_padding {op} must be smaller than the stride ({s}) or the dilation ({d})",
+                                 "use output_padding 0 or stride - 1")
+        out = []
+        for n, k, s, p, d, op in zip(shape[1:], a["kernel"], a["stride"], a["padding"], a["dilation"],
+                                     a["output_padding"]):
+            size = (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+            if isinstance(size, int) and size <= 0:
+                raise ShapeError(f"output size ({n} - 1)*{s} - 2*{p} + {d}*({k} - 1) + {op} + 1 = {size} is not "
+                                 "positive", "use less padding")
+            out.append(size)
+        return (a["filters"], *out)
+
+    def params(node, in_shapes):
+        a = node.attrs
+        channels = in_shapes[0][0]
+        # as in PyTorch, fan_in reads weight dim 1 here too: (filters / groups) * kernel size
+        return weight_and_bias(node, (channels, a["filters"] // a["groups"], *a["kernel"]),
+                               (a["filters"],) if a["bias"] else None)
+
+    def flops(node, in_shapes, out_shape):
+        a = node.attrs
+        return numel(in_shapes[0]) * (a["filters"] // a["groups"]) * numel(a["kernel"])
+
+    def label(node):
+        a = node.attrs
+        text = f"{node.op} {fmt_spatial(a['kernel'])}{fmt_stride(a['stride'])}, {a['filters']}"
+        return text + (f" g{a['groups']}" if a["groups"] != 1 else "")
+
+    register(LayerType(
+        name, "convolution", spatial_rank=rank, label=label, aliases=(f"deconv{rank}d",),
+        attrs=[Attr("filters", "int", REQUIRED, min=1, aliases=("out_channels", "channels")),
+               Attr("kernel", "spatial", REQUIRED, min=1, aliases=("kernel_size",)),
+               Attr("stride", "spatial", 1, min=1),
+               Attr("padding", "spatial", 0, min=0),
+               Attr("output_padding", "spatial", 0, min=0),
+               Attr("dilation", "spatial", 1, min=1),
+               Attr("groups", "int", 1, min=1),
+               BIAS_ATTR, ACTIVATION_ATTR, INIT_ATTR],
+        infer=infer, params=params, flops=flops,
+        examples=({"attrs": {"filters": 3, "kernel": 4, "stride": 2, "padding": 1}, "inputs": [[2] + [3] * rank]},
+                  {"attrs": {"filters": 4, "kernel": 3, "stride": 2, "output_padding": 1, "groups": 2, "bias": False,
+                             "activation": "relu"}, "inputs": [[2] + [3] * rank]},
+                  {"attrs": {"filters": 2, "kernel": 2, "dilation": 2, "padding": 1}, "inputs": [[3] + [4] * rank]}),
+        doc=f"{rank}-D transposed convolution (PyTorch's ConvTranspose{rank}d)"))
+
+
+_make_transpose(1)
+_make_transpose(2)

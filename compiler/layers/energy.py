@@ -1,7 +1,7 @@
 """Restricted Boltzmann machines, the building block of DBNs, DBMs and deep autoencoders."""
 from netspec.errors import did_you_mean, fmt_shape
 
-from ..registry import ACTIVATIONS, REQUIRED, Attr, LayerType, ShapeError, register
+from ..registry import REQUIRED, ZEROS, Attr, LayerType, ShapeError, normal, register
 
 UNIT_TYPES = ("bernoulli", "gaussian")
 HIDDEN_UNIT_TYPES = ("bernoulli", "gaussian", "relu")
@@ -17,11 +17,13 @@ def _infer(node, in_shapes):
 
 def _params(node, in_shapes):
     hidden, visible = node.attrs["hidden"], in_shapes[0][0]
-    return [("weight", (hidden, visible)), ("bias", (hidden,)), ("visible_bias", (visible,))]
+    return [("weight", (hidden, visible), normal(node.attrs["init_scale"] or 0.01)), ("bias", (hidden,), ZEROS),
+            ("visible_bias", (visible,), ZEROS)]
 
 
 register(LayerType(
-    "rbm", "energy", infer=_infer, params=_params,
+    "rbm", "energy", infer=_infer, params=_params, label=lambda node: f"rbm {node.attrs['hidden']}",
+    examples=({"attrs": {"hidden": 3}, "inputs": [[5]]}, {"attrs": {"hidden": 4, "hidden_units": "relu"}, "inputs": [[3]]}),
     flops=lambda node, ins, out: ins[0][0] * node.attrs["hidden"],
     attrs=[Attr("hidden", "int", REQUIRED, min=1, aliases=("units", "hidden_size")),
            Attr("visible_units", "choice", "bernoulli", choices=UNIT_TYPES, aliases=("visible",)),
@@ -80,11 +82,13 @@ def _tied_infer(node, in_shapes):
 
 register(LayerType(
     "tied", "energy", aliases=("tied_decoder", "rbm_decoder"), infer=_tied_infer, link=_resolve_tied,
-    params=lambda node, ins: [("bias", (node.attrs["units"],))],
+    label=lambda node: f"tied W^T of {node.attrs['of']}",
+    examples=({"attrs": {"of": "encoder"}, "inputs": [[5]], "before": [{"type": "rbm", "name": "encoder", "hidden": 3}]},),
+    params=lambda node, ins: [("bias", (node.attrs["units"],), ZEROS)],
     flops=lambda node, ins, out: ins[0][0] * out[0],
     attrs=[Attr("of", "str", REQUIRED, aliases=("tied", "rbm"), doc="the rbm layer whose weight is transposed"),
            Attr("units", "int", None, min=1, doc="visible units (follows from 'of')"),
-           Attr("activation", "choice", None, choices=(None, "none", *ACTIVATIONS),
+           Attr("activation", "activation", None,
                 doc="default: sigmoid for bernoulli visible units, none for gaussian")],
     doc="decoder of an unrolled autoencoder: x W + visible bias with W borrowed from rbm 'of' (tied weights); "
         "its own parameter is the bias, initialised from that rbm's visible_bias"))

@@ -1,7 +1,7 @@
 """Pooling: max, average, L2 (power-average), global and adaptive."""
 from ..dims import numel
 from ..registry import REQUIRED, Attr, LayerType, ShapeError, register
-from .common import need_rank
+from .common import fmt_spatial, need_rank, window_label
 from .conv import conv_spatial_out
 
 
@@ -37,7 +37,14 @@ def _make_window_pool(kind: str, rank: int, extra=(), aliases=(), padded: bool =
     def flops(node, in_shapes, out_shape):
         return numel(out_shape) * numel(node.attrs["kernel"])
 
-    register(LayerType(name, "pooling", attrs=_window_attrs(extra), infer=infer, flops=flops,
+    def label(node):
+        norm = node.attrs.get("norm")
+        return window_label(node) + (f" L{norm:g}" if norm not in (None, 2) else "")
+
+    register(LayerType(name, "pooling", attrs=_window_attrs(extra), infer=infer, flops=flops, label=label,
+                       examples=({"attrs": {"kernel": 2}, "inputs": [[2] + [6] * rank]},
+                                 {"attrs": {"kernel": 3, "stride": 2, **({"padding": 1} if padded else {}),
+                                            "ceil_mode": True}, "inputs": [[2] + [7] * rank]}),
                        normalize=_stride_defaults_to_kernel,
                        spatial_rank=rank, aliases=aliases, doc=f"{kind} over {rank}-D windows"))
 
@@ -58,6 +65,7 @@ def _global_infer(node, in_shapes):
 
 for _name, _aliases in (("global_avgpool", ("gap", "global_average_pooling")), ("global_maxpool", ())):
     register(LayerType(_name, "pooling", infer=_global_infer, aliases=_aliases,
+                       examples=({"inputs": [[3, 4, 5]]}, {"inputs": [[2, 6]]}),
                        flops=lambda node, ins, out: numel(ins[0]), doc="pool every spatial position"))
 
 
@@ -68,5 +76,8 @@ def _adaptive_infer(node, in_shapes):
 
 
 register(LayerType("adaptive_avgpool2d", "pooling", spatial_rank=2, infer=_adaptive_infer,
+                   examples=({"attrs": {"output": 2}, "inputs": [[2, 5, 7]]},
+                             {"attrs": {"output": [3, 1]}, "inputs": [[2, 6, 4]]}),
+                   label=lambda node: f"adaptive_avgpool2d {fmt_spatial(node.attrs['output'])}",
                    attrs=[Attr("output", "spatial", REQUIRED, min=1, aliases=("output_size", "size"))],
                    flops=lambda node, ins, out: numel(ins[0]), doc="average to a fixed output size"))

@@ -32,11 +32,8 @@ def run(args) -> int:
         raise UsageError("--target onnx needs -o FILE.onnx")
     if args.output not in (None, "-"):
         check_output_file(args.output)
-    if args.checkpoint is not None:
-        if args.target != "onnx":
-            raise UsageError("--checkpoint goes with --target onnx (a torch file loads weights itself)")
-        from ..paths import check_checkpoint_file
-        check_checkpoint_file(args.checkpoint)
+    if args.checkpoint is not None and args.target != "onnx":
+        raise UsageError("--checkpoint goes with --target onnx (a torch file loads weights itself)")
     graph = load_graph(args.spec, args.overrides)
     if args.target == "onnx":
         from backends.torch import available, export_onnx

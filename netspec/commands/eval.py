@@ -18,6 +18,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--data", metavar="PATH", help="override train.data.path")
     add_batch_size_argument(parser, 256, "samples per forward pass (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--allow-nan", action="store_true", help="accept NaN/inf values in an .npz dataset")
 
 
 def run(args) -> int:
@@ -26,14 +27,12 @@ def run(args) -> int:
     from backends.runtime.model import require_one_input
     from backends.runtime.serve import metrics, predict_all, predictor
     from backends.runtime.trainer import load_data, run_settings, targets_of
-
-    from ..paths import check_checkpoint_file
-    check_checkpoint_file(args.checkpoint)
     graph = load_graph(args.spec, args.overrides)
     require_one_input(graph)
     set_threads()
     run_model = predictor(graph, args.checkpoint, args.backend)
-    cfg, data = run_settings(graph, TrainOptions(out_dir="", data={"path": args.data} if args.data else {}))
+    overrides = {**({"path": args.data} if args.data else {}), **({"allow_nan": True} if args.allow_nan else {})}
+    cfg, data = run_settings(graph, TrainOptions(out_dir="", data=overrides))
     dataset = load_data(graph, data, cfg.seed)
     x = dataset.x_test if len(dataset.x_test) else dataset.x_train
     y = targets_of(dataset, cfg, "test" if len(dataset.x_test) else "train")

@@ -1,12 +1,11 @@
 """`netspec predict SPEC --checkpoint FILE --input FILE.npz|.npy [--output FILE]`: run a checkpoint on inputs."""
 import json
-import zipfile
 
 import numpy as np
 
 from ..api import load_graph
 from ..errors import UsageError, UserError
-from ..paths import array_file_kind, check_checkpoint_file, check_output_file
+from ..paths import check_output_file
 
 HELP = "run a trained checkpoint on inputs from a .npy/.npz file"
 EPILOG = """examples:
@@ -26,27 +25,21 @@ def add_arguments(parser) -> None:
     add_backend_argument(parser)
     add_batch_size_argument(parser, 256, "samples per forward pass (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--allow-nan", action="store_true", help="accept NaN/inf values in the inputs")
 
 
-def read_input(path: str) -> np.ndarray:
-    """The input array of a .npy file, or of an .npz's array 'x' (or its only array)."""
-    hint = "give a .npy file or an .npz with array 'x'"
-    if array_file_kind(path) is None:
-        raise UserError(f"{path}: not a NumPy .npy or .npz file", hint)
-    try:
-        loaded = np.load(path, allow_pickle=False)
-        if isinstance(loaded, np.ndarray):
-            return loaded
-        with loaded:
-            names = loaded.files
-            if "x" in names:
-                return loaded["x"]
-            if len(names) == 1:
-                return loaded[names[0]]
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        reason = "it holds Python objects, which netspec never loads" if "pickle" in str(exc) else str(exc)
-        raise UserError(f"{path}: cannot read inputs ({reason})", hint) from None
-    raise UserError(f"{path}: .npz has arrays {', '.join(names) or 'none'}; expected one named 'x'")
+def read_input(path: str, allow_nan: bool = False) -> np.ndarray:
+    """The inputs of an .npy file, or of an .npz's array 'x' (or its only array), checked for use."""
+    from ..data import check_array, read_arrays
+    loaded = read_arrays(path, UserError, "input file")
+    name = "x"
+    if isinstance(loaded, dict):
+        names = sorted(loaded)
+        if "x" not in loaded and len(names) != 1:
+            raise UserError(f"{path}: .npz has arrays {', '.join(names) or 'none'}; expected one named 'x'")
+        name = "x" if "x" in loaded else names[0]
+        loaded = loaded[name]
+    return check_array(loaded, f"{path}: array '{name}'" if path.endswith(".npz") else path, allow_nan)
 
 
 def run(args) -> int:
@@ -57,13 +50,12 @@ def run(args) -> int:
     if args.output and not args.output.endswith((".npy", ".npz")):
         raise UsageError(f"--output {args.output}: outputs are written as .npy or .npz; use a name ending in "
                          ".npy or .npz")
-    check_checkpoint_file(args.checkpoint)
     if args.output:
         check_output_file(args.output, "--output")
     graph = load_graph(args.spec, args.overrides)
     require_one_input(graph)
     set_threads()
-    x = fit_input(graph, read_input(args.input), args.input)
+    x = fit_input(graph, read_input(args.input, args.allow_nan), args.input)
     outputs = predict_all(predictor(graph, args.checkpoint, args.backend), x, args.batch_size)
     classes = outputs.argmax(axis=-1) if loss_kind(graph) == "cross_entropy" else None
     if args.output:

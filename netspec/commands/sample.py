@@ -6,7 +6,7 @@ import sys
 from ..api import load_graph
 from ..argtypes import non_negative_int, positive_int, random_seed
 from ..errors import UsageError, UserError
-from ..paths import check_checkpoint_file, check_output_file, default_run_dir
+from ..paths import check_output_file, default_run_dir
 
 HELP = "draw Gibbs samples from a trained RBM/DBN/DBM and save them as an image grid (PNG)"
 EPILOG = """examples:
@@ -73,8 +73,6 @@ def run(args) -> int:
     if not args.out.lower().endswith(".png"):
         raise UsageError(f"-o {args.out}: sample grids are written as PNG; use an output name ending in .png")
     check_output_file(args.out)
-    if args.checkpoint is not None:
-        check_checkpoint_file(args.checkpoint)
     graph = load_graph(args.spec, args.overrides)
     if not rbm_chain(graph):
         raise UserError(f"{args.spec}: spec '{graph.name}' has no rbm layers to sample from",

@@ -28,6 +28,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--dtype", choices=("float32", "float64"), help="override train.dtype")
     parser.add_argument("--data", metavar="PATH", help="override train.data.path")
     parser.add_argument("--max-steps", type=positive_int, metavar="N", help="stop after this many optimizer steps")
+    parser.add_argument("--allow-nan", action="store_true", help="accept NaN/inf values in an .npz dataset")
     parser.add_argument("--json", action="store_true", help="print one JSON object with the results last")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
@@ -45,9 +46,10 @@ def run(args) -> int:
         raise UserError(f"{args.spec}: spec '{graph.name}' has no train: section, so there is nothing to train with",
                         "add one, e.g. train: {loss: cross_entropy, optimizer: {type: adam, lr: 0.001}, epochs: 10, "
                         "data: {name: digits}} (see specs/digits_mlp.yaml)")
+    data = {**({"path": args.data} if args.data else {}), **({"allow_nan": True} if args.allow_nan else {})}
     options = TrainOptions(out_dir=args.run_dir or default_run_dir(graph.name), resume=args.resume,
                            epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, dtype=args.dtype,
-                           data={"path": args.data} if args.data else {}, progress=not args.quiet and not args.json,
+                           data=data, progress=not args.quiet and not args.json,
                            max_steps=args.max_steps)
     result = backend.train(graph, options)
     if args.json:

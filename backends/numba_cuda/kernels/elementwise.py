@@ -206,19 +206,21 @@ def zeros(shape):
     return fill(empty(shape), 0.0)
 
 
-def activation(x, name: str, slope: float = 0.01, out=None):
+def activation(x, name: str, slope: float = 0.0, out=None):
+    """act(x) for an activation name in ACTIVATIONS; `slope` is leaky_relu's (its layer's attr), unread by the rest."""
     out = empty(x.shape) if out is None else out
     launch(_act_forward, grid1d(x.size), flat(x), flat(out), ACTIVATIONS[name], np.float32(slope))
     return out
 
 
-def activation_backward(x, y, dy, name: str, slope: float = 0.01, out=None):
+def activation_backward(x, y, dy, name: str, slope: float = 0.0, out=None):
+    """dy * act'(x) from the input x and output y (relu and leaky_relu read x's sign, sigmoid and tanh y)."""
     out = empty(x.shape) if out is None else out
     launch(_act_backward, grid1d(x.size), flat(x), flat(y), flat(dy), flat(out), ACTIVATIONS[name], np.float32(slope))
     return out
 
 
-def bias_activation(x, bias, inner: int, name: str = "identity", slope: float = 0.01, out=None):
+def bias_activation(x, bias, inner: int, name: str = "identity", slope: float = 0.0, out=None):
     """act(x + bias) with the bias broadcast along axis 1 of x viewed as (outer, channels, inner); in place by default."""
     out = x if out is None else out
     launch(_bias_act, grid1d(x.size), flat(x), bias, flat(out), int(inner), int(bias.size), ACTIVATIONS[name],

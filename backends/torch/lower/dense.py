@@ -1,0 +1,12 @@
+"""Dense layers: linear."""
+from __future__ import annotations
+
+from . import TORCH, Lowering
+from .common import call, init_lines, module_call, simple
+
+
+@TORCH.layer("linear")
+def linear(node):
+    a = node.attrs
+    module = call("nn.Linear", node.in_shapes[0][-1], a["units"], bias=None if a["bias"] else False)
+    return Lowering(simple(module_call), module, init_lines(node))
