@@ -16,8 +16,8 @@ TEXT = os.path.join(SPECS, "data", "tiny.txt")       # 52 distinct characters
 
 
 def _tiny_transformer(tmp_path):
-    """Token embedding -> causal self-attention -> residual add (-> layernorm where the NumPy backend has it)
-    -> position-wise MLP -> next-character logits, T symbolic."""
+    """Token embedding + learned positions -> causal self-attention -> residual add (-> layernorm where the
+    NumPy backend has it) -> position-wise MLP -> next-character logits, T symbolic."""
     from backends.numpy.lower import NUMPY
     norm = "  - {type: layernorm, name: norm}\n" if NUMPY.has("layernorm") else ""
     path = tmp_path / "tiny_transformer.yaml"
@@ -25,7 +25,8 @@ def _tiny_transformer(tmp_path):
         "name: tiny_transformer\n"
         "input: {shape: [T], dtype: int64}\n"
         "layers:\n"
-        "  - {type: embedding, vocab: 52, dim: 16, name: embed}\n"
+        "  - {type: embedding, vocab: 52, dim: 16}\n"
+        "  - {type: position_embedding, length: 16, name: embed}\n"
         "  - {type: multihead_attention, heads: 2, causal: true, name: attn}\n"
         "  - {type: add, from: [embed, attn], name: residual}\n"
         f"{norm}"
