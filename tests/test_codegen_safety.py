@@ -121,18 +121,25 @@ def test_cli_compile_of_a_hostile_spec_imports_and_runs_nothing(tmp_path):
     texts = payloads(marker)
     import json
     body = BASE.replace("name: safe", "name: hostile").replace("path: data.npz", f"path: {json.dumps(texts[3])}")
-    body = body.replace("lr: 0.1", "lr: .inf") + f"description: {json.dumps(chr(10).join(texts))}\n"
+    body = body + f"description: {json.dumps(chr(10).join(texts))}\n"
     spec = tmp_path / 'evil"""\'#.yaml'
-    spec.write_text(body)
     env = {**os.environ, "PYTHONPATH": ROOT}
-    done = subprocess.run([sys.executable, "-m", "netspec", "compile", str(spec), "-o", str(tmp_path / "model.py")],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+    def compile_spec(text):
+        spec.write_text(text)
+        return subprocess.run([sys.executable, "-m", "netspec", "compile", str(spec), "-o", str(tmp_path / "model.py")],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+    refused = compile_spec(body.replace("lr: 0.1", "lr: .inf"))       # an infinite rate: refused, located
+    assert refused.returncode == 1 and "'lr' must be a finite number, found inf" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr and not (tmp_path / "model.py").exists()
+    done = compile_spec(body)
     assert done.returncode == 0, done.stderr
     (result,) = import_generated([(tmp_path / "model.py").read_text(encoding="utf-8")], tmp_path)
     assert not marker.exists()
     assert "\n".join(texts) in result["doc"]
     assert result["data"].endswith(texts[3])
-    assert result["lr"] == "inf"
+    assert float(result["lr"]) == 0.1
 
 
 AWKWARD = [
