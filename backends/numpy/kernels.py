@@ -149,17 +149,17 @@ def avgpool_backward(grad, kh, kw, sh, sw, ph, pw, count_include_pad, dx):
 
 
 # The im2col pair indexes flat arrays with unsigned offsets: with signed ones Numba adds a negative-index
-# check per access, which keeps LLVM from vectorising the row copies (about 2x slower).
+# check per access, which keeps LLVM from vectorising the row copies (about 2x slower). Both layouts of the
+# columns share one loop: row r of sample n starts at base + n*sample_step + r*row_step of the flat array.
 @njit(cache=True, nogil=True)
-def im2col(xp, kh, kw, sh, sw, dh, dw, oh, ow, cols):
-    """cols[n, (c*kh + a)*kw + b, i*ow + j] = xp[n, c, i*sh + a*dh, j*sw + b*dw] from the padded input xp."""
+def _im2col(xp, kh, kw, sh, sw, dh, dw, oh, ow, cf, base, sample_step, row_step):
     n_, c_, hp, wp = xp.shape
-    xf, cf = xp.reshape(-1), cols.reshape(-1)
+    xf = xp.reshape(-1)
     rows, width = c_ * kh * kw, uint64(ow)
     for n in range(n_):
         for r in range(rows):
             c, a, b = r // (kh * kw), (r // kw) % kh, r % kw
-            k = uint64((n * rows + r) * oh * ow)
+            k = uint64(base + n * sample_step + r * row_step)
             for i in range(oh):
                 src = uint64(((n * c_ + c) * hp + i * sh + a * dh) * wp + b * dw)
                 if sw == 1:
@@ -172,15 +172,14 @@ def im2col(xp, kh, kw, sh, sw, dh, dw, oh, ow, cols):
 
 
 @njit(cache=True, nogil=True)
-def col2im(cols, kh, kw, sh, sw, dh, dw, oh, ow, dxp):
-    """The adjoint of im2col: dxp (the zeroed, padded input gradient) accumulates every entry of cols."""
+def _col2im(cf, kh, kw, sh, sw, dh, dw, oh, ow, dxp, base, sample_step, row_step):
     n_, c_, hp, wp = dxp.shape
-    df, cf = dxp.reshape(-1), cols.reshape(-1)
+    df = dxp.reshape(-1)
     rows, width = c_ * kh * kw, uint64(ow)
     for n in range(n_):
         for r in range(rows):
             c, a, b = r // (kh * kw), (r // kw) % kh, r % kw
-            k = uint64((n * rows + r) * oh * ow)
+            k = uint64(base + n * sample_step + r * row_step)
             for i in range(oh):
                 dst = uint64(((n * c_ + c) * hp + i * sh + a * dh) * wp + b * dw)
                 if sw == 1:
@@ -190,6 +189,31 @@ def col2im(cols, kh, kw, sh, sw, dh, dw, oh, ow, dxp):
                     for j in range(width):
                         df[dst + j * uint64(sw)] += cf[k + j]
                 k += width
+
+
+@njit(cache=True, nogil=True)
+def im2col(xp, kh, kw, sh, sw, dh, dw, oh, ow, cols):
+    """cols[n, (c*kh + a)*kw + b, i*ow + j] = xp[n, c, i*sh + a*dh, j*sw + b*dw] from the padded input xp."""
+    _im2col(xp, kh, kw, sh, sw, dh, dw, oh, ow, cols.reshape(-1), 0, cols.shape[1] * oh * ow, oh * ow)
+
+
+@njit(cache=True, nogil=True)
+def col2im(cols, kh, kw, sh, sw, dh, dw, oh, ow, dxp):
+    """The adjoint of im2col: dxp (the zeroed, padded input gradient) accumulates every entry of cols."""
+    _col2im(cols.reshape(-1), kh, kw, sh, sw, dh, dw, oh, ow, dxp, 0, cols.shape[1] * oh * ow, oh * ow)
+
+
+@njit(cache=True, nogil=True)
+def im2col_wide(xp, kh, kw, sh, sw, dh, dw, oh, ow, cols, first):
+    """im2col into wide columns cols [C*kh*kw, N, oh*ow]: the whole batch side by side, so that one GEMM with
+    the 2-D view [C*kh*kw, N*oh*ow] covers it. xp holds the N samples from `first` on (a batch slice)."""
+    _im2col(xp, kh, kw, sh, sw, dh, dw, oh, ow, cols.reshape(-1), first * oh * ow, oh * ow, cols.shape[1] * oh * ow)
+
+
+@njit(cache=True, nogil=True)
+def col2im_wide(cols, kh, kw, sh, sw, dh, dw, oh, ow, dxp, first):
+    """The adjoint of im2col_wide: dxp (zeroed, padded; samples from `first` on) accumulates wide columns."""
+    _col2im(cols.reshape(-1), kh, kw, sh, sw, dh, dw, oh, ow, dxp, first * oh * ow, oh * ow, cols.shape[1] * oh * ow)
 
 
 @njit(cache=True, nogil=True)
