@@ -149,47 +149,89 @@ def avgpool_backward(grad, kh, kw, sh, sw, ph, pw, count_include_pad, dx):
 
 
 # The im2col pair indexes flat arrays with unsigned offsets: with signed ones Numba adds a negative-index
-# check per access, which keeps LLVM from vectorising the row copies (about 2x slower).
+# check per access, which keeps LLVM from vectorising the row copies (about 2x slower). Both layouts of the
+# columns share one loop: row r of sample n starts at base + n*sample_step + r*row_step of the flat array, and
+# the loops run in the columns' memory order (in the wide layout, samples inside rows: 3x faster on 4x4 inputs).
 @njit(cache=True, nogil=True)
-def im2col(xp, kh, kw, sh, sw, dh, dw, oh, ow, cols):
-    """cols[n, (c*kh + a)*kw + b, i*ow + j] = xp[n, c, i*sh + a*dh, j*sw + b*dw] from the padded input xp."""
+def _window_starts(c_, hp, wp, kh, kw, dh, dw):
+    """Offset in a sample of the first input element that column row r = (c*kh + a)*kw + b reads (divisions
+    once per row rather than once per row and sample)."""
+    starts = np.empty(c_ * kh * kw, dtype=np.uint64)
+    for r in range(c_ * kh * kw):
+        c, a, b = r // (kh * kw), (r // kw) % kh, r % kw
+        starts[r] = (c * hp + a * dh) * wp + b * dw
+    return starts
+
+
+@njit(cache=True, nogil=True)
+def _im2col(xp, kh, kw, sh, sw, dh, dw, oh, ow, cf, base, sample_step, row_step):
     n_, c_, hp, wp = xp.shape
-    xf, cf = xp.reshape(-1), cols.reshape(-1)
-    rows, width = c_ * kh * kw, uint64(ow)
-    for n in range(n_):
-        for r in range(rows):
-            c, a, b = r // (kh * kw), (r // kw) % kh, r % kw
-            k = uint64((n * rows + r) * oh * ow)
-            for i in range(oh):
-                src = uint64(((n * c_ + c) * hp + i * sh + a * dh) * wp + b * dw)
+    xf = xp.reshape(-1)
+    rows, width, stride, step = c_ * kh * kw, uint64(ow), uint64(sw), uint64(sh * wp)
+    starts, sample_size = _window_starts(c_, hp, wp, kh, kw, dh, dw), uint64(c_ * hp * wp)
+    wide = row_step > sample_step
+    for outer in range(rows if wide else n_):
+        for inner in range(n_ if wide else rows):
+            r, n = (outer, inner) if wide else (inner, outer)
+            k = uint64(base + n * sample_step + r * row_step)
+            src = uint64(n) * sample_size + starts[r]
+            for _ in range(oh):
                 if sw == 1:
                     for j in range(width):
                         cf[k + j] = xf[src + j]
                 else:
                     for j in range(width):
-                        cf[k + j] = xf[src + j * uint64(sw)]
+                        cf[k + j] = xf[src + j * stride]
                 k += width
+                src += step
 
 
 @njit(cache=True, nogil=True)
-def col2im(cols, kh, kw, sh, sw, dh, dw, oh, ow, dxp):
-    """The adjoint of im2col: dxp (the zeroed, padded input gradient) accumulates every entry of cols."""
+def _col2im(cf, kh, kw, sh, sw, dh, dw, oh, ow, dxp, base, sample_step, row_step):
     n_, c_, hp, wp = dxp.shape
-    df, cf = dxp.reshape(-1), cols.reshape(-1)
-    rows, width = c_ * kh * kw, uint64(ow)
-    for n in range(n_):
-        for r in range(rows):
-            c, a, b = r // (kh * kw), (r // kw) % kh, r % kw
-            k = uint64((n * rows + r) * oh * ow)
-            for i in range(oh):
-                dst = uint64(((n * c_ + c) * hp + i * sh + a * dh) * wp + b * dw)
+    df = dxp.reshape(-1)
+    rows, width, stride, step = c_ * kh * kw, uint64(ow), uint64(sw), uint64(sh * wp)
+    starts, sample_size = _window_starts(c_, hp, wp, kh, kw, dh, dw), uint64(c_ * hp * wp)
+    wide = row_step > sample_step
+    for outer in range(rows if wide else n_):
+        for inner in range(n_ if wide else rows):
+            r, n = (outer, inner) if wide else (inner, outer)
+            k = uint64(base + n * sample_step + r * row_step)
+            dst = uint64(n) * sample_size + starts[r]
+            for _ in range(oh):
                 if sw == 1:
                     for j in range(width):
                         df[dst + j] += cf[k + j]
                 else:
                     for j in range(width):
-                        df[dst + j * uint64(sw)] += cf[k + j]
+                        df[dst + j * stride] += cf[k + j]
                 k += width
+                dst += step
+
+
+@njit(cache=True, nogil=True)
+def im2col(xp, kh, kw, sh, sw, dh, dw, oh, ow, cols):
+    """cols[n, (c*kh + a)*kw + b, i*ow + j] = xp[n, c, i*sh + a*dh, j*sw + b*dw] from the padded input xp."""
+    _im2col(xp, kh, kw, sh, sw, dh, dw, oh, ow, cols.reshape(-1), 0, cols.shape[1] * oh * ow, oh * ow)
+
+
+@njit(cache=True, nogil=True)
+def col2im(cols, kh, kw, sh, sw, dh, dw, oh, ow, dxp):
+    """The adjoint of im2col: dxp (the zeroed, padded input gradient) accumulates every entry of cols."""
+    _col2im(cols.reshape(-1), kh, kw, sh, sw, dh, dw, oh, ow, dxp, 0, cols.shape[1] * oh * ow, oh * ow)
+
+
+@njit(cache=True, nogil=True)
+def im2col_wide(xp, kh, kw, sh, sw, dh, dw, oh, ow, cols, first):
+    """im2col into wide columns cols [C*kh*kw, N, oh*ow]: the whole batch side by side, so that one GEMM with
+    the 2-D view [C*kh*kw, N*oh*ow] covers it. xp holds the N samples from `first` on (a batch slice)."""
+    _im2col(xp, kh, kw, sh, sw, dh, dw, oh, ow, cols.reshape(-1), first * oh * ow, oh * ow, cols.shape[1] * oh * ow)
+
+
+@njit(cache=True, nogil=True)
+def col2im_wide(cols, kh, kw, sh, sw, dh, dw, oh, ow, dxp, first):
+    """The adjoint of im2col_wide: dxp (zeroed, padded; samples from `first` on) accumulates wide columns."""
+    _col2im(cols.reshape(-1), kh, kw, sh, sw, dh, dw, oh, ow, dxp, first * oh * ow, oh * ow, cols.shape[1] * oh * ow)
 
 
 @njit(cache=True, nogil=True)

@@ -1,7 +1,7 @@
 """Conv and pool window geometry with PyTorch's rules, shared by the backends' kernels."""
 from __future__ import annotations
 
-from compiler.layers.common import window_out
+from compiler.layers.common import transposed_out, window_out
 
 
 def leading_pads(padding, kernel, dilation, rank: int):
@@ -27,3 +27,15 @@ def window_geometry(attrs, rank: int):
 def window_out_size(size, k, s, p, d, ceil_mode=False, same=False):
     """Output length along one axis: the shape rule of the compiler (one formula for the whole project)."""
     return size if same else window_out(size, k, s, p, d, ceil_mode)
+
+
+def transposed_geometry(attrs, rank: int):
+    """A transposed convolution's (kernel, stride, leading pad, dilation, output_padding) as 2-D tuples."""
+    kernel, stride, pads, dilation = window_geometry(attrs, rank)
+    extra = tuple(attrs["output_padding"])
+    return kernel, stride, pads, dilation, (0, *extra) if rank == 1 else extra
+
+
+def transposed_out_size(in_hw, kernel, stride, pads, dilation, output_padding):
+    """The (height, width) a transposed convolution makes of an input's (height, width)."""
+    return tuple(transposed_out(*args) for args in zip(in_hw, kernel, stride, pads, dilation, output_padding))

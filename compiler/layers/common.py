@@ -75,5 +75,10 @@ def window_out(n, kernel: int, stride: int, pad: int, dilation: int = 1, ceil_mo
     return out
 
 
+def transposed_out(n, kernel: int, stride: int, pad: int, dilation: int = 1, output_padding: int = 0):
+    """Output length of a transposed convolution: (n - 1)s - 2p + d(k-1) + output_padding + 1."""
+    return (n - 1) * stride - 2 * pad + dilation * (kernel - 1) + output_padding + 1
+
+
 def elementwise_flops(node, in_shapes, out_shape) -> int:
     return numel(out_shape)

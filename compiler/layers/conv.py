@@ -10,6 +10,7 @@ from .common import (
     fmt_spatial,
     fmt_stride,
     need_rank,
+    transposed_out,
     weight_and_bias,
     window_out,
 )
@@ -111,7 +112,7 @@ def _make_transpose(rank: int):
         out = []
         for n, k, s, p, d, op in zip(shape[1:], a["kernel"], a["stride"], a["padding"], a["dilation"],
                                      a["output_padding"]):
-            size = (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+            size = transposed_out(n, k, s, p, d, op)
             if isinstance(size, int) and size <= 0:
                 raise ShapeError(f"output size ({n} - 1)*{s} - 2*{p} + {d}*({k} - 1) + {op} + 1 = {size} is not "
                                  "positive", "use less padding")

@@ -84,7 +84,11 @@ register(LayerType("layernorm", "normalisation", infer=_layernorm_shape, params=
 
 def _channels_fixed(node, in_shapes):
     (shape,) = in_shapes
-    need_rank(node, shape, (2, 3, 4), "channels x spatial axes")
+    if node.op == "groupnorm":        # nn.GroupNorm takes (N, C, *): features alone too
+        need_rank(node, shape, (1, 2, 3, 4), "features or channels x spatial axes")
+    else:                             # nn.InstanceNorm1d/2d/3d: a channel needs positions to normalise over
+        need_rank(node, shape, (2, 3, 4), "channels x length, channels x height x width or channels x D x H x W",
+                  "a per-sample vector has one value per channel: use layernorm, or a 'reshape' to [C, L]")
     if not isinstance(shape[0], int):
         raise ShapeError(f"the channel dim must be fixed, found {shape[0]}")
     if node.op == "groupnorm" and shape[0] % node.attrs["groups"]:
@@ -104,12 +108,14 @@ register(LayerType("groupnorm", "normalisation", infer=_channels_fixed, params=_
                           Attr("eps", "float", 1e-5, min=0.0), Attr("affine", "bool", True)],
                    label=lambda node: f"groupnorm {node.attrs['groups']}",
                    examples=({"attrs": {"groups": 2}, "inputs": [[4, 3, 3]]},
-                             {"attrs": {"groups": 3, "affine": False}, "inputs": [[6, 5]]}),
+                             {"attrs": {"groups": 3, "affine": False}, "inputs": [[6, 5]]},
+                             {"attrs": {"groups": 2, "eps": 0.01}, "inputs": [[6]]}),
                    doc="group normalisation: channels in groups, each normalised per sample (nn.GroupNorm)"))
 register(LayerType("instancenorm", "normalisation", infer=_channels_fixed, params=_channel_affine,
                    flops=elementwise_flops, aliases=("instance_norm", "instancenorm2d", "instancenorm1d"),
                    attrs=[Attr("eps", "float", 1e-5, min=0.0),
                           Attr("affine", "bool", False, doc="learn a scale and shift per channel (PyTorch: off)")],
-                   examples=({"inputs": [[3, 4, 4]]}, {"attrs": {"affine": True}, "inputs": [[2, 5]]}),
+                   examples=({"inputs": [[3, 4, 4]]}, {"attrs": {"affine": True}, "inputs": [[2, 5]]},
+                             {"attrs": {"affine": True, "eps": 0.001}, "inputs": [[2, 2, 3, 3]]}),
                    doc="each channel of each sample normalised over its spatial axes (nn.InstanceNorm without "
                        "running statistics)"))

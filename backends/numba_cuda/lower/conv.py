@@ -1,7 +1,8 @@
-"""conv1d and conv2d as im2col + gemm (1-D runs as 2-D with height 1), bias and a fused relu/leaky_relu in one pass."""
+"""conv1d and conv2d as im2col + gemm (1-D runs as 2-D with height 1), bias and a fused relu/leaky_relu in one pass;
+conv_transpose1d/2d as the same pair run backwards (gemm + col2im)."""
 from __future__ import annotations
 
-from ...runtime.geometry import window_geometry, window_out_size
+from ...runtime.geometry import transposed_geometry, transposed_out_size, window_geometry, window_out_size
 from ..device import empty
 from ..kernels.conv import col2im, im2col
 from ..kernels.matmul import gemm
@@ -62,4 +63,53 @@ class Conv:
         grads = {"weight": dw3.reshape(*ctx["w_shape"])}
         if ctx["has_bias"]:
             grads["bias"] = bias_grad(dy, filters, dy.shape[2])
+        return [dx.reshape(*ctx["x_shape"])], grads
+
+
+def _grouped_gemm(a, b, c, groups: int, trans_a=False, trans_b=False):
+    """c = op(a) @ op(b), each of `groups` slices of axis 1 of a, b and c on its own."""
+    if groups == 1:
+        return gemm(a, b, c=c, trans_a=trans_a, trans_b=trans_b)
+    def part(array, g):
+        size = array.shape[1] // groups
+        return array[:, g * size:(g + 1) * size, :]
+
+    for g in range(groups):
+        gemm(part(a, g), part(b, g), c=part(c, g), trans_a=trans_a, trans_b=trans_b)
+    return c
+
+
+@CUDA.layer("conv_transpose1d", "conv_transpose2d", fuses=FUSED)
+class ConvTranspose:
+    """The input gradient of a convolution whose output is this layer's input: columns W^T @ x, then col2im;
+    backward: im2col of the output gradient D, the input gradient W @ D, the weight gradient x @ D^T."""
+
+    def forward(ops, ctx, inputs, params, attrs, train):
+        x, weight = inputs[0], params["weight"]
+        x4 = as4d(x)
+        n, c, h, w = x4.shape
+        filters, groups = attrs["filters"], attrs["groups"]
+        kernel, stride, pads, dilation, extra = transposed_geometry(attrs, len(attrs["kernel"]))
+        out_hw = transposed_out_size((h, w), kernel, stride, pads, dilation, extra)
+        geo = (kernel, stride, pads, dilation, (h, w))
+        x3 = x4.reshape(n, c, h * w)
+        w3 = weight.reshape(1, c, weight.size // c)
+        cols = _grouped_gemm(w3, x3, empty((n, filters * kernel[0] * kernel[1], h * w)), groups, trans_a=True)
+        y = col2im(cols, (n, filters, *out_hw), *geo).reshape(n, filters, out_hw[0] * out_hw[1])
+        act = bias_activation(ctx, y, params, out_hw[0] * out_hw[1])
+        if train:
+            ctx.update(act_out=y if act else None, x3=x3, w3=w3, geo=geo, groups=groups, x_shape=x.shape,
+                       out_shape=(n, filters, *out_hw), has_bias="bias" in params, w_shape=weight.shape)
+        return y.reshape(n, filters, out_hw[1]) if len(x.shape) == 3 else y.reshape(n, filters, *out_hw)
+
+    def backward(ops, ctx, grad):
+        grad = activation_grad(ctx, grad)
+        x3, w3, groups = ctx["x3"], ctx["w3"], ctx["groups"]
+        n, filters, oh, ow = ctx["out_shape"]
+        dcols = im2col(grad.reshape(n, filters, oh, ow), *ctx["geo"])
+        dw3 = _grouped_gemm(x3, dcols, empty(w3.shape), groups, trans_b=True)      # summed over the batch
+        dx = _grouped_gemm(w3, dcols, empty(x3.shape), groups)
+        grads = {"weight": dw3.reshape(*ctx["w_shape"])}
+        if ctx["has_bias"]:
+            grads["bias"] = bias_grad(grad, filters, oh * ow)
         return [dx.reshape(*ctx["x_shape"])], grads

@@ -1,8 +1,8 @@
-"""dropout, batchnorm and lrn."""
+"""dropout, batchnorm, lrn and the per-sample norms (layernorm, groupnorm, instancenorm)."""
 from __future__ import annotations
 
 from ..kernels import elementwise as ew
-from ..kernels import norm
+from ..kernels import norm, rownorm
 from ..kernels import random as rnd
 from . import CUDA
 
@@ -52,3 +52,58 @@ class LocalResponseNorm:
 
     def backward(ops, ctx, grad):
         return [norm.lrn_backward(ctx["x"], ctx["base"], grad, *ctx["attrs"])], {}
+
+
+def _rownorm_forward(ctx, x, params, rows: int, inner: int, period: int, eps: float, train: bool):
+    y, xhat, inv_std = rownorm.rownorm_forward(x, rows, eps, params.get("weight"), params.get("bias"), inner, period)
+    if train:
+        ctx.update(xhat=xhat, inv_std=inv_std, weight=params.get("weight"), inner=inner, period=period)
+    return y
+
+
+def _rownorm_backward(ctx, grad):
+    dx, dweight, dbias = rownorm.rownorm_backward(grad, ctx["xhat"], ctx["inv_std"], ctx["weight"], ctx["inner"],
+                                                  ctx["period"])
+    return [dx], ({"weight": dweight, "bias": dbias} if dweight is not None else {})
+
+
+@CUDA.layer("layernorm")
+class LayerNorm:
+    """Rows: everything before the last `dims` axes; the affine is elementwise over the normalised shape."""
+
+    def forward(ops, ctx, inputs, params, attrs, train):
+        x = inputs[0]
+        size = 1
+        for d in x.shape[len(x.shape) - attrs["dims"]:]:
+            size *= d
+        return _rownorm_forward(ctx, x, params, x.size // size, 1, size, attrs["eps"], train)
+
+    def backward(ops, ctx, grad):
+        return _rownorm_backward(ctx, grad)
+
+
+def _grouped(ctx, x, params, groups: int, eps: float, train: bool):
+    """Rows: `groups` runs of channels of each sample; a per-channel affine."""
+    channels = x.shape[1]
+    inner = x.size // (x.shape[0] * channels)
+    return _rownorm_forward(ctx, x, params, x.shape[0] * groups, inner, channels, eps, train)
+
+
+@CUDA.layer("groupnorm")
+class GroupNorm:
+    def forward(ops, ctx, inputs, params, attrs, train):
+        return _grouped(ctx, inputs[0], params, attrs["groups"], attrs["eps"], train)
+
+    def backward(ops, ctx, grad):
+        return _rownorm_backward(ctx, grad)
+
+
+@CUDA.layer("instancenorm")
+class InstanceNorm:
+    """Group normalisation with one channel per group."""
+
+    def forward(ops, ctx, inputs, params, attrs, train):
+        return _grouped(ctx, inputs[0], params, inputs[0].shape[1], attrs["eps"], train)
+
+    def backward(ops, ctx, grad):
+        return _rownorm_backward(ctx, grad)

@@ -1,10 +1,11 @@
 """conv1d/2d: per-sample im2col + BLAS, bias and a fused relu in one Numba pass; each batch slice does all of
-a sample's work on its own thread (NumpyOps.over_batch)."""
+a sample's work on its own thread (NumpyOps.over_batch). conv_transpose1d/2d: the same machinery run backwards,
+with the whole batch's columns side by side so that each product is one GEMM."""
 from __future__ import annotations
 
 import numpy as np
 
-from ...runtime.geometry import window_geometry, window_out_size
+from ...runtime.geometry import transposed_geometry, transposed_out_size, window_geometry, window_out_size
 from .. import kernels
 from . import NUMPY
 
@@ -123,3 +124,96 @@ class Conv:
         ph, pw = geo[4], geo[5]
         dx = dxp[:, :, ph:ph + x4_shape[2], pw:pw + x4_shape[3]]
         return [dx.reshape(ctx["x_shape"])], grads
+
+
+@NUMPY.layer("conv_transpose1d", "conv_transpose2d", fuses=("relu",), batch_parallel=True)
+class ConvTranspose:
+    """The input gradient of a convolution (geometry `geo`, whose output is this layer's input): wide columns
+    [F*kh*kw, N, H*W] = W^T @ x, one GEMM per group over the batch (slice), then col2im into the padded output
+    and a crop. Backward: im2col of the output gradient gives wide columns D; the input gradient is W @ D and
+    the weight gradient x @ D^T, GEMMs over the batch slice again (one partial weight gradient per slice)."""
+
+    def forward(ops, ctx, inputs, params, attrs, train):
+        x4 = as4d(inputs[0])
+        n, c, h, w = x4.shape
+        weight, filters = params["weight"], attrs["filters"]
+        kernel, stride, pads, dilation, extra = transposed_geometry(attrs, len(attrs["kernel"]))
+        oh, ow = transposed_out_size((h, w), kernel, stride, pads, dilation, extra)
+        geo = (*kernel, *stride, *pads, *dilation, h, w)
+        kh, kw, sh, sw, ph, pw, dh, dw = geo[:8]
+        out_shape, padded_shape = (n, filters, oh, ow), _padded_shape((n, filters, oh, ow), geo)
+        w2 = weight.reshape(c, -1)
+        rows, positions, dtype = filters * kh * kw, h * w, x4.dtype
+        group_rows = _group_rows(w2, rows, attrs["groups"])
+        xw, cols = np.empty((c, n, positions), dtype=dtype), np.empty((rows, n, positions), dtype=dtype)
+        xw2, cols2 = xw.reshape(c, -1), cols.reshape(rows, -1)
+        direct = padded_shape == out_shape          # nothing to crop: the output is the col2im target
+        yp = np.empty(padded_shape, dtype=dtype)
+        out = yp.reshape(n, filters, oh * ow) if direct else np.empty((n, filters, oh * ow), dtype=dtype)
+        has_bias, relu = "bias" in params, ctx.get("activation") == "relu"
+        bias = params["bias"] if has_bias else w2[0]
+
+        def forward_slice(lo, hi):
+            xw[:, lo:hi] = x4[lo:hi].reshape(hi - lo, c, positions).transpose(1, 0, 2)
+            span = slice(lo * positions, hi * positions)
+            for (c0, c1), (k0, k1) in group_rows:
+                np.matmul(w2[c0:c1].T, xw2[c0:c1, span], out=cols2[k0:k1, span])
+            yp[lo:hi] = 0
+            kernels.col2im_wide(cols, kh, kw, sh, sw, dh, dw, h, w, yp[lo:hi], lo)
+            if not direct:
+                out[lo:hi].reshape(hi - lo, filters, oh, ow)[...] = yp[lo:hi, :, ph:ph + oh, pw:pw + ow]
+            if has_bias or relu:
+                kernels.bias_act(out[lo:hi], bias, has_bias, relu)
+
+        ops.over_batch(forward_slice, n, cols.size + yp.size)
+        if train:
+            ctx.update(xw=xw, w2=w2, geo=geo, group_rows=group_rows, out_shape=out_shape, padded_shape=padded_shape,
+                       has_bias=has_bias, relu=relu, out=out if relu else None, x_shape=inputs[0].shape,
+                       w_shape=weight.shape)
+        return out.reshape(out_shape if len(attrs["kernel"]) == 2 else (n, filters, ow))
+
+    def backward(ops, ctx, grad):
+        xw, w2, geo, group_rows = ctx["xw"], ctx["w2"], ctx["geo"], ctx["group_rows"]
+        n, filters, oh, ow = ctx["out_shape"]
+        kh, kw, sh, sw, ph, pw, dh, dw, h, w = geo
+        c, positions = w2.shape[0], h * w
+        rows = filters * kh * kw
+        g = np.ascontiguousarray(grad).reshape(n, filters, oh * ow)
+        has_bias, relu = ctx["has_bias"], ctx["relu"]
+        masked = np.empty_like(g) if has_bias or relu else g
+        bias_parts = np.empty((n, filters), dtype=g.dtype)
+        direct = ctx["padded_shape"] == ctx["out_shape"]
+        gp = masked.reshape(ctx["out_shape"]) if direct else np.empty(ctx["padded_shape"], dtype=g.dtype)
+        dcols = np.empty((rows, n, positions), dtype=g.dtype)
+        dcols2, xw2 = dcols.reshape(rows, -1), xw.reshape(c, -1)
+        want_dx = ctx["input_grads"][0]
+        dxw = np.empty((c, n, positions), dtype=g.dtype) if want_dx else None
+        dx = np.empty((n, c, positions), dtype=g.dtype) if want_dx else None
+        weight_parts = {}
+
+        def backward_slice(lo, hi):
+            if has_bias or relu:
+                kernels.act_grad_bias(g[lo:hi], ctx["out"][lo:hi] if relu else g[lo:hi], relu, has_bias,
+                                      masked[lo:hi], bias_parts[lo:hi])
+            if not direct:
+                gp[lo:hi] = 0
+                gp[lo:hi, :, ph:ph + oh, pw:pw + ow] = masked[lo:hi].reshape(hi - lo, filters, oh, ow)
+            kernels.im2col_wide(gp[lo:hi], kh, kw, sh, sw, dh, dw, h, w, dcols, lo)
+            span = slice(lo * positions, hi * positions)
+            part = np.empty(w2.shape, dtype=g.dtype)
+            for (c0, c1), (k0, k1) in group_rows:
+                np.matmul(xw2[c0:c1, span], dcols2[k0:k1, span].T, out=part[c0:c1])
+                if want_dx:
+                    np.matmul(w2[c0:c1], dcols2[k0:k1, span], out=dxw.reshape(c, -1)[c0:c1, span])
+            weight_parts[lo] = part
+            if want_dx:
+                dx[lo:hi] = dxw[:, lo:hi].transpose(1, 0, 2)
+
+        ops.over_batch(backward_slice, n, dcols.size + g.size)
+        parts = list(weight_parts.values())
+        for part in parts[1:]:
+            parts[0] += part
+        grads = {"weight": parts[0].reshape(ctx["w_shape"])}
+        if has_bias:
+            grads["bias"] = bias_parts.sum(axis=0)
+        return [dx.reshape(ctx["x_shape"]) if want_dx else None], grads

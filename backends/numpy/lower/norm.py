@@ -1,4 +1,5 @@
-"""Regularisation and normalisation: dropout, batchnorm (over axis 1), PyTorch's LocalResponseNorm."""
+"""Regularisation and normalisation: dropout, batchnorm (over axis 1), PyTorch's LocalResponseNorm, and the
+per-sample norms (layernorm, groupnorm, instancenorm), which normalise rows of the input viewed as [rows, K]."""
 from __future__ import annotations
 
 import numpy as np
@@ -102,3 +103,82 @@ class Lrn:
         t = grad * x * scale / base
         spread = _channel_window_sum(t, (size - 1) // 2, size // 2)
         return [grad * scale - (2 * alpha * beta / size) * x * spread], {}
+
+
+def _normalise_rows(x2, eps: float):
+    """(xhat, inv_std) of every row of x2 [R, K], with the biased variance (the same in training and eval)."""
+    centred = x2 - x2.mean(axis=1, keepdims=True)
+    inv_std = 1.0 / np.sqrt((centred * centred).mean(axis=1, keepdims=True) + eps)
+    return centred * inv_std, inv_std
+
+
+def _rows_backward(dxhat2, xhat2, inv_std):
+    """The gradient through _normalise_rows: inv_std * (d - mean(d) - xhat * mean(d * xhat)) per row."""
+    return inv_std * (dxhat2 - dxhat2.mean(axis=1, keepdims=True)
+                      - xhat2 * (dxhat2 * xhat2).mean(axis=1, keepdims=True))
+
+
+@NUMPY.layer("layernorm")
+class LayerNorm:
+    """Rows: everything before the last `dims` axes; an elementwise affine over the normalised shape."""
+
+    def forward(ops, ctx, inputs, params, attrs, train):
+        x = inputs[0]
+        size = int(np.prod(x.shape[x.ndim - attrs["dims"]:]))
+        xhat, inv_std = _normalise_rows(x.reshape(-1, size), attrs["eps"])
+        weight = params.get("weight")
+        out = xhat if weight is None else xhat * weight.reshape(-1) + params["bias"].reshape(-1)
+        if train:
+            ctx.update(xhat=xhat, inv_std=inv_std, weight=weight)
+        return out.reshape(x.shape)
+
+    def backward(ops, ctx, grad):
+        xhat, weight = ctx["xhat"], ctx["weight"]
+        g2 = grad.reshape(xhat.shape)
+        grads = {}
+        if weight is not None:
+            grads = {"weight": (g2 * xhat).sum(axis=0).reshape(weight.shape), "bias": g2.sum(axis=0).reshape(weight.shape)}
+            g2 = g2 * weight.reshape(-1)
+        return [_rows_backward(g2, xhat, ctx["inv_std"]).reshape(grad.shape)], grads
+
+
+def _grouped_forward(ctx, x, params, groups: int, eps: float, train: bool):
+    """Rows: `groups` runs of channels of each sample; a per-channel affine."""
+    xhat2, inv_std = _normalise_rows(x.reshape(x.shape[0] * groups, -1), eps)
+    xhat = xhat2.reshape(x.shape)
+    weight = params.get("weight")
+    out = xhat if weight is None else xhat * _per_channel(weight, x.ndim) + _per_channel(params["bias"], x.ndim)
+    if train:
+        ctx.update(xhat=xhat, inv_std=inv_std, weight=weight)
+    return out
+
+
+def _grouped_backward(ctx, grad):
+    xhat, weight, inv_std = ctx["xhat"], ctx["weight"], ctx["inv_std"]
+    grads = {}
+    if weight is not None:
+        axes = _channel_axes(grad)
+        grads = {"weight": (grad * xhat).sum(axis=axes), "bias": grad.sum(axis=axes)}
+        grad = grad * _per_channel(weight, grad.ndim)
+    rows = inv_std.shape[0]
+    return [_rows_backward(grad.reshape(rows, -1), xhat.reshape(rows, -1), inv_std).reshape(grad.shape)], grads
+
+
+@NUMPY.layer("groupnorm")
+class GroupNorm:
+    def forward(ops, ctx, inputs, params, attrs, train):
+        return _grouped_forward(ctx, inputs[0], params, attrs["groups"], attrs["eps"], train)
+
+    def backward(ops, ctx, grad):
+        return _grouped_backward(ctx, grad)
+
+
+@NUMPY.layer("instancenorm")
+class InstanceNorm:
+    """Group normalisation with one channel per group."""
+
+    def forward(ops, ctx, inputs, params, attrs, train):
+        return _grouped_forward(ctx, inputs[0], params, inputs[0].shape[1], attrs["eps"], train)
+
+    def backward(ops, ctx, grad):
+        return _grouped_backward(ctx, grad)
