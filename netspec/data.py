@@ -247,7 +247,7 @@ def load_text(path: str, seq_len: int, test_fraction: float):
     return x[:cut], y[:cut], x[cut:] if cut < len(x) else x[-1:], y[cut:] if cut < len(y) else y[-1:], vocab
 
 
-def _fit_shape(x: np.ndarray, shape: tuple, origin: str) -> np.ndarray:
+def fit_shape(x: np.ndarray, shape: tuple, origin: str) -> np.ndarray:
     """Reshape per-sample data to the spec's input shape (e.g. 28x28 images to 1x28x28)."""
     per_sample = int(np.prod(x.shape[1:]))
     want = int(np.prod(shape))
@@ -309,8 +309,8 @@ def load_dataset(data: dict, input_shape: tuple, seed: int = 0, input_dtype: str
         mean, std = x_train.mean(), x_train.std() + 1e-8
         x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
     if task != "language_model":
-        x_train = _fit_shape(np.asarray(x_train), input_shape, path or name)
-        x_test = _fit_shape(np.asarray(x_test), input_shape, path or name)
+        x_train = fit_shape(np.asarray(x_train), input_shape, path or name)
+        x_test = fit_shape(np.asarray(x_test), input_shape, path or name)
         dtype = np.int64 if input_dtype.startswith("int") else np.float32
         x_train, x_test = x_train.astype(dtype), x_test.astype(dtype)
     if data.get("samples") and name != "synthetic":

@@ -191,7 +191,7 @@ def downstream(graph, deep: bool) -> None:
         diagram.to_dot(diagram.build_view(graph, options))
     compile(generate(graph, format_code=False), "model.py", "exec")
     if deep and graph.total_params <= 2_000_000:
-        from backends.runtime.verify import verify
+        from backends.verify import verify
         verify(graph, batch=1, only=["numpy"])
 
 

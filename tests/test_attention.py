@@ -57,7 +57,7 @@ def test_tiny_transformer_trains_on_numpy(tmp_path, monkeypatch):
 def test_tiny_transformer_agrees_with_torch(tmp_path, monkeypatch):
     monkeypatch.setenv("NETSPEC_THREADS", "1")
     pytest.importorskip("torch")
-    from backends.runtime.verify import verify
+    from backends.verify import verify
     report = verify(_tiny_transformer(tmp_path), batch=3, dtype="float64")
     assert "skipped" not in report["backends"]["torch"], report["backends"]["torch"]
     assert report["max_difference"] <= 1e-10, json.dumps(report, indent=1)

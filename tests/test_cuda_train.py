@@ -125,7 +125,7 @@ train: {optimizer: {type: adam, lr: 0.05}, batch_size: 8}
         assert model.predict(np.zeros((2, 1, 6, 6), np.float32)).shape == (2, 3)
 
     def test_verify_includes_numba_cuda(tmp_path):
-        from backends.runtime.verify import verify
+        from backends.verify import verify
         spec = tmp_path / "tiny_cnn.yaml"
         spec.write_text(CNN)
         report = verify(load_graph(str(spec)), batch=2, only=["numba-cuda"])

@@ -82,7 +82,7 @@ def test_generated_dbm_and_autoencoder_pretrain(tmp_path):
 
 
 def test_netspec_verify_covers_rbm_stacks():
-    from backends.runtime.verify import verify
+    from backends.verify import verify
     from netspec import load_graph
     report = verify(load_graph(os.path.join(ROOT, "specs", "dbn_digits.yaml")), batch=4, only=["torch"],
                     dtype="float64")

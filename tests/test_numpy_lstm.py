@@ -39,7 +39,7 @@ def _check(report):
 def test_lstm_first_layer_agrees_with_torch(tmp_path, monkeypatch, name):
     pytest.importorskip("torch")
     monkeypatch.setenv("NETSPEC_THREADS", "1")
-    from backends.runtime.verify import verify
+    from backends.verify import verify
     path = tmp_path / f"{name}.yaml"
     path.write_text(SPECS[name])
     _check(verify(load_graph(str(path)), batch=3, dtype="float32"))
@@ -49,6 +49,6 @@ def test_benchmark_lstm_agrees_with_torch(monkeypatch):
     """The benchmark's LSTM (64 -> 256 over 35 steps): the shapes the fast paths were tuned on."""
     pytest.importorskip("torch")
     monkeypatch.setenv("NETSPEC_THREADS", "1")
-    from backends.runtime.verify import verify
+    from backends.verify import verify
     _check(verify(load_graph(os.path.join(ROOT, "benchmarks", "specs", "lstm_64_256_t35.yaml")), batch=2,
                   dtype="float32"))

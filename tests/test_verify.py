@@ -25,7 +25,7 @@ def _specs():
 def test_backends_agree(path, monkeypatch):
     monkeypatch.setenv("NETSPEC_THREADS", "1")
     pytest.importorskip("torch")
-    from backends.runtime.verify import verify
+    from backends.verify import verify
     graph = load_graph(path)
     if graph.total_params > MAX_PARAMS:
         pytest.skip(f"{graph.name}: {graph.total_params:,} params is too big to verify on this machine")
@@ -51,7 +51,7 @@ def test_fused_activation_attrs_agree_across_backends(tmp_path, monkeypatch):
     """`activation: {type: leaky_relu, slope: 0.2}` on a linear layer: NumPy and the generated PyTorch agree."""
     monkeypatch.setenv("NETSPEC_THREADS", "1")
     pytest.importorskip("torch")
-    from backends.runtime.verify import verify
+    from backends.verify import verify
     path = tmp_path / "fused.yaml"
     path.write_text("name: fused\ninput: {shape: [6]}\nlayers:\n"
                     "  - {type: linear, units: 8, activation: {type: leaky_relu, slope: 0.2}}\n"

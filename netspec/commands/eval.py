@@ -25,8 +25,8 @@ def run(args) -> int:
     from backends.base import TrainOptions
     from backends.numpy import set_threads
     from backends.runtime.model import require_one_input
-    from backends.runtime.serve import metrics, predict_all, predictor
     from backends.runtime.trainer import load_data, run_settings, targets_of
+    from backends.serve import metrics, predict_all, predictor
     graph = load_graph(args.spec, args.overrides)
     require_one_input(graph)
     set_threads()

@@ -46,7 +46,7 @@ def run(args) -> int:
     from backends.checkpoint import atomic_write
     from backends.numpy import set_threads
     from backends.runtime.model import loss_kind, require_one_input
-    from backends.runtime.serve import fit_input, predict_all, predictor
+    from backends.serve import fit_input, predict_all, predictor
     if args.output and not args.output.endswith((".npy", ".npz")):
         raise UsageError(f"--output {args.output}: outputs are written as .npy or .npz; use a name ending in "
                          ".npy or .npz")

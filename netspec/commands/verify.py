@@ -29,7 +29,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from backends import get_backend
     from backends.numpy import set_threads
-    from backends.runtime.verify import verify
+    from backends.verify import verify
     for name in args.backend or ():
         get_backend(name)                  # an unknown name is a usage error with a did-you-mean
     graph = load_graph(args.spec, args.overrides)

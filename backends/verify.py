@@ -14,9 +14,9 @@ import numpy as np
 
 from compiler.dims import Sym
 
-from .executor import Executor
-from .init import init_state
-from .model import loss_kind, output_activation
+from .runtime.executor import Executor
+from .runtime.init import init_state
+from .runtime.model import loss_kind, output_activation
 
 SEQUENCE_STEPS = 5          # the length given to a symbolic dim such as T
 

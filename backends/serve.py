@@ -5,7 +5,7 @@ import numpy as np
 
 from netspec.errors import UserError
 
-from .model import loss_kind, output_activation
+from .runtime.model import loss_kind, output_activation
 
 
 def predictor(graph, checkpoint_path: str, backend: str = "numpy", dtype: str | None = None):
@@ -64,8 +64,8 @@ def fit_input(graph, x: np.ndarray, origin: str) -> np.ndarray:
     if all(isinstance(d, int) for d in shape):
         if x.shape == shape:
             x = x[None]
-        from netspec.data import _fit_shape
-        x = _fit_shape(x, shape, origin)
+        from netspec.data import fit_shape
+        x = fit_shape(x, shape, origin)
     elif x.ndim != len(shape) + 1:
         if x.ndim == len(shape):
             x = x[None]
