@@ -17,6 +17,9 @@ PUBLISHED = {"mobilenet_v2.yaml": 3_504_872, "efficientnet_b0.yaml": 5_288_548, 
 MODERN = [("mobilenet_v2.yaml", {"size": 32}), ("efficientnet_b0.yaml", {"size": 32}),
           ("shufflenet_v2.yaml", {"size": 64}), ("unet_digits.yaml", {}), ("transformer_digits.yaml", {}),
           ("convnext_digits.yaml", {})]
+# ImageNet-depth nets are verified in float64, as ResNets are: at --set size=32 their last stages are 1x1, so
+# batchnorm over a batch of 2 divides by a variance of two values and float32 rounding is amplified
+DEEP = {"mobilenet_v2.yaml", "efficientnet_b0.yaml", "shufflenet_v2.yaml"}
 
 
 def _cli(*args):
@@ -51,7 +54,9 @@ def test_summary_and_draw(tmp_path, name, overrides):
 @pytest.mark.parametrize(("name", "overrides"), MODERN, ids=[m[0] for m in MODERN])
 def test_numpy_matches_generated_torch(name, overrides):
     pytest.importorskip("torch", reason="torch is not installed (pip install torch==2.13.0)")
-    done = _cli("verify", os.path.join(SPECS, name), "--json", "--backend", "torch", *_sets(overrides))
+    dtype = "float64" if name in DEEP else "float32"
+    done = _cli("verify", os.path.join(SPECS, name), "--json", "--backend", "torch", "--dtype", dtype,
+                *_sets(overrides))
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     torch_report = report["backends"]["torch"]
