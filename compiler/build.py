@@ -32,7 +32,7 @@ def validate_attrs(layer_type, decl, errors: Collector) -> dict | None:
             ok = False
             continue
         reported.add(attr.name)
-        if value is None and decl.attrs.get(key, 0) is None and attr.kind not in ("choice", "str"):
+        if key in decl.faults:
             ok = False   # a var fault, already reported
             continue
         try:
@@ -61,21 +61,39 @@ def validate_attrs(layer_type, decl, errors: Collector) -> dict | None:
     return out
 
 
+def _frozen(value):
+    """A hashable stand-in for an attribute value (lists become tuples)."""
+    return tuple(_frozen(v) for v in value) if isinstance(value, list) else (type(value), value)
+
+
 def build(spec, errors: Collector) -> tuple[Graph, set]:
     """The IR graph of a spec, and the names of nodes that could not be built (already reported)."""
     nodes: dict[str, Node] = {}
     broken: set[str] = set()
+    valid: dict = {}   # (type, attrs as written) -> typed attrs: the copies of a repeat validate once
     for decl in spec.inputs:
         node = Node(decl.name, "input", {"shape": decl.shape, "dtype": decl.dtype}, [], decl.pos)
         node.dtype = decl.dtype
         nodes[decl.name] = node
     for decl in spec.layers:
         layer_type = registry.lookup(decl.type)
-        attrs = validate_attrs(layer_type, decl, errors)
+        try:
+            key = (decl.type, *((name, _frozen(value)) for name, value in decl.attrs.items())) \
+                if not decl.faults else None
+            attrs = valid.get(key)
+        except TypeError:   # an unhashable value (a mapping): validate it on its own
+            key, attrs = None, None
+        if attrs is None:
+            attrs = validate_attrs(layer_type, decl, errors)
+            if key is not None and attrs is not None:
+                valid[key] = attrs
+        attrs = dict(attrs) if attrs is not None else None
         count = len(decl.inputs)
         if count < layer_type.min_inputs or count > layer_type.max_inputs:
             if layer_type.max_inputs == 1:
                 msg, hint = f"takes one input, found {count}", "give 'from:' a single layer name"
+            elif count > layer_type.max_inputs:
+                msg, hint = f"takes at most {layer_type.max_inputs} inputs, found {count}", "list fewer in 'from:'"
             else:
                 msg = f"takes at least {layer_type.min_inputs} inputs, found {count}"
                 hint = "list them, e.g. 'from: [input, -1]'"

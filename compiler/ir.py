@@ -4,6 +4,8 @@ from __future__ import annotations
 from netspec.errors import Pos
 from netspec.record import FrozenRecord, Record
 
+from .dims import numel
+
 
 class BlockScope(FrozenRecord):
     """One enclosing block instance of a node: its full path ('stage2/branch1') and its block type."""
@@ -55,7 +57,6 @@ class Node(Record):
 
     @property
     def param_count(self) -> int:
-        from .dims import numel
         return sum(numel(t.shape) for t in self.params)
 
     @property

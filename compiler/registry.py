@@ -5,10 +5,13 @@ one lowering per backend.
 """
 from __future__ import annotations
 
-from netspec.errors import did_you_mean
+import sys
+
+from netspec.errors import did_you_mean, shown
 from netspec.record import FrozenRecord, Record
 
 REQUIRED = object()
+MAX_INT = 2 ** 31 - 1        # every integer attribute (sizes, strides, seeds) fits an int32
 FAMILIES = ("input", "dense", "convolution", "pooling", "shape", "activation", "regularisation",
             "normalisation", "merge", "attention", "recurrent", "embedding", "energy")
 
@@ -47,9 +50,11 @@ class Attr(FrozenRecord):
     def coerce(self, value, spatial_rank: int = 1):
         """Check and normalise one value; raise AttrError with expected vs found."""
         kind = self.kind
-        if value is None and not self.required and kind in ("choice", "str", "activation") and (
-                None in self.choices or kind == "activation"):
-            return None
+        if value is None:
+            if self.default is None or None in self.choices:
+                return None
+            raise AttrError(f"'{self.name}' needs a value, found null",
+                            None if self.required else f"write a value, or leave it out for its default ({self.default})")
         if kind == "activation":
             return coerce_activation(self.name, value)
         if kind == "bool":
@@ -60,7 +65,7 @@ class Attr(FrozenRecord):
             return self._number(value, int if kind == "int" else float)
         if kind in ("choice", "str"):
             if not isinstance(value, str):
-                raise AttrError(f"'{self.name}' must be a name, found {value!r}")
+                raise AttrError(f"'{self.name}' must be a name, found {shown(value)}")
             if self.choices and value not in self.choices:
                 options = [c for c in self.choices if c is not None]
                 raise AttrError(f"'{self.name}' must be one of {', '.join(options)}; found '{value}'",
@@ -87,7 +92,10 @@ class Attr(FrozenRecord):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             word = "an integer" if kind is int else "a number"
             hint = "remove the quotes" if isinstance(value, str) and _looks_numeric(value) else None
-            raise AttrError(f"'{self.name}' must be {word}, found {value!r}", hint)
+            raise AttrError(f"'{self.name}' must be {word}, found {shown(value)}", hint)
+        if not abs(value) <= (MAX_INT if kind is int else sys.float_info.max):   # also refuses nan
+            bound = f"an integer of at most {MAX_INT:,}" if kind is int else "a finite number"
+            raise AttrError(f"'{self.name}' must be {bound}, found {shown(value)}")
         if kind is int and isinstance(value, float):
             if not value.is_integer():
                 raise AttrError(f"'{self.name}' must be an integer, found {value}")

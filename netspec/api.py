@@ -6,21 +6,23 @@ from compiler.infer import infer
 from compiler.ir import Graph
 
 from .config import check_sections
-from .errors import Collector, Diagnostic, SpecError
+from .errors import Collector, Diagnostic, SpecError, collapse
+from .gcpause import paused
 from .spec import read
 
 
 def analyse(path: str, overrides: dict | None = None) -> tuple[Graph | None, list[Diagnostic]]:
     """Load, expand, build and shape-check a spec; return the graph (None on faults) and every fault."""
-    try:
-        spec = read(path, overrides)
-    except SpecError as exc:
-        return None, exc.diagnostics
-    errors = Collector(list(spec.diagnostics))
-    graph, broken = build(spec, errors)
-    infer(graph, errors, broken)
-    check_sections(graph, errors)
-    diagnostics = sorted(errors.diagnostics, key=_position_key)
+    with paused():
+        try:
+            spec = read(path, overrides)
+        except SpecError as exc:
+            return None, exc.diagnostics
+        errors = Collector(list(spec.diagnostics))
+        graph, broken = build(spec, errors)
+        infer(graph, errors, broken)
+        check_sections(graph, errors)
+    diagnostics = sorted(collapse(errors.diagnostics), key=_position_key)
     return (None if diagnostics else graph), diagnostics
 
 

@@ -8,6 +8,7 @@ import importlib
 import os
 import sys
 
+from .argtypes import positive_int
 from .errors import SpecError, UsageError, UserError
 from .expr import parse_literal
 
@@ -43,6 +44,21 @@ def add_spec_argument(parser, many: bool = False) -> None:
                         help="override a var of the spec (repeatable)")
 
 
+def add_backend_argument(parser, **kwargs) -> None:
+    """`--backend {numpy,numba-cuda,torch}` (an unknown name gets a did-you-mean from get_backend)."""
+    from backends import BACKENDS
+    names = list(BACKENDS)
+    kwargs.setdefault("default", names[0])
+    kwargs.setdefault("help", f"{', '.join(names[:-1])} or {names[-1]} (default: %(default)s)")
+    parser.add_argument("--backend", metavar="{" + ",".join(names) + "}", **kwargs)
+
+
+def add_batch_size_argument(parser, default: int | None, help: str, *aliases: str) -> None:
+    """`--batch-size N` (a positive int), the one spelling of every command; `aliases` are older spellings."""
+    parser.add_argument("--batch-size", *aliases, dest="batch_size", type=positive_int, default=default,
+                        metavar="N", help=help)
+
+
 def _available_commands(only: str | None = None):
     for name in ([only] if only else COMMANDS):
         try:
@@ -71,11 +87,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                                  epilog=getattr(module, "EPILOG", None),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(command)
-        command.set_defaults(handler=module.run)
+        command.set_defaults(handler=module.run, command_parser=command)
     return parser
 
 
 def main(argv=None) -> int:
+    args = None
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
         parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
@@ -87,6 +104,8 @@ def main(argv=None) -> int:
             args.overrides = parse_overrides(args.set)
         return int(args.handler(args) or 0)
     except UsageError as exc:
+        if args is not None and getattr(args, "command_parser", None):   # argparse's own errors printed it
+            args.command_parser.print_usage(sys.stderr)
         print(f"netspec: error: {exc}", file=sys.stderr)
         return 2
     except SpecError as exc:

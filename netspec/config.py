@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from compiler.registry import REQUIRED, Attr, AttrError
+from compiler.stacks import StackError, check_pretrain_stack
 
 from .errors import Collector, Pos, SpecError, did_you_mean
 from .record import Record
@@ -109,7 +110,7 @@ def _read(raw, attrs, where: str, errors: Collector, pos: Pos, nested: dict | No
                        hint=did_you_mean(key, names) or f"allowed: {', '.join(names)}")
             continue
         try:
-            values[attr.name] = attr.coerce(value) if value is not None or attr.kind != "choice" else None
+            values[attr.name] = attr.coerce(value)
         except AttrError as exc:
             errors.add(pos_of(key), f"in '{where}': {exc}", hint=exc.hint)
     for attr in attrs:
@@ -165,12 +166,19 @@ def check_loss_fits_data(raw, section: Section, errors: Collector) -> None:
 
 
 def check_sections(graph, errors: Collector) -> None:
-    """Validate a graph's train/pretrain sections into `errors` (used by `netspec check`)."""
+    """Validate a graph's train/pretrain sections into `errors` (used by `netspec check`); with a
+    `pretrain:` section and an otherwise sound graph, also that its rbm layers form a trainable stack."""
     section = read_train(graph.train, errors=errors)
     if graph.train:
         check_loss_fits_data(graph.train, section, errors)
     if graph.pretrain:
-        read_pretrain(graph.pretrain, errors=errors)
+        sound = not errors
+        section = read_pretrain(graph.pretrain, errors=errors)
+        if sound and not errors:
+            try:
+                check_pretrain_stack(graph, section.method)
+            except StackError as exc:
+                errors.add(exc.node.pos, str(exc), exc.node.name, exc.node.op, exc.hint)
 
 
 __all__ = ["REQUIRED", "Section", "SpecError", "check_sections", "read_pretrain", "read_train"]

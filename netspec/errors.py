@@ -38,11 +38,27 @@ class Diagnostic(Record):
         return text
 
 
+def collapse(diagnostics) -> list[Diagnostic]:
+    """One diagnostic per written fault: the copies a repeat or a block made of it become one line
+    (the first copy's), ending '(in 10,000 copies)'."""
+    groups: dict = {}
+    for diagnostic in diagnostics:
+        key = (diagnostic.pos, diagnostic.message, diagnostic.layer_type, diagnostic.hint)
+        groups.setdefault(key, []).append(diagnostic)
+    out = []
+    for first, *rest in groups.values():
+        if rest:
+            first = Diagnostic(first.pos, f"{first.message} (in {len(rest) + 1:,} copies)", first.layer,
+                               first.layer_type, first.hint)
+        out.append(first)
+    return out
+
+
 class SpecError(Exception):
     """Raised with every fault found in a spec; str() gives one line per fault."""
 
     def __init__(self, diagnostics: list[Diagnostic]):
-        self.diagnostics = list(diagnostics)
+        self.diagnostics = collapse(diagnostics)
         super().__init__("\n".join(str(d) for d in self.diagnostics))
 
 
@@ -68,6 +84,14 @@ def did_you_mean(word: str, choices) -> str | None:
     import difflib  # imported on first use: a valid spec never needs it
     close = difflib.get_close_matches(str(word), sorted(set(map(str, choices))), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
+
+
+def shown(value) -> str:
+    """repr(value) cut to a readable length: a var may hold a long string or a huge integer."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"an integer of {value.bit_length()} bits"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:40] + "..." + text[-10:]
 
 
 def fmt_shape(shape) -> str:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import math
 import re
+import sys
+
+from .errors import did_you_mean, shown
 
 _TOKEN = re.compile(r"\s*(?:(\d+\.\d*(?:[eE][-+]?\d+)?|\d*\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+)|(\d+)"
                     r"|([A-Za-z_][A-Za-z_0-9]*)|(\*\*|//|[-+*/%(),]))")
@@ -15,7 +18,10 @@ _FUNCTIONS = {"min": min, "max": max, "abs": abs, "int": int, "float": float, "r
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2, "**": 4}
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 MAX_EXPR_LEN = 500
-MAX_RESULT = 10 ** 12
+MAX_RESULT = 10 ** 12          # bound on what arithmetic and functions produce
+MAX_OPERAND = sys.float_info.max   # bound on what enters them (a float's range; bigger ints are refused)
+MAX_ROUND_DIGITS = 32
+MAX_STRING = 10_000            # characters in one interpolated string
 MAX_NESTING = 32
 _FORBIDDEN = {".": "attribute access is not allowed in expressions",
               "[": "indexing is not allowed in expressions",
@@ -32,6 +38,20 @@ class ExprError(ValueError):
         self.hint = hint
 
 
+class _Fault:
+    """The value of a var whose own definition was faulty (and reported): using it is a silent fault."""
+
+    def __repr__(self) -> str:
+        return "<faulty>"
+
+
+FAULT = _Fault()
+
+
+class FaultyVar(ExprError):
+    """An expression used a var whose fault is already reported: report nothing more."""
+
+
 def _tokenize(text: str) -> list:
     tokens, at = [], 0
     text = text.rstrip()
@@ -45,10 +65,13 @@ def _tokenize(text: str) -> list:
             raise ExprError(f"unexpected character {char!r} in '${{{text}}}'")
         at = match.end()
         floating, integer, name, op = match.groups()
-        if floating is not None:
-            tokens.append(("num", float(floating)))
-        elif integer is not None:
-            tokens.append(("num", int(integer)))
+        if floating is not None or integer is not None:
+            literal = floating or integer
+            number = float(literal) if floating is not None else int(literal) if len(literal) <= 400 else math.inf
+            if not abs(number) <= MAX_OPERAND:
+                raise ExprError(f"number {literal[:12]}{'...' if len(literal) > 12 else ''} in '${{{text}}}' "
+                                "is out of range (beyond about 1.8e308)")
+            tokens.append(("num", number))
         elif name is not None:
             tokens.append(("name", name))
         else:
@@ -124,10 +147,11 @@ class _Parser:
             if self.peek() == ("op", "("):
                 return self.call(value)
             if value not in self.vars:
-                from .errors import did_you_mean
                 raise ExprError(f"undefined var '{value}' in '${{{self.text}}}'",
                                 did_you_mean(value, self.vars) or "define it under 'vars:' or pass --set "
                                 f"{value}=...")
+            if self.vars[value] is FAULT:
+                raise FaultyVar(value)
             return self.vars[value]
         if (kind, value) == ("op", "("):
             self.depth += 1
@@ -153,19 +177,35 @@ class _Parser:
         self.expect(")")
         for arg in args:
             self.need_number(arg, name)
+        if name == "round" and len(args) == 2 and (not isinstance(args[1], int) or
+                                                   abs(args[1]) > MAX_ROUND_DIGITS):
+            raise ExprError(f"round(x, digits) takes an integer number of digits from -{MAX_ROUND_DIGITS} to "
+                            f"{MAX_ROUND_DIGITS}, found {args[1]!r} in '${{{self.text}}}'")
         try:
-            return _FUNCTIONS[name](*args)
+            result = _FUNCTIONS[name](*args)
         except (TypeError, ValueError) as exc:
             raise ExprError(f"bad call {name}(...) in '${{{self.text}}}': {exc}") from None
+        return self.in_range(result)
 
     def need_number(self, value, op) -> None:
+        """A number that arithmetic may use: not a bool or string, finite and within a float's range."""
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ExprError(f"'{op}' needs numbers, found {type(value).__name__} {value!r} "
+            raise ExprError(f"'{op}' needs numbers, found {type(value).__name__} {shown(value)} "
                             f"in '${{{self.text}}}'")
+        if not (abs(value) <= MAX_OPERAND):   # also refuses nan
+            raise ExprError(f"'{op}' needs a finite number within about 1.8e308, found {shown(value)} "
+                            f"in '${{{self.text}}}'")
+
+    def in_range(self, result):
+        if isinstance(result, float) and not math.isfinite(result):
+            raise ExprError(f"result is not finite in '${{{self.text}}}'")
+        if isinstance(result, complex) or abs(result) > MAX_RESULT:
+            raise ExprError(f"result out of range in '${{{self.text}}}'")
+        return result
 
     def apply(self, op: str, left, right):
         if op == "+" and isinstance(left, str) and isinstance(right, str):
-            return left + right
+            return _bounded(left + right)
         self.need_number(left, op)
         self.need_number(right, op)
         try:
@@ -178,10 +218,9 @@ class _Parser:
             }[op]()
         except ZeroDivisionError:
             raise ExprError(f"division by zero in '${{{self.text}}}'") from None
-        if isinstance(result, float) and not math.isfinite(result):
-            raise ExprError(f"result is not finite in '${{{self.text}}}'")
-        if isinstance(result, complex) or abs(result) > MAX_RESULT:
-            raise ExprError(f"result out of range in '${{{self.text}}}'")
+        except OverflowError:
+            raise ExprError(f"result out of range in '${{{self.text}}}'") from None
+        self.in_range(result)
         if op == "/" and isinstance(result, float) and result.is_integer() and \
                 isinstance(left, int) and isinstance(right, int):
             result = int(result)
@@ -205,13 +244,36 @@ def substitute(value: str, variables: dict):
     if whole:
         return evaluate(whole.group(1), variables)
     if value.count("${") != len(_PLACEHOLDER.findall(value)):
-        raise ExprError(f"unclosed '${{' in {value!r}", "close it with '}'")
-    return _PLACEHOLDER.sub(lambda m: _format(evaluate(m.group(1), variables)), value)
+        raise ExprError(f"unclosed '${{' in {shown(value)}", "close it with '}'")
+    parts, size, at = [], 0, 0
+    for match in _PLACEHOLDER.finditer(value):
+        for part in (value[at:match.start()], _format(evaluate(match.group(1), variables))):
+            size += len(part)
+            if size > MAX_STRING:
+                raise _too_long()
+            parts.append(part)
+        at = match.end()
+    parts.append(value[at:])
+    return _bounded("".join(parts))
+
+
+def _bounded(text: str) -> str:
+    """`text` when it stays within MAX_STRING characters."""
+    if len(text) > MAX_STRING:
+        raise _too_long()
+    return text
+
+
+def _too_long() -> ExprError:
+    return ExprError(f"an interpolated string grows past {MAX_STRING:,} characters",
+                     "vars build names and paths; keep them short")
 
 
 def _format(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, int) and value.bit_length() > 128:
+        raise ExprError(f"{shown(value)} is too long to interpolate into a string")
     return str(value)
 
 

@@ -5,24 +5,32 @@ Every declaration keeps the file position of the YAML that produced it, so later
 """
 from __future__ import annotations
 
+import re
+
 from compiler import registry
 from compiler.dims import parse_dim
 from compiler.ir import BlockScope
 
-from .errors import Collector, Diagnostic, Pos, SpecError, did_you_mean
-from .expr import ExprError, has_placeholder, substitute
+from .errors import Collector, Diagnostic, Pos, SpecError, did_you_mean, shown
+from .expr import FAULT, ExprError, FaultyVar, has_placeholder, substitute
+from .gcpause import paused
 from .record import Record
-from .yamlpos import YMap, YSeq, load_yaml_file, load_yaml_text
+from .yamlpos import MAX_DEPTH, YMap, YSeq, load_yaml_file, load_yaml_text
 
 TOP_KEYS = ("netspec", "name", "description", "vars", "input", "inputs", "layers", "blocks",
             "train", "pretrain", "output", "outputs")
 LAYER_KEYS = ("type", "name", "from", "repeat")
-BLOCK_KEYS = ("params", "layers", "output", "description")
+BLOCK_KEYS = ("params", "inputs", "layers", "output", "description")
+MAX_SPLIT = 1024                  # outputs of one split layer (name.0 ... name.N-1)
 INPUT_KEYS = ("shape", "dtype", "description")
 DTYPES = ("float32", "float64", "int64", "int32")
 FORMAT_VERSION = 1
 MAX_REPEAT = 10_000
 MAX_LAYERS = 200_000
+MAX_NAME = 128                     # characters in a layer's own name or the spec's name
+MAX_PATH = 1024                    # characters in a layer's full name (block instances joined by '/')
+MAX_EXPANSION = 20_000_000         # characters that ${...} substitution may read and write in all
+SPEC_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 RESERVED_NAMES = {"input", "forward", "training", "parameters", "modules", "state_dict", "cuda", "to",
                   "eval", "train", "type", "float", "double", "half", "apply", "children", "buffers"}
 
@@ -37,20 +45,21 @@ class InputDecl(Record):
 
 class BlockDef(Record):
     def __init__(self, name: str, params: YMap, layers: YSeq, pos: Pos, output: str | None = None,
-                 description: str = ""):
+                 description: str = "", inputs: tuple = ()):
         self.name = name
         self.params = params
         self.layers = layers
         self.pos = pos
         self.output = output
         self.description = description
+        self.inputs = inputs            # names of a several-input block's inputs (`inputs: [a, b]`); () for one
 
 
 class LayerDecl(Record):
     """One layer after expansion: full name, type as written, evaluated attrs, resolved inputs."""
 
     def __init__(self, name: str, type: str, attrs: dict, attr_pos: dict, inputs: list, pos: Pos,
-                 scope: tuple = ()):
+                 scope: tuple = (), faults: frozenset = frozenset()):
         self.name = name
         self.type = type
         self.attrs = attrs
@@ -58,6 +67,7 @@ class LayerDecl(Record):
         self.inputs = inputs
         self.pos = pos
         self.scope = scope
+        self.faults = faults     # attrs whose value had a fault, already reported
 
 
 class Spec(Record):
@@ -102,22 +112,47 @@ class _Expander:
         self.layers: list[LayerDecl] = []
         self.aliases: dict[str, tuple] = {}   # alias -> (target, pos)
         self.full_names: set[str] = set()
+        self.splits: dict[str, int] = {}          # a split layer's name -> its part count (parts: name.0, ...)
         self.inputs: list[InputDecl] = []
         self.blocks: dict[str, BlockDef] = {}
         self.global_vars: dict = {}
         self.broken: set[str] = set()
+        self.too_many = False   # the layer bound was passed (and reported)
+        self.expansion = 0      # characters ${...} substitution has read and written so far
+        self.over_budget = False
+        self.memo: dict = {}    # id(vars) -> (vars, {text: value}): a block's instances share their work
+        self.scope_vars: dict = {}   # (block, params) -> the vars dict its instances share
+        self.entries: dict = {}      # id(layer list) -> (list, its entries with bare names as mappings)
 
     # ---- helpers -------------------------------------------------------------------------
     def fail(self, pos, message, hint=None, layer=None, layer_type=None):
         self.errors.add(pos, message, layer, layer_type, hint)
 
     def subst(self, value, variables, pos, layer=None, layer_type=None):
-        """Substitute vars recursively; on a fault report it and return None."""
+        """Substitute vars recursively; on a fault report it and return FAULT."""
         try:
             return self._subst(value, variables, pos)
+        except FaultyVar:
+            return FAULT
         except ExprError as exc:
-            self.fail(getattr(exc, "pos", pos), str(exc), exc.hint, layer, layer_type)
-            return None
+            if not self.over_budget:   # past the budget every substitution fails: report that once
+                self.fail(getattr(exc, "pos", pos), str(exc), exc.hint, layer, layer_type)
+            self.over_budget = self.expansion > MAX_EXPANSION
+            return FAULT
+
+    def substitute(self, text: str, variables):
+        """One string's substitution, charged to the spec's expansion budget (repeats are remembered)."""
+        known = self.memo.get(id(variables))
+        if known is None:
+            known = self.memo[id(variables)] = (variables, {})
+        if text in known[1]:
+            return known[1][text]
+        if self.expansion > MAX_EXPANSION:
+            raise ExprError(f"the spec's ${{...}} expansions read and write more than {MAX_EXPANSION:,} "
+                            "characters in all", "vars, blocks and repeat multiply; simplify the expressions")
+        value = known[1][text] = substitute(text, variables)
+        self.expansion += len(text) + (len(value) if isinstance(value, str) else 0)
+        return value
 
     def _subst(self, value, variables, pos):
         if isinstance(value, YMap):
@@ -131,7 +166,7 @@ class _Expander:
             out.pos, out.item_pos = value.pos, value.item_pos
             return out
         if has_placeholder(value):
-            return substitute(value, variables)
+            return self.substitute(value, variables)
         return value
 
     def _subst_at(self, value, variables, pos):
@@ -161,11 +196,7 @@ class _Expander:
         if version != FORMAT_VERSION:
             self.fail(raw.pos_of("netspec"), f"format version {version!r} is not supported; this netspec reads "
                       f"version {FORMAT_VERSION}", "write 'netspec: 1'")
-        name = raw.get("name")
-        if (not isinstance(name, str) or not name.strip()) and "name" not in self.misspelt:
-            self.fail(raw.pos_of("name") if "name" in raw else raw.pos, "the spec needs a 'name:'",
-                      "add e.g. 'name: lenet5'")
-            name = "unnamed"
+        name = self.read_name()
         variables = self.global_vars = self.read_vars()
         self.read_inputs(variables)
         self.read_blocks()
@@ -180,19 +211,39 @@ class _Expander:
         default_input = declared[0] if len(declared) == 1 else None
         top = _Scope("", default_input, (), variables)
         out = self.expand(layers, top, stack=())
+        if self.too_many:   # the rest would only repeat the work on a truncated network
+            raise SpecError(self.errors.diagnostics)
         outputs = self.read_outputs(top, out)
         resolve = self.resolve_aliases()
-        outputs = [resolve(name, raw.pos, None) or f"!{name}" for name in outputs]   # a block's name: its output
+        # a block's name stands for its output; '!name': a faulty layer or input, already reported
+        outputs = [f"!{name}" if name in self.broken else resolve(name, raw.pos, None) or f"!{name}"
+                   for name in outputs]
         description = raw.get("description", "")
-        train = self.subst(raw.get("train", YMap()), variables, raw.pos_of("train")) or {}
-        pretrain = self.subst(raw.get("pretrain", YMap()), variables, raw.pos_of("pretrain")) or {}
+        train = self.subst(raw.get("train", YMap()), variables, raw.pos_of("train"))
+        pretrain = self.subst(raw.get("pretrain", YMap()), variables, raw.pos_of("pretrain"))
         for section, value in (("train", train), ("pretrain", pretrain)):
-            if not isinstance(value, dict):
-                self.fail(raw.pos_of(section), f"'{section}:' must be a mapping, found {value!r}")
+            if not isinstance(value, dict) and value is not None and value is not FAULT:
+                self.fail(raw.pos_of(section), f"'{section}:' must be a mapping, found {shown(value)}")
         return Spec(self.path, str(name), str(description or ""), variables, self.inputs, self.layers, outputs,
                     self.blocks, train if isinstance(train, dict) else {},
                     pretrain if isinstance(pretrain, dict) else {}, raw=raw, broken=self.broken,
                     diagnostics=self.errors.diagnostics)
+
+    def read_name(self) -> str:
+        """The spec's name: an identifier-like word that is safe as a file name."""
+        raw = self.raw
+        name = raw.get("name")
+        if name is None or (isinstance(name, str) and not name.strip()):
+            if "name" not in self.misspelt:
+                self.fail(raw.pos_of("name") if "name" in raw else raw.pos, "the spec needs a 'name:'",
+                          "add e.g. 'name: lenet5'")
+            return "unnamed"
+        if not isinstance(name, str) or not SPEC_NAME.fullmatch(name) or ".." in name or len(name) > MAX_NAME:
+            self.fail(raw.pos_of("name"), f"the spec's name {shown(name)} must be a word of letters, digits, "
+                      f"'_', '-' and '.' (no '/', no '..', at most {MAX_NAME} characters)",
+                      "e.g. 'name: resnet18'; it names the files that netspec writes")
+            return "unnamed"
+        return name
 
     def read_vars(self) -> dict:
         raw_vars = self.raw.get("vars", YMap())
@@ -212,13 +263,12 @@ class _Expander:
                 self.fail(pos, f"var name {key!r} is not an identifier", "use letters, digits and _")
                 continue
             value = self.overrides.get(key, value)
-            if isinstance(value, (YMap, YSeq)):
-                self.fail(pos, f"var '{key}' must be a number, a bool or a string")
+            if isinstance(value, (YMap, YSeq)) or value is None:
+                found = "null" if value is None else "a mapping" if isinstance(value, YMap) else "a list"
+                self.fail(pos, f"var '{key}' must be a number, a bool or a string, found {found}")
+                variables[key] = FAULT
                 continue
-            try:
-                variables[key] = substitute(value, variables) if has_placeholder(value) else value
-            except ExprError as exc:
-                self.fail(pos, str(exc), exc.hint)
+            variables[key] = self.subst(value, variables, pos)
         return variables
 
     def read_inputs(self, variables) -> None:
@@ -226,29 +276,30 @@ class _Expander:
         if "input" in raw and "inputs" in raw:
             self.fail(raw.key_pos["inputs"], "give either 'input:' or 'inputs:', not both")
         if "input" in raw:
-            declared = {"input": (raw["input"], raw.pos_of("input"))}
+            declared = {"input": (raw["input"], raw.pos_of("input"), raw.key_pos["input"])}
         elif "inputs" in raw:
             value = raw["inputs"]
             if not isinstance(value, YMap) or not value:
                 self.fail(raw.pos_of("inputs"), "'inputs:' must map names to {shape: [...]}",
                           "write e.g. 'inputs: {image: {shape: [3, 224, 224]}}'")
                 return
-            declared = {key: (value[key], value.pos_of(key)) for key in value}
+            declared = {key: (value[key], value.pos_of(key), value.key_pos[key]) for key in value}
         else:
             if not self.misspelt & {"input", "inputs"}:
                 self.fail(raw.pos, "the spec needs an 'input:' with a shape",
                           "add e.g. 'input: {shape: [1, 28, 28]}'")
             self.broken.add("input")
             return
-        for name, (decl, pos) in declared.items():
-            self.broken.add(name)   # until it is read without a fault
+        for name, (decl, pos, key_pos) in declared.items():
+            self.broken.add(str(name))   # until it is read without a fault
+            if not isinstance(name, str) or not name.isidentifier() or len(name) > MAX_NAME:
+                self.fail(key_pos, f"input name {_found(name)} is not an identifier (letters, digits and _, at most "
+                          f"{MAX_NAME} characters)", "e.g. 'inputs: {image: {shape: [3, 32, 32]}}'")
+                continue
             if isinstance(decl, YSeq):   # shorthand: input: [1, 28, 28]
                 decl = {"shape": decl}
             if not isinstance(decl, dict) or "shape" not in decl:
                 self.fail(pos, f"input '{name}' needs a shape", "write e.g. '{shape: [1, 28, 28]}'")
-                continue
-            if not isinstance(name, str) or not name.isidentifier():
-                self.fail(pos, f"input name {name!r} is not an identifier")
                 continue
             for key in decl:
                 if key not in INPUT_KEYS:
@@ -257,8 +308,10 @@ class _Expander:
                               did_you_mean(key, INPUT_KEYS) or f"allowed: {', '.join(INPUT_KEYS)}")
             shape_pos = decl.pos_of("shape") if isinstance(decl, YMap) else pos
             raw_shape = self.subst(decl["shape"], variables, shape_pos)
+            if raw_shape is FAULT:
+                continue
             if not isinstance(raw_shape, list) or not raw_shape:
-                self.fail(shape_pos, f"input '{name}' shape must be a non-empty list of sizes, found {raw_shape!r}",
+                self.fail(shape_pos, f"input '{name}' shape must be a non-empty list of sizes, found {shown(raw_shape)}",
                           "write e.g. 'shape: [1, 28, 28]' (per sample, channels first, no batch dim)")
                 continue
             shape = []
@@ -267,7 +320,7 @@ class _Expander:
                 try:
                     parsed = parse_dim(dim)
                 except ValueError as exc:
-                    self.fail(dim_pos, f"input '{name}': {exc}; found {dim!r}")
+                    self.fail(dim_pos, f"input '{name}': {exc}; found {shown(dim)}")
                     continue
                 if isinstance(parsed, int) and not 0 < parsed <= 2 ** 31 - 1:
                     self.fail(dim_pos, f"input '{name}': dim {index} must be positive and below 2^31, found {parsed}")
@@ -278,7 +331,7 @@ class _Expander:
             dtype = decl.get("dtype", "float32")
             if dtype not in DTYPES:
                 self.fail(decl.pos_of("dtype") if isinstance(decl, YMap) else pos,
-                          f"input '{name}' dtype must be one of {', '.join(DTYPES)}; found {dtype!r}",
+                          f"input '{name}' dtype must be one of {', '.join(DTYPES)}; found {shown(dtype)}",
                           did_you_mean(str(dtype), DTYPES))
                 continue
             self.inputs.append(InputDecl(name, tuple(shape), dtype, pos))
@@ -317,8 +370,32 @@ class _Expander:
                           f"block '{name}' needs a non-empty 'layers:' list")
                 continue
             output = body.get("output")
+            if "output" in body and not isinstance(output, str):
+                self.fail(body.pos_of("output"), f"'output' of block '{name}' must name one of its layers, "
+                          f"found {shown(output)}")
+                continue
+            inputs = self.read_block_inputs(name, body)
+            if inputs is None:
+                continue
             self.blocks[name] = BlockDef(name, params, layers, pos, output if isinstance(output, str) else None,
-                                         str(body.get("description", "")))
+                                         str(body.get("description", "")), inputs)
+
+    def read_block_inputs(self, name: str, body: YMap) -> tuple | None:
+        """A block's `inputs: [a, b]`: distinct identifiers, addressable inside it ((): one input, `input`)."""
+        if "inputs" not in body:
+            return ()
+        value = body["inputs"]
+        pos = body.pos_of("inputs")
+        names = value if isinstance(value, list) else None
+        if not names or not all(isinstance(n, str) and n.isidentifier() for n in names) or len(set(names)) < len(
+                names) or len(names) > 64:
+            self.fail(pos, f"'inputs' of block '{name}' must list distinct input names, found {shown(value)}",
+                      "e.g. 'inputs: [a, b]', used as {type: " + name + ", from: [x, y]}")
+            return None
+        if "input" in names or any(n in RESERVED_NAMES for n in names):
+            self.fail(pos, f"'inputs' of block '{name}' uses a reserved name", "choose e.g. 'x' and 'skip'")
+            return None
+        return tuple(names)
 
     def read_outputs(self, top: _Scope, last: str | None) -> list:
         raw = self.raw
@@ -329,6 +406,9 @@ class _Expander:
             return [last] if last else []
         value = raw[key]
         names = value if isinstance(value, list) else [value]
+        if not names:
+            self.fail(raw.pos_of(key), f"'{key}' lists no layer", "name the layer(s) the network returns, or "
+                      f"leave '{key}' out to return the last layer")
         out = []
         for index, ref in enumerate(names):
             pos = value.pos_of(index) if isinstance(value, YSeq) else raw.pos_of(key)
@@ -341,7 +421,9 @@ class _Expander:
     def expand(self, entries: YSeq, scope: _Scope, stack: tuple) -> str | None:
         """Expand one layer list; return the full name of its output."""
         previous = scope.input_ref
-        for index, entry in enumerate(entries):
+        for index, entry in enumerate(self.mappings(entries)):
+            if len(self.layers) > MAX_LAYERS:
+                break
             pos = entries.pos_of(index)
             out = self.expand_entry(entry, index, pos, previous, scope, stack)
             if out is None:   # a faulty layer: later layers that read it are skipped, not re-reported
@@ -352,13 +434,16 @@ class _Expander:
         self.resolve_pending(scope)
         return previous if entries else scope.input_ref
 
+    def mappings(self, entries: YSeq) -> list:
+        """A layer list with each bare type name as a mapping (made once per list, not per block instance)."""
+        known = self.entries.get(id(entries))
+        if known is None:
+            known = self.entries[id(entries)] = (entries, [
+                _ymap({"type": entry}, entries.pos_of(index)) if isinstance(entry, str) else entry
+                for index, entry in enumerate(entries)])
+        return known[1]
+
     def expand_entry(self, entry, index, pos, previous, scope: _Scope, stack) -> str | None:
-        if len(self.layers) > MAX_LAYERS:
-            if len(self.layers) == MAX_LAYERS + 1:
-                self.fail(pos, f"the spec expands to more than {MAX_LAYERS} layers", "lower the repeat counts")
-            return None
-        if isinstance(entry, str):
-            entry = _ymap({"type": entry}, pos)
         if not isinstance(entry, YMap):
             self.fail(pos, f"a layer must be a type name or a mapping with 'type:', found {entry!r}")
             return None
@@ -371,8 +456,9 @@ class _Expander:
             return None
         type_name = self.subst(entry["type"], scope.vars, entry.pos_of("type"))
         if not isinstance(type_name, str):
-            if type_name is not None:
-                self.fail(entry.pos_of("type"), f"layer type must be a name, found {type_name!r}")
+            if type_name is not FAULT:
+                self.fail(entry.pos_of("type"), f"layer type must be a name, found {_found(type_name)}",
+                          "write e.g. 'type: linear'")
             return None
         layer_type = registry.lookup(type_name)
         block = self.blocks.get(type_name)
@@ -385,25 +471,39 @@ class _Expander:
             self.fail(entry.pos_of("type"), "'input' is not a layer type", "declare inputs under 'input:'/'inputs:'")
             return None
         base = self.subst(entry.get("name", f"{type_name}_{index + 1}"), scope.vars, entry.pos_of("name"))
-        if not self.valid_name(base, entry.pos_of("name"), type_name):
+        if base is FAULT or not self.valid_name(base, entry.pos_of("name"), type_name):
             return None
         repeat = self.read_repeat(entry, scope, base, type_name)
         if repeat is None:
             return None
-        attrs = {}
+        attrs, faults = {}, set()
         for key, value in entry.items():
             if key in LAYER_KEYS:
                 continue
             if not isinstance(key, str):
-                self.fail(entry.key_pos[key], f"attribute name {key!r} must be a name", layer=scope.prefix + base)
+                self.fail(entry.key_pos[key], f"attribute name {shown(key)} must be a name",
+                          layer=scope.prefix + base)
                 continue
             attrs[key] = self.subst(value, scope.vars, entry.pos_of(key), scope.prefix + base, type_name)
+            if attrs[key] is FAULT:
+                attrs[key] = None
+                faults.add(key)
+        faults = frozenset(faults)
         attr_pos = {key: entry.pos_of(key) for key in attrs}
         attr_pos.update({f"@{key}": entry.key_pos[key] for key in entry.key_pos})
         out = None
         for copy in range(repeat):
+            if len(self.layers) > MAX_LAYERS:
+                if not self.too_many:
+                    self.too_many = True
+                    self.fail(pos, f"the spec expands to more than {MAX_LAYERS:,} layers", "lower the repeat counts")
+                return None
             local = base if repeat == 1 else f"{base}_{copy + 1}"
             full = scope.prefix + local
+            if len(full) > MAX_PATH:
+                self.fail(entry.pos, f"the layer's full name is longer than {MAX_PATH} characters ({full[:40]}...)",
+                          "use shorter layer and block names", layer_type=type_name)
+                return None
             if local in scope.local or full in self.full_names:
                 self.fail(entry.pos_of("name") if "name" in entry else entry.pos,
                           f"duplicate layer name '{full}'", "give each layer a unique 'name'")
@@ -413,6 +513,12 @@ class _Expander:
             if copy == 0 and "from" in entry:
                 refs = entry["from"]
                 refs = self.subst(refs, scope.vars, entry.pos_of("from"), full, type_name)
+                if refs is FAULT:
+                    return None
+                if refs is None:
+                    self.fail(entry.pos_of("from"), "'from' needs a layer name, found null",
+                              "name a layer, or leave 'from' out to read the previous layer", full, type_name)
+                    return None
                 ref_list = list(refs) if isinstance(refs, list) else [refs]
                 from_pos = entry.pos_of("from")
                 ref_pos = [refs.pos_of(i) if isinstance(refs, YSeq) else from_pos for i in range(len(ref_list))]
@@ -420,33 +526,67 @@ class _Expander:
                 ref_list, ref_pos = [None], [entry.pos]
             source_default = previous if copy == 0 else out
             if block is not None:
+                if faults:
+                    return None   # a block instance with a faulty param: reported, and not expanded
                 out = self.expand_block(block, full, attrs, attr_pos, entry, scope, stack,
                                         ref_list, ref_pos, source_default, index)
             else:
-                decl = LayerDecl(full, type_name, dict(attrs), attr_pos, [None] * len(ref_list), entry.pos, scope.scope)
-                self.layers.append(decl)
-                for slot, (ref, rpos) in enumerate(zip(ref_list, ref_pos)):
-                    self.bind(decl.inputs, slot, ref, rpos, source_default, scope, index, full, type_name)
+                parts = self.split_parts(layer_type, attrs, entry.pos) if not faults else 0
+                if parts is None:
+                    return None
+                for part in range(parts) if parts else [None]:
+                    name = full if part is None else f"{full}.{part}"
+                    part_attrs = dict(attrs) if part is None else {**attrs, "index": part}
+                    decl = LayerDecl(name, type_name, part_attrs, attr_pos, [None] * len(ref_list), entry.pos,
+                                     scope.scope, faults)
+                    self.layers.append(decl)
+                    for slot, (ref, rpos) in enumerate(zip(ref_list, ref_pos)):
+                        self.bind(decl.inputs, slot, ref, rpos, source_default, scope, index, name, type_name)
+                    if part is not None:
+                        scope.local[f"{local}.{part}"] = name
+                        self.full_names.add(name)
+                if parts:
+                    self.splits[full] = parts
                 out = full
         if repeat > 1:
             scope.local[base] = out   # the name of a repeated layer means its last copy
         return out
 
+    def split_parts(self, layer_type, attrs, pos) -> int | None:
+        """How many outputs a `split` layer has (its parts become layers name.0, name.1, ...); 0 for other types
+        and for a split whose attrs its schema will refuse (None: refused here, reported)."""
+        if layer_type is None or layer_type.name != "split":
+            return 0
+        sizes, parts = attrs.get("sizes"), attrs.get("parts", attrs.get("chunks"))
+        count = len(sizes) if isinstance(sizes, list) else parts if sizes is None else None
+        if count is None and sizes is None:
+            count = 2
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            return 0
+        if count > MAX_SPLIT:
+            self.fail(pos, f"a split into {count} parts is more than the {MAX_SPLIT} allowed", layer_type="split")
+            return None
+        return count
+
     def read_repeat(self, entry, scope, base, type_name):
         if "repeat" not in entry:
             return 1
         value = self.subst(entry["repeat"], scope.vars, entry.pos_of("repeat"), scope.prefix + base, type_name)
-        if value is None:
+        if value is FAULT:
             return None
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_REPEAT:
-            self.fail(entry.pos_of("repeat"), f"'repeat' must be an integer from 1 to {MAX_REPEAT}, found {value!r}",
+            self.fail(entry.pos_of("repeat"), f"'repeat' must be an integer from 1 to {MAX_REPEAT}, "
+                      f"found {_found(value)}",
                       layer=scope.prefix + base, layer_type=type_name)
             return None
         return value
 
     def valid_name(self, name, pos, type_name) -> bool:
+        if isinstance(name, str) and len(name) > MAX_NAME:
+            self.fail(pos, f"layer name {shown(name)} is longer than {MAX_NAME} characters", layer_type=type_name)
+            return False
         if not isinstance(name, str) or not name.isidentifier():
-            self.fail(pos, f"layer name {name!r} must be an identifier (letters, digits, _)",
+            self.fail(pos, f"layer name {_found(name)} must be an identifier (letters, digits, _)",
                       "e.g. 'conv1' or 'stage2_block1'", layer_type=type_name)
             return False
         if name in RESERVED_NAMES:
@@ -469,7 +609,7 @@ class _Expander:
     def resolve_pending(self, scope: _Scope) -> None:
         for slots, slot, ref, pos, index, layer, layer_type in scope.pending:
             if isinstance(ref, bool) or not isinstance(ref, (int, str)):
-                self.fail(pos, f"'from' must be a layer name, a negative index or a list of them; found {ref!r}",
+                self.fail(pos, f"'from' must be a layer name, a negative index or a list of them; found {_found(ref)}",
                           layer=layer, layer_type=layer_type)
             elif isinstance(ref, int):
                 if ref >= 0 or index + ref < 0:
@@ -486,7 +626,7 @@ class _Expander:
 
     def lookup_name(self, ref, scope: _Scope, pos, layer=None, layer_type=None, what="'from'") -> str | None:
         if not isinstance(ref, str):
-            self.fail(pos, f"expected a layer name, found {ref!r}", layer=layer, layer_type=layer_type)
+            self.fail(pos, f"expected a layer name, found {_found(ref)}", layer=layer, layer_type=layer_type)
             return None
         if ref in scope.local:
             return scope.local[ref]
@@ -516,14 +656,26 @@ class _Expander:
             self.fail(entry.pos_of("type"), f"block '{block.name}' uses itself ({chain})",
                       "blocks cannot be recursive; unroll with 'repeat:'", full, block.name)
             return None
-        if len(ref_list) != 1:
-            self.fail(entry.pos_of("from"), f"block '{block.name}' takes one input, found {len(ref_list)}",
-                      layer=full, layer_type=block.name)
+        if len(stack) >= MAX_DEPTH:
+            self.fail(entry.pos_of("type"), f"blocks nested deeper than {MAX_DEPTH} levels "
+                      f"({' -> '.join([*stack[:3], '...', block.name])})",
+                      "flatten the structure: fewer blocks inside blocks", layer_type=block.name)
+            return None
+        wanted = max(1, len(block.inputs))
+        if len(ref_list) != wanted:
+            if wanted == 1:
+                message, hint = f"block '{block.name}' takes one input, found {len(ref_list)}", None
+            else:
+                message = f"block '{block.name}' takes {wanted} inputs ({', '.join(block.inputs)}), found {len(ref_list)}"
+                hint = f"give them in order: 'from: [{', '.join('...' for _ in block.inputs)}]'"
+            self.fail(entry.pos_of("from") if "from" in entry else entry.pos, message, hint, full, block.name)
             return None
         params = {}
         global_vars = self.global_vars
         for key, value in block.params.items():
             params[key] = self.subst(value, global_vars, block.params.pos_of(key))
+            if params[key] is FAULT:
+                return None
         for key, value in attrs.items():
             if key not in block.params:
                 self.fail(attr_pos.get(f"@{key}", entry.pos), f"block '{block.name}' has no param '{key}'",
@@ -532,16 +684,39 @@ class _Expander:
                           full, block.name)
                 continue
             params[key] = value
+        unset = [key for key, value in params.items() if value is None]
+        if unset:
+            self.fail(entry.pos, f"block '{block.name}' needs a value for param '{unset[0]}' (its default is null)",
+                      f"write e.g. '{{type: {block.name}, {unset[0]}: ...}}'", full, block.name)
+            return None
         input_alias = f"{full}/input"
         self.bind_alias(input_alias, ref_list[0], ref_pos[0], source_default, scope, index, full, block.name)
         inner = _Scope(full + "/", input_alias, (*scope.scope, BlockScope(full, block.name, entry.pos)),
-                       {**global_vars, **params})
+                       self.block_vars(block.name, params))
+        for slot, name in enumerate(block.inputs):      # `inputs: [a, b]`: a is the first input, b the second
+            alias = input_alias if slot == 0 else f"{full}/{name}"
+            if slot:
+                self.bind_alias(alias, ref_list[slot], ref_pos[slot], None, scope, index, full, block.name)
+            inner.local[name] = alias
         out = self.expand(block.layers, inner, (*stack, block.name))
         if block.output is not None:
             out = self.lookup_name(block.output, inner, block.pos, full, block.name)
         if out is not None:
             self.aliases[full] = (out, entry.pos)
         return full if out is not None else None
+
+    def block_vars(self, block: str, params: dict) -> dict:
+        """The vars inside a block instance; instances with equal params share one dict (and its memo)."""
+        try:
+            key = (block, tuple((name, type(value), value) for name, value in params.items()))
+            known = self.scope_vars.get(key)
+        except TypeError:   # an unhashable param value: no sharing
+            key, known = None, None
+        if known is None:
+            known = {**self.global_vars, **params}
+            if key is not None:
+                self.scope_vars[key] = known
+        return known
 
     def bind_alias(self, alias, ref, pos, default, scope, index, layer, layer_type) -> None:
         holder = [None]
@@ -565,7 +740,18 @@ class _Expander:
 
         for decl in self.layers:
             decl.inputs = [resolve(n, decl.pos, decl.name) if n is not None else None for n in decl.inputs]
+            for slot, name in enumerate(decl.inputs):
+                if name in self.splits:
+                    parts = self.splits[name]
+                    self.fail(decl.pos, f"'{name}' is a split with {parts} outputs: read one of them",
+                              f"write 'from: {name}.0' (parts {name}.0 to {name}.{parts - 1})", decl.name, decl.type)
+                    decl.inputs[slot] = None
         return resolve
+
+
+def _found(value) -> str:
+    """A found value in a message: null for None, else a short repr."""
+    return "null" if value is None else shown(value)
 
 
 def _ymap(data: dict, pos: Pos) -> YMap:
@@ -576,7 +762,8 @@ def _ymap(data: dict, pos: Pos) -> YMap:
 
 def expand(raw, path: str, overrides: dict | None = None, text: str = "") -> Spec:
     """Expand a parsed YAML document; faults are collected in `spec.diagnostics`."""
-    spec = _Expander(raw, path, overrides).run()
+    with paused():
+        spec = _Expander(raw, path, overrides).run()
     spec.source_text = text
     return spec
 

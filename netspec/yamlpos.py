@@ -16,6 +16,8 @@ MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_ALIASES = 256
 MAX_NODES = 200_000
+MAX_INT_BITS = 1024            # as far as a float reaches (about 1.8e308)
+MAX_INT_CHARS = 330            # longer integer literals are refused before conversion
 
 _CORE_TAGS = {
     "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
@@ -65,8 +67,20 @@ def _fail(filename, mark, message, hint=None):
     raise SpecError([Diagnostic(pos, message, hint=hint)])
 
 
+def _line_col(text: str, offset: int) -> tuple:
+    """1-based line and column of a character offset."""
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+_DEPTH_HINT = "flatten the structure; blocks can nest without deep YAML"
+
+
 _MERGE = "tag:yaml.org,2002:merge"
 _STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_NULL = "tag:yaml.org,2002:null"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
 
 
 class _Frame:
@@ -104,8 +118,7 @@ class _Builder:
             elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
                 self.check_tag(event.tag, event.start_mark)
                 if len(stack) >= MAX_DEPTH:
-                    self.fail(event.start_mark, f"YAML nesting deeper than {MAX_DEPTH} levels",
-                              "flatten the structure; blocks can nest without deep YAML")
+                    self.fail(event.start_mark, f"YAML nesting deeper than {MAX_DEPTH} levels", _DEPTH_HINT)
                 pos = _pos(self.filename, event.start_mark)
                 if kind is yaml.MappingStartEvent:
                     container = YMap()
@@ -140,17 +153,33 @@ class _Builder:
             self.fail(mark, f"YAML tag '{shown}' is not allowed; specs are data, not code", "remove the tag")
 
     def scalar(self, event):
-        tag = event.tag
-        if tag is None or tag == "!":
+        tag, explicit = event.tag, event.tag not in (None, "!")
+        if not explicit:
             tag = self.resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
-        if tag == _STR:
+        if tag == _STR or (tag == _TIMESTAMP and not explicit):   # an unquoted date stays text
             return event.value
         if tag == _MERGE:
             self.fail(event.start_mark, "YAML merge keys '<<' are not supported",
                       "use blocks with params to share settings")
         self.check_tag(tag, event.start_mark)
+        shown = f"!!{tag.rsplit(':', 1)[-1]}"
+        if tag == _INT and len(event.value) > MAX_INT_CHARS:
+            self._out_of_range(event, f"{len(event.value)} characters long")
+        if explicit and tag == _NULL and self.resolver.resolve(yaml.ScalarNode, event.value, (True, False)) != _NULL:
+            self.fail(event.start_mark, f"{event.value!r} is not a valid {shown}", "write null, ~ or nothing")
         node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
-        return self.constructor.yaml_constructors[tag](self.constructor, node)
+        try:
+            value = self.constructor.yaml_constructors[tag](self.constructor, node)
+        except (ValueError, IndexError, KeyError, AttributeError, OverflowError):
+            self.fail(event.start_mark, f"{event.value!r} is not a valid {shown}",
+                      "remove the tag, or write a value of that type")
+        if type(value) is int and value.bit_length() > MAX_INT_BITS:
+            self._out_of_range(event, f"{value.bit_length()} bits")
+        return value
+
+    def _out_of_range(self, event, size: str):
+        self.fail(event.start_mark, f"integer {event.value[:12]}... is out of range ({size}); numbers in a spec "
+                  "lie within about 1.8e308", "write a smaller number")
 
     def add(self, stack, value, size, mark, anchor, counted=False) -> None:
         """Put a finished value into the open collection; `counted`: its nodes were counted on arrival."""
@@ -191,7 +220,15 @@ def load_yaml_text(text: str, filename: str = "<string>"):
     builder = _Builder(filename)
     try:
         root = builder.build(yaml.parse(text, Loader=_LOADER))
+    except yaml.reader.ReaderError as exc:
+        line, col = _line_col(text, exc.position)
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise SpecError([Diagnostic(Pos(filename, line, col), f"control character U+{ord(char):04X} is not allowed "
+                                    "in a spec", hint="delete it (in a double-quoted string, write it as an escape "
+                                    "such as \\t)")]) from None
     except yaml.MarkedYAMLError as exc:
+        if "nesting depth" in str(exc.problem):   # libyaml >= 0.2.6 stops deep flow nesting before we count it
+            _fail(filename, exc.problem_mark, f"YAML nesting deeper than {MAX_DEPTH} levels", _DEPTH_HINT)
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
         _fail(filename, mark, f"YAML syntax error: {problem}", _syntax_hint(exc, text))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from layer_cases import batch_inputs, cases, float_state, load_case
 
 pytest.importorskip("torch", reason="torch is not installed (pip install torch==2.13.0)")

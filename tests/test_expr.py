@@ -93,3 +93,52 @@ def test_unclosed_placeholder():
 def test_set_literals(text, value):
     assert parse_literal(text) == value
     assert type(parse_literal(text)) is type(value)
+
+
+@pytest.mark.parametrize("text,variables,message", [
+    ("int(1e999)", {}, "number 1e999 in '${int(1e999)}' is out of range"),
+    ("1e300 ** 2", {}, "result out of range"),
+    ("big / 3", {"big": 10 ** 400}, "needs a finite number within about 1.8e308, found an integer of 1329 bits"),
+    ("big / 3", {"big": 10 ** 300}, "result out of range"),
+    ("round(x)", {"x": float("inf")}, "'round' needs a finite number"),
+    ("int(x)", {"x": float("nan")}, "'int' needs a finite number"),
+    ("round(5, -100000000)", {}, "round(x, digits) takes an integer number of digits from -32 to 32"),
+    ("round(5, 0.5)", {}, "round(x, digits) takes an integer number of digits"),
+    ("1e308 // 1e-308", {}, "result is not finite"),
+    ("(-8) ** 0.5", {}, "result out of range"),
+    ("1" * 401, {}, "is out of range (beyond about 1.8e308)"),
+])
+def test_every_function_and_operator_is_bounded(text, variables, message):
+    import time
+    start = time.perf_counter()
+    with pytest.raises(ExprError) as info:
+        evaluate(text, variables)
+    assert message in str(info.value)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_interpolated_strings_are_bounded():
+    assert substitute("${a}${a}", {"a": "x" * 4000}) == "x" * 8000
+    with pytest.raises(ExprError, match="an interpolated string grows past 10,000 characters"):
+        substitute("${a}${a}${a}", {"a": "x" * 4000})
+    with pytest.raises(ExprError, match="grows past 10,000 characters"):
+        evaluate("a + a + a", {"a": "x" * 4000})
+    with pytest.raises(ExprError, match="too long to interpolate"):
+        substitute("n${a}", {"a": 10 ** 100})
+
+
+def test_attributes_refuse_huge_and_non_finite_numbers():
+    from compiler.registry import MAX_INT, Attr, AttrError
+    probability, slope = Attr("p", "prob", 0.5), Attr("slope", "float", 0.01, min=0.0)
+    for attr, value, message in [
+            (probability, 10 ** 400, "'p' must be a finite number, found an integer of 1329 bits"),
+            (slope, 10 ** 400, "'slope' must be a finite number"), (slope, float("inf"), "found inf"),
+            (slope, float("nan"), "found nan"), (Attr("k", "float", 2.0), -float("inf"), "found -inf"),
+            (Attr("stride", "int", 1, min=1), 99999999999999999999,
+             f"'stride' must be an integer of at most {MAX_INT:,}, found 99999999999999999999"),
+            (Attr("units", "int", None, min=1), 2.0 ** 40, "must be an integer of at most"),
+            (Attr("units", "int", 8, min=1), None, "'units' needs a value, found null")]:
+        with pytest.raises(AttrError, match=message.replace("(", r"\(")):
+            attr.coerce(value)
+    assert Attr("eps", "float", None).coerce(None) is None   # null for an optional attribute means its default
+    assert Attr("stride", "int", 1).coerce(MAX_INT) == MAX_INT

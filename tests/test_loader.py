@@ -143,3 +143,69 @@ def test_load_text_reports_every_fault():
     messages = [str(d) for d in info.value.diagnostics]
     assert len(messages) == 2
     assert messages[0].startswith("t.yaml:4:12: unknown layer type 'lineer'")
+
+
+def test_tagged_scalars_that_do_not_fit_their_tag():
+    assert _fault("a: !!int abc\n") == "f.yaml:1:4: 'abc' is not a valid !!int; remove the tag, or write a value of that type"
+    assert "'' is not a valid !!int" in _fault("a: !!int ''\n")
+    assert "'1' is not a valid !!bool" in _fault("a: !!bool 1\n")
+    assert "'x' is not a valid !!null" in _fault("a: !!null x\n")
+    assert load_yaml_text("a: !!float 1\nb: !!str 5\nc: !!int 0x1f\nd: 2024-01-31\n") == \
+        {"a": 1.0, "b": "5", "c": 31, "d": "2024-01-31"}   # an unquoted date stays text
+
+
+def test_integers_beyond_a_float_are_refused_before_conversion():
+    assert "out of range (5000 characters long)" in _fault("a: " + "9" * 5000 + "\n")
+    assert "out of range (1028 bits)" in _fault("a: 0x" + "f" * 257 + "\n")
+    assert load_yaml_text("a: " + "9" * 300 + "\n")["a"] == int("9" * 300)
+
+
+def test_a_control_character_is_located_by_line_and_column():
+    message = _fault("name: x\nlayers:\n  - {type: a\x07b}\n")
+    assert message.startswith("f.yaml:3:13: control character U+0007 is not allowed in a spec")
+    assert "\n" not in message
+
+
+def test_libyaml_own_nesting_limit_reads_as_ours():
+    # PyYAML 6.0.4's libyaml stops flow nesting at 1000 levels while scanning ahead, before our count of 64
+    assert f"YAML nesting deeper than {MAX_DEPTH} levels" in _fault("a: " + "[" * 20_000 + "]" * 20_000 + "\n")
+
+
+@pytest.mark.parametrize("name,ok", [("lenet5", True), ("resnet-18.v2", True), ("_x", True), ("../../x", False),
+                                     ("/abs/x", False), ("a/b", False), ("a..b", False), ("a b", False),
+                                     ("-x", False), (".hidden", False), ("x" * 129, False), ("ok\\x", False)])
+def test_spec_name_is_a_file_safe_word(name, ok):
+    text = f"name: {name!r}\ninput: {{shape: [4]}}\nlayers: [{{type: linear, units: 2}}]\n".replace("'", '"')
+    if ok:
+        assert load_text(text, "f.yaml").name == name
+    else:
+        with pytest.raises(SpecError, match="the spec's name .* must be a word of letters, digits"):
+            load_text(text, "f.yaml")
+
+
+def test_a_fault_repeated_by_repeat_and_blocks_prints_once(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("name: r\ninput: {shape: [4]}\nblocks:\n  b:\n    layers: [{type: linear, units: -1, repeat: 100}]\n"
+                    "layers:\n  - {type: b, repeat: 100}\n")
+    with pytest.raises(SpecError) as info:
+        load_graph(str(path))
+    assert [str(d) for d in info.value.diagnostics] == [
+        f"{path}:5:36: layer 'b_1_1/linear_1_1' (linear): 'units' must be at least 1, found -1 (in 10,000 copies)"]
+
+
+def test_block_nesting_is_bounded_like_yaml_nesting():
+    blocks = "".join(f"  b{i}:\n    layers: [{{type: b{i + 1}}}]\n" for i in range(400))
+    text = f"name: d\ninput: {{shape: [4]}}\nblocks:\n{blocks}  b400:\n    layers: [{{type: relu}}]\nlayers: [b0]\n"
+    with pytest.raises(SpecError, match=f"blocks nested deeper than {MAX_DEPTH} levels"):
+        load_text(text, "f.yaml")
+
+
+def test_expansion_stops_at_the_layer_bound_without_walking_every_copy():
+    import time
+    text = ("name: h\ninput: {shape: [4]}\nblocks:\n  b:\n    layers: [{type: relu}]\n  c:\n"
+            "    layers: [{type: b, repeat: 10000}]\nlayers: [{type: c, repeat: 10000}]\n")
+    start = time.process_time()
+    with pytest.raises(SpecError, match="expands to more than 200,000 layers"):
+        load_text(text, "f.yaml")
+    assert time.process_time() - start < 60   # not 10,000 x 10,000 block instances
+

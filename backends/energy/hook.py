@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 
+from compiler import stacks
 from netspec.config import read_pretrain, read_train
 from netspec.errors import UserError
 
@@ -19,25 +20,21 @@ from .resume import PretrainProgress
 from .stack import DBM, LayerPlan, dbn_sample, train_dbn
 
 PRETRAINED = "pretrained.npz"
-PASS_THROUGH = ("flatten", "reshape", "identity", "dropout")
 OVERRIDES = ("k", "persistent", "chains", "lr", "momentum", "weight_decay", "sparsity", "sparsity_cost",
              "init_scale", "epochs", "batch_size", "propagate")
 
 
+def _stack(check, *args):
+    """compiler.stacks' `check(*args)`, its StackError as a located UserError."""
+    try:
+        return check(*args)
+    except stacks.StackError as exc:
+        raise UserError(f"{exc.node.pos}: layer '{exc.node.name}' (rbm): {exc}", exc.hint) from None
+
+
 def rbm_chain(graph) -> list:
-    """The graph's rbm nodes bottom-up; each feeds the next (shape-only layers may sit between)."""
-    rbms = [n for n in graph.layers() if n.op == "rbm"]
-    for index, node in enumerate(rbms):
-        source = graph[node.inputs[0]]
-        while source.op in PASS_THROUGH:
-            source = graph[source.inputs[0]]
-        expected = "input" if index == 0 else rbms[index - 1].name
-        if (source.op if index == 0 else source.name) != expected:
-            where = "the input (through flatten/reshape only)" if index == 0 else f"rbm '{expected}'"
-            raise UserError(f"{node.pos}: layer '{node.name}' (rbm): pretraining needs an rbm stack, but its input "
-                            f"comes from '{source.name}' ({source.op}), not {where}",
-                            "stack rbm layers directly, or remove the 'pretrain:' section")
-    return rbms
+    """The graph's rbm nodes bottom-up (see compiler.stacks); a graph that is no stack raises UserError."""
+    return _stack(stacks.rbm_chain, graph)
 
 
 def layer_config(section, node) -> RBMConfig:
@@ -109,9 +106,7 @@ def pretrain(graph, dataset, state: dict, options, log, backend: str | None = No
     log(f"pretraining {len(plans)} rbm layer(s) of {graph.name} ({section.method}, {total_epochs} epochs in all)")
     state = dict(state)
     if section.method == "dbm":
-        if any(p.hidden_units != "bernoulli" for p in plans):
-            raise UserError(f"spec '{graph.name}': DBM training needs bernoulli hidden units on every rbm layer",
-                            "set hidden_units: bernoulli, or use method: cd for a DBN")
+        _stack(stacks.check_pretrain_stack, graph, "dbm")
         dbm = DBM.pretrain(data, plans, dtype, record, progress, engine)
         if section.joint_epochs:      # a whole-stack stage: the section's settings, not a layer's overrides
             final_momentum = float(np.atleast_1d(section.momentum)[-1])

@@ -26,7 +26,8 @@ def require_one_input(graph) -> None:
     if len(graph.inputs) != 1:
         raise UserError(f"spec '{graph.name}' has {len(graph.inputs)} inputs ({', '.join(graph.inputs)}); "
                         "training, evaluation and prediction here feed one input",
-                        "use netspec verify or compile --target torch")
+                        "netspec verify runs it on random inputs; to train it, netspec compile --target torch "
+                        "writes its build_model() for a data loop of your own")
 
 
 class Model:

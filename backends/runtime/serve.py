@@ -22,11 +22,14 @@ def predictor(graph, checkpoint_path: str, backend: str = "numpy", dtype: str | 
         model = load_model(graph, checkpoint_path, module.make_ops, dtype)
         return lambda x: np.asarray(model.ops.to_numpy(model.forward(x)))
     import torch
-    net = module.build_model(graph)
+    generated = module.load_module(graph)
+    net = generated.build_model()
     net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
     net.eval()
+    vocab = generated.SPEC["inputs"][graph.inputs[0]]["vocab"]
 
     def run(x):
+        generated.check_token_ids(x, vocab)
         with torch.no_grad():
             out = net(torch.from_numpy(np.ascontiguousarray(x)))
         return (out[0] if isinstance(out, (tuple, list)) else out).numpy()

@@ -36,13 +36,14 @@ def generate(graph, format_code: bool = True) -> str:
 
 def load_module(graph, source: str | None = None):
     """Import the generated source of `graph` as a module (written to a cache file so tracebacks show it)."""
+    from netspec.paths import file_stem
     ok, reason = available()
     if not ok:
         from netspec.errors import UserError
         raise UserError(reason)
     source = source if source is not None else generate(graph, format_code=False)
     digest = hashlib.sha256(source.encode()).hexdigest()[:16]
-    name = f"netspec_generated_{graph.name}_{digest}"
+    name = f"netspec_generated_{file_stem(graph.name).replace('.', '_').replace('-', '_')}_{digest}"
     if name in sys.modules:
         return sys.modules[name]
     directory = os.path.join(tempfile.gettempdir(), f"netspec-torch-{os.getuid() if hasattr(os, 'getuid') else 0}")

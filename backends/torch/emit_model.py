@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from netspec.errors import fmt_shape
 
 from .lower import helper_sources, lower
+from .pysource import comment, docstring
 
 RESERVED = {"self", "torch", "nn", "F", "np", "super", *dir(builtins)}
 
@@ -35,8 +36,10 @@ class Scope:
 
 
 def camel(name: str) -> str:
-    text = "".join(part[:1].upper() + part[1:] for part in name.replace("-", "_").split("_") if part)
-    return text if text.isidentifier() else f"Net{text}"
+    """A class name from a spec or block name: ASCII letters and digits only ('my-net v2' -> 'MyNetV2')."""
+    words = "".join(c if c.isascii() and c.isalnum() else " " for c in name).split()
+    text = "".join(word[:1].upper() + word[1:] for word in words)
+    return text if text[:1].isalpha() and not keyword.iskeyword(text) else f"Net{text}"
 
 
 def build_tree(graph) -> Scope:
@@ -100,10 +103,10 @@ class Namer:
     """Valid, unique Python identifiers for the local variables of one forward()."""
 
     def __init__(self):
-        self.used = set(RESERVED)
+        self.used = {*RESERVED, *helper_sources()}
 
     def take(self, wanted: str) -> str:
-        name = "".join(c if c.isalnum() or c == "_" else "_" for c in wanted) or "x"
+        name = "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_" for c in wanted) or "x"
         if name[0].isdigit() or keyword.iskeyword(name):
             name = "_" + name
         candidate, count = name, 1
@@ -115,10 +118,15 @@ class Namer:
 
 
 def attribute(name: str) -> str:
-    """How a parent refers to its submodule `name`."""
-    if name.isidentifier() and not keyword.iskeyword(name) and name not in _module_attributes():
-        return f"self.{name}"
-    return f'self._modules["{name}"]'
+    """How a parent refers to its submodule `name` (`self._modules['...']` unless a plain ASCII identifier:
+    Python NFKC-normalises other identifiers, which would change the state_dict key)."""
+    return "self" + _child(name)
+
+
+def _child(name: str) -> str:
+    if name.isascii() and name.isidentifier() and not keyword.iskeyword(name) and name not in _module_attributes():
+        return f".{name}"
+    return f"._modules[{name!r}]"
 
 
 def _module_attributes() -> set:
@@ -134,14 +142,23 @@ def _module_attributes() -> set:
 class ModelEmitter:
     """Writes the class definitions of a graph (blocks first, then the model class)."""
 
-    def __init__(self, graph, class_name: str | None = None):
+    def __init__(self, graph, class_name: str | None = None, reserved=()):
+        """reserved: names the rest of the generated file defines at top level (classes must not shadow them)."""
         self.graph = graph
         self.root = build_tree(graph)
-        self.root.class_name = class_name or camel(graph.name)
         self.classes: dict = {}            # class body -> (class name, [scopes using it]), in definition order
         self.helpers: set = set()
-        self.taken = {self.root.class_name, *helper_sources()}
+        self.taken = {*RESERVED, *reserved, *helper_sources()}
+        self.root.class_name = class_name or self._unique(camel(graph.name))
         self.live = live_nodes(graph)
+
+    def _unique(self, base: str) -> str:
+        name, count = base, 1
+        while name in self.taken:
+            count += 1
+            name = f"{base}{count}"
+        self.taken.add(name)
+        return name
 
     def emit(self) -> str:
         self._class_of(self.root)
@@ -158,14 +175,7 @@ class ModelEmitter:
         if body in self.classes:
             self.classes[body][1].append(scope)
             return self.classes[body][0]
-        name = scope.class_name
-        if not name:
-            base = camel(scope.block)
-            name, count = base, 1
-            while name in self.taken:
-                count += 1
-                name = f"{base}{count}"
-        self.taken.add(name)
+        name = scope.class_name or self._unique(camel(scope.block))
         self.classes[body] = (name, [scope])
         return name
 
@@ -186,7 +196,7 @@ class ModelEmitter:
                 ref = attribute(local)
                 init.append(f"{ref} = {item.class_name}()")
                 if not any(o in self.live for o in item.outputs):
-                    forward.append(f"# {local}: no output depends on it (its parameters are kept)")
+                    forward.append(f"# {comment(local)}: no output depends on it (its parameters are kept)")
                     continue
                 args = ", ".join(var[s] for s in item.inputs)
                 if len(item.outputs) == 1:
@@ -204,7 +214,7 @@ class ModelEmitter:
                 init.append(f"{ref} = {lowered.module}")
                 init.extend(line.format(m=ref) for line in lowered.init)
             if item.name not in self.live:
-                forward.append(f"# {local}: no output depends on it (its parameters are kept)")
+                forward.append(f"# {comment(local)}: no output depends on it (its parameters are kept)")
                 continue
             var[item.name] = namer.take(local)
             weights = [f"{_module_ref(scope, owner)}.weight" for owner in lowered.weights_of]
@@ -218,7 +228,7 @@ class ModelEmitter:
         return "\n".join(lines)
 
     def _class_source(self, name: str, body: str, scopes: list) -> str:
-        return f'class {name}(nn.Module):\n    """{self._docstring(scopes)}"""\n\n{body}'
+        return f"class {name}(nn.Module):\n    {docstring(self._docstring(scopes))}\n\n{body}"
 
     def _docstring(self, scopes: list) -> str:
         graph, scope = self.graph, scopes[0]
@@ -242,4 +252,4 @@ def _module_ref(scope: Scope, name: str) -> str:
         raise NotImplementedError(f"layer '{name}' lies outside block instance '{scope.path}': the torch backend "
                                   "ties weights only within one module")
     first, *rest = scope.local(name).split("/")
-    return attribute(first) + "".join(f".{part}" if part.isidentifier() else f'._modules["{part}"]' for part in rest)
+    return attribute(first) + "".join(_child(part) for part in rest)

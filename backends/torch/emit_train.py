@@ -3,14 +3,16 @@ sources, and the `train()` / `main()` entry points."""
 from __future__ import annotations
 
 import os
-import pprint
 
 from netspec.config import read_train
+from netspec.paths import default_run_dir
 
 from .inline import Imports, inline_module
+from .pysource import assignment
 
 # inlined in this order; each is the one implementation netspec itself uses
-RUNTIME_MODULES = ("netspec.data", "backends.progress", "backends.checkpoint", "backends.torch.trainer")
+RUNTIME_MODULES = ("netspec.argtypes", "netspec.data", "backends.progress", "backends.checkpoint",
+                   "backends.torch.trainer")
 
 
 def _absolute(path: str | None) -> str | None:
@@ -26,13 +28,20 @@ def output_activation(graph) -> str | None:
     return node.activation if node.activation in ("softmax", "sigmoid") else None
 
 
+def token_range(graph, input_name: str) -> int | None:
+    """The smallest vocabulary among the embeddings that read an input (None: no embedding reads it)."""
+    sizes = [n.attrs["vocab"] for n in graph.layers() if n.op == "embedding" and input_name in n.inputs]
+    return min(sizes) if sizes else None
+
+
 def spec_dict(graph) -> dict:
     from compiler.dims import shape_json
     return {
         "name": graph.name,
+        "run_dir": default_run_dir(graph.name),
         "source_hash": graph.source_hash,
-        "inputs": {name: {"shape": shape_json(graph[name].shape), "dtype": graph[name].dtype}
-                   for name in graph.inputs},
+        "inputs": {name: {"shape": shape_json(graph[name].shape), "dtype": graph[name].dtype,
+                          "vocab": token_range(graph, name)} for name in graph.inputs},
         "outputs": len(graph.outputs),
         "output_shape": shape_json(graph[graph.outputs[0]].shape),
         "output_activation": output_activation(graph),
@@ -47,10 +56,6 @@ def train_dict(graph) -> dict:
     return cfg
 
 
-def literal(name: str, value) -> str:
-    return f"{name} = {pprint.pformat(value, width=100, sort_dicts=False)}"
-
-
 def emit_runtime(imports: Imports) -> str:
     """The inlined runtime sections."""
     return "\n\n\n".join(inline_module(name, imports) for name in RUNTIME_MODULES)
@@ -58,11 +63,11 @@ def emit_runtime(imports: Imports) -> str:
 
 def emit_entry_points(graph, hooks: dict) -> str:
     hooks_arg = ", hooks=HOOKS" if hooks else ""
-    parts = [literal("SPEC", spec_dict(graph)),
+    parts = [assignment("SPEC", spec_dict(graph)),
              "# the spec's validated train: section; `python model.py --help` lists the command-line overrides\n"
-             + literal("TRAIN", train_dict(graph))]
+             + assignment("TRAIN", train_dict(graph))]
     if hooks:
-        parts.append("HOOKS = {" + ", ".join(f'"{k}": {v}' for k, v in hooks.items()) + "}")
+        parts.append("HOOKS = {" + ", ".join(f"{k!r}: {v}" for k, v in hooks.items()) + "}")
     parts.append(f'''def train(**options) -> dict:
     """Train build_model() with TRAIN; options (epochs, out, resume, max_steps, ...) override it. See fit()."""
     return fit(build_model, SPEC, TRAIN{hooks_arg}, **options)''')

@@ -7,13 +7,12 @@ fine-tuning (`hooks={'pretrain': ...}`).
 """
 from __future__ import annotations
 
-import pprint
-
 from backends.energy.hook import layer_config, rbm_chain
 from netspec.config import read_pretrain
 
 from .codegen import EXTRA_SECTIONS, Section
 from .inline import inline_module
+from .pysource import assignment
 
 HOOK = '''def pretrain_rbms(model, dataset, spec, device, out=None, resume=False, write=True):
     """Greedy RBM pretraining (DBN, autoencoder) or DBM training of the model's rbm layers.
@@ -66,9 +65,9 @@ def section(graph, imports) -> Section | None:
         inline_module("backends.energy.resume", imports),
         inline_module("backends.torch.energy_runtime", imports),
         "# the spec's validated pretrain: section, and each rbm layer's settings (its own overrides applied)\n"
-        + f"PRETRAIN = {pprint.pformat(values, width=100, sort_dicts=False)}",
-        f"RBM_LAYERS = {pprint.pformat(layers, width=100, sort_dicts=False)}",
-        f"TIED_DECODERS = {pprint.pformat(tied, width=100)}  # (decoder, rbm whose visible_bias starts its bias)",
+        + assignment("PRETRAIN", values),
+        assignment("RBM_LAYERS", layers),
+        assignment("TIED_DECODERS", tied) + "  # (decoder, rbm whose visible_bias starts its bias)",
         HOOK])
     return Section(code, hooks={"pretrain": "pretrain_rbms"})
 

@@ -12,6 +12,8 @@ import warnings
 
 from netspec.errors import UserError
 
+from .emit_train import token_range
+
 
 def example_inputs(graph, batch: int = 2, bindings: dict | None = None):
     """Random inputs for the graph: (tuple of tensors, {input name: {axis: symbol name}})."""
@@ -34,9 +36,8 @@ def example_inputs(graph, batch: int = 2, bindings: dict | None = None):
 
 
 def _token_range(graph, input_name: str) -> int:
-    """The smallest vocabulary among the embeddings that read an int input."""
-    sizes = [n.attrs["vocab"] for n in graph.layers() if n.op == "embedding" and input_name in n.inputs]
-    return min(sizes) if sizes else 2
+    """The smallest vocabulary among the embeddings that read an int input (2 when none does)."""
+    return token_range(graph, input_name) or 2
 
 
 def export_onnx(graph, path: str, checkpoint: str | None = None, opset: int | None = None) -> None:

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from backends.checkpoint import CheckpointError, check_optimizer_state, load, save
 from backends.progress import MetricsLog, ProgressBar
+from netspec.argtypes import non_negative_int, positive_int, random_seed
 from netspec.data import DataError, load_dataset
 
 OPT_PREFIX = "__opt__/"
@@ -140,6 +141,8 @@ def load_data(spec: dict, cfg: dict):
         raise RunError(f"the input shape {shape} has a symbolic dim; only text data (name: text) fits it")
     loss = None if cfg.get("task") == "reconstruction" else cfg["loss"]    # reconstruction never reads targets
     dataset = load_dataset(cfg["data"], shape, cfg["seed"], info["dtype"], loss)
+    for ids in (dataset.x_train, dataset.x_test):
+        check_token_ids(ids, info.get("vocab"))
     task = cfg.get("task") or dataset.task
     if dataset.labeled is not None:
         dataset.x_train, dataset.y_train = dataset.x_train[dataset.labeled], dataset.y_train[dataset.labeled]
@@ -151,6 +154,16 @@ def load_data(spec: dict, cfg: dict):
         raise RunError(f"the data has {dataset.classes} {what} but the model outputs {width} values per "
                        f"{'step' if task == 'language_model' else 'sample'}; size the last layer to {dataset.classes}")
     return dataset, task
+
+
+def check_token_ids(ids: np.ndarray, vocab: int | None) -> None:
+    """The NumPy backend's message for a token id outside the embeddings' vocabulary (torch would raise IndexError)."""
+    if vocab is None or not ids.size or not np.issubdtype(ids.dtype, np.integer):
+        return
+    low, high = int(ids.min()), int(ids.max())
+    if low < 0 or high >= vocab:
+        raise RunError(f"token id {high if high >= vocab else low} is outside the embedding's vocabulary of {vocab}; "
+                       "raise 'vocab' to the data's")
 
 
 def _tensor(array: np.ndarray, device, float_dtype):
@@ -282,7 +295,7 @@ def fit(build_model, spec: dict, train_cfg: dict, *, epochs=None, out=None, resu
         if value is not None:
             cfg[key] = value
     cfg["data"].update(data or {})
-    out = out or os.path.join("runs", spec["name"])
+    out = out or spec["run_dir"]
     rank, world, device = setup_distributed(device)
     leader = rank == 0
     torch.manual_seed(cfg["seed"])
@@ -451,16 +464,18 @@ def sample_text(build_model, spec: dict, train_cfg: dict, checkpoint: str, prime
 
 def run_cli(build_model, spec: dict, train_cfg: dict, argv=None, hooks=None) -> int:
     """`python model.py [options]`: train (or with --sample, generate text); exit 0, or 1 with one line."""
-    parser = argparse.ArgumentParser(description=f"Train {spec['name']} with the settings of its spec (TRAIN).")
-    parser.add_argument("--epochs", type=int, help=f"override TRAIN epochs ({train_cfg['epochs']})")
-    parser.add_argument("--batch-size", type=int, help=f"samples per step per process ({train_cfg['batch_size']})")
-    parser.add_argument("--seed", type=int, help=f"override TRAIN seed ({train_cfg['seed']})")
+    name = spec["name"].replace("%", "%%")            # argparse %-formats the description
+    parser = argparse.ArgumentParser(description=f"Train {name} with the settings of its spec (TRAIN).")
+    parser.add_argument("--epochs", type=positive_int, help=f"override TRAIN epochs ({train_cfg['epochs']})")
+    parser.add_argument("--batch-size", type=positive_int,
+                        help=f"samples per step per process ({train_cfg['batch_size']})")
+    parser.add_argument("--seed", type=random_seed, help=f"override TRAIN seed ({train_cfg['seed']})")
     parser.add_argument("--dtype", choices=("float32", "float64"))
     parser.add_argument("--data", metavar="PATH", help="override the data path")
-    parser.add_argument("--out", metavar="DIR", default=os.path.join("runs", spec["name"]),
+    parser.add_argument("--run-dir", "--out", dest="out", metavar="DIR", default=spec["run_dir"],
                         help="checkpoints and metrics.jsonl go here (default: %(default)s)")
     parser.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.npz")
-    parser.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
+    parser.add_argument("--max-steps", type=positive_int, help="stop after this many optimizer steps")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
     parser.add_argument("--json", action="store_true", help="print one JSON object with the results last")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -504,6 +519,6 @@ def _add_sampling_arguments(parser) -> None:
     group.add_argument("--sample", action="store_true", help="generate text from DIR/checkpoint.npz")
     group.add_argument("--checkpoint", metavar="FILE", help="checkpoint to sample from (default: DIR/checkpoint.npz)")
     group.add_argument("--prime", default="The ", help="text to start from (default: %(default)r)")
-    group.add_argument("--length", type=int, default=200, help="characters to generate (default: %(default)s)")
-    group.add_argument("--beam", type=int, default=1, help="beam width; 1 is greedy decoding (default)")
+    group.add_argument("--length", type=non_negative_int, default=200, help="characters to generate (default: %(default)s)")
+    group.add_argument("--beam", type=positive_int, default=1, help="beam width; 1 is greedy decoding (default)")
     group.add_argument("--temperature", type=float, default=0.0, help="> 0: sample instead of greedy decoding")

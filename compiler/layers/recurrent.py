@@ -1,10 +1,10 @@
-"""Sequence layers: embedding, rnn, lstm, gru (multi-layer, bidirectional), PyTorch layouts."""
+"""Sequence layers: embedding, position_embedding, rnn, lstm, gru (multi-layer, bidirectional), PyTorch layouts."""
 import math
 
 from netspec.errors import fmt_shape
 
 from ..dims import numel
-from ..registry import REQUIRED, Attr, Init, LayerType, ShapeError, register, uniform
+from ..registry import REQUIRED, Attr, Init, LayerType, ShapeError, normal, register, uniform
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
@@ -32,6 +32,39 @@ register(LayerType(
                                Init("normal", 1.0, zero_row=node.attrs["padding_idx"]))],
     flops=lambda node, ins, out: 0,
     doc="look up a learned vector per token id"))
+
+
+def _positions_infer(node, in_shapes):
+    (shape,) = in_shapes
+    if len(shape) != 2:
+        raise ShapeError(f"expects a sequence T x features, found {fmt_shape(shape)}",
+                         "put it after an 'embedding' (or a linear layer over tokens)")
+    length, steps = node.attrs["length"], shape[0]
+    if length is None and not isinstance(steps, int):
+        raise ShapeError(f"the sequence length {steps} is symbolic, so the table's 'length' must be given",
+                         "add 'length: N' (the longest sequence it will see)")
+    if length is not None and isinstance(steps, int) and steps > length:
+        raise ShapeError(f"the sequence has {steps} steps but the table holds {length} positions",
+                         f"set length: {steps} or more")
+    if not isinstance(shape[1], int):
+        raise ShapeError(f"the feature dim must be fixed, found {shape[1]}")
+    return shape
+
+
+def _positions_params(node, in_shapes):
+    steps, features = in_shapes[0]
+    return [("weight", (node.attrs["length"] or steps, features), normal(0.02))]
+
+
+register(LayerType(
+    "position_embedding", "embedding", infer=_positions_infer, params=_positions_params,
+    aliases=("positional_embedding", "learned_positions", "pos_embedding"),
+    attrs=[Attr("length", "int", None, min=1, aliases=("max_length", "max_len"),
+                doc="positions in the table (default: the input's fixed length)")],
+    flops=lambda node, ins, out: numel(out),
+    label=lambda node: "position_embedding" + (f" {node.attrs['length']}" if node.attrs["length"] else ""),
+    examples=({"inputs": [[4, 3]]}, {"attrs": {"length": 6}, "inputs": [[4, 2]]}),
+    doc="adds a learned vector per position to a T x features sequence (x + W[:T]), as BERT/ViT positions"))
 
 
 def recurrent_param_layout(op: str, features: int, hidden: int, layers: int, bidirectional: bool,

@@ -4,6 +4,12 @@ import sys
 from ..api import analyse
 
 HELP = "validate and shape-check specs (exit 0 valid, 1 wrong spec, 2 bad usage)"
+EPILOG = """examples:
+  netspec check specs/lenet5.yaml
+  netspec check specs/*.yaml -q                       # print faults only
+  netspec check specs/mlp.yaml --set hidden=512       # with a var overridden
+  netspec check --list-types                          # the layer types and their attributes
+"""
 
 
 def add_arguments(parser) -> None:

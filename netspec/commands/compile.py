@@ -1,8 +1,8 @@
 """`netspec compile SPEC --target torch|onnx -o FILE`: lower a spec to PyTorch source or an ONNX graph."""
-import os
 import sys
 
 from ..api import load_graph
+from ..paths import check_output_file
 
 HELP = "write standalone PyTorch source (or ONNX) for a spec"
 EPILOG = """examples:
@@ -17,7 +17,8 @@ TARGETS = ("torch", "onnx")
 def add_arguments(parser) -> None:
     from ..cli import add_spec_argument
     add_spec_argument(parser)
-    parser.add_argument("--target", default="torch", help="torch (default): a .py file; onnx: a .onnx graph")
+    parser.add_argument("--target", default="torch", metavar="{" + ",".join(TARGETS) + "}",
+                        help="torch (default): a standalone .py file; onnx: an .onnx graph")
     parser.add_argument("-o", "--output", metavar="FILE", help="output file (torch: default stdout)")
     parser.add_argument("--checkpoint", metavar="FILE", help="onnx: export with this checkpoint's weights")
 
@@ -27,10 +28,14 @@ def run(args) -> int:
     if args.target not in TARGETS:
         raise UsageError(f"unknown target '{args.target}'; " + (did_you_mean(args.target, TARGETS) or
                                                                  f"choose from {', '.join(TARGETS)}"))
+    if args.target == "onnx" and args.output in (None, "-"):
+        raise UsageError("--target onnx needs -o FILE.onnx")
+    if args.output not in (None, "-"):
+        check_output_file(args.output)
+    if args.checkpoint is not None and args.target != "onnx":
+        raise UsageError("--checkpoint goes with --target onnx (a torch file loads weights itself)")
     graph = load_graph(args.spec, args.overrides)
     if args.target == "onnx":
-        if not args.output:
-            raise UsageError("--target onnx needs -o FILE.onnx")
         from backends.torch import available, export_onnx
         ok, reason = available()
         if not ok:
@@ -44,8 +49,6 @@ def run(args) -> int:
     if not args.output or args.output == "-":
         sys.stdout.write(source)
         return 0
-    if os.path.isdir(args.output):
-        raise UserError(f"{args.output}: is a directory", "give a file name such as model.py")
     atomic_write(args.output, lambda handle: handle.write(source.encode()))
     print(f"wrote {args.output}", file=sys.stderr)
     return 0

@@ -5,7 +5,9 @@ import os
 import sys
 
 from ..api import load_graph
+from ..argtypes import non_negative_int
 from ..errors import UsageError, UserError
+from ..paths import check_output_file, default_output
 
 HELP = "draw the architecture as .svg, .png, .pdf or .dot (Graphviz; built-in SVG layout without it)"
 DESCRIPTION = """Draw a spec's architecture: every layer with its key attributes and parameter count,
@@ -31,9 +33,9 @@ def add_arguments(parser) -> None:
                         type=str.upper, help="flow direction: TB top to bottom (default) or LR left to right")
     parser.add_argument("--collapse", action="store_true",
                         help="fold each block instance to one node and runs of identical instances to 'x N'")
-    parser.add_argument("--depth", type=int, metavar="N",
+    parser.add_argument("--depth", type=non_negative_int, metavar="N",
                         help="expand blocks nested up to N deep (0: fold every block; default: all)")
-    parser.add_argument("--unroll", type=int, default=0, metavar="N",
+    parser.add_argument("--unroll", type=non_negative_int, default=0, metavar="N",
                         help="draw recurrent layers as N time steps instead of a state loop")
     parser.add_argument("--dpi", type=int, default=96, metavar="N", help="PNG resolution (default 96)")
     parser.add_argument("--no-legend", action="store_true", help="leave the colour legend out")
@@ -56,15 +58,13 @@ def run(args) -> int:
     from backends.checkpoint import atomic_write
     from compiler import diagram
 
-    for name in ("depth", "unroll"):
-        value = getattr(args, name)
-        if value is not None and value < 0:
-            raise UsageError(f"--{name} must be 0 or more, found {value}")
     if args.dpi <= 0 or args.dpi > 1200:
         raise UsageError(f"--dpi must be between 1 and 1200, found {args.dpi}")
     fmt = output_format(args.output, args.format)
+    if args.output not in (None, "-"):
+        check_output_file(args.output)
     graph = load_graph(args.spec, args.overrides)
-    path = args.output or f"{graph.name}.{fmt}"
+    path = args.output or default_output(graph.name, fmt)
     options = diagram.DrawOptions(rankdir=args.rankdir, depth=args.depth, collapse=args.collapse,
                                   unroll=args.unroll, legend=not args.no_legend)
     view = diagram.build_view(graph, options)
@@ -89,7 +89,6 @@ def run(args) -> int:
         os.umask(umask)
         os.chmod(path, 0o666 & ~umask)           # a drawing is an ordinary file, not a private temp file
     except OSError as exc:
-        raise UserError(f"cannot write '{path}': {exc.strerror or exc}",
-                        "check that the folder exists and is writable") from None
+        raise UserError(f"cannot write '{path}': {exc.strerror or exc}", "check that the folder is writable") from None
     print(f"wrote {path} ({fmt}, {len(view.nodes)} nodes)", file=sys.stderr)
     return 0

@@ -11,12 +11,12 @@ EPILOG = """examples:
 
 
 def add_arguments(parser) -> None:
-    from ..cli import add_spec_argument
+    from ..cli import add_backend_argument, add_batch_size_argument, add_spec_argument
     add_spec_argument(parser)
     parser.add_argument("--checkpoint", required=True, metavar="FILE", help="checkpoint.npz from netspec train")
-    parser.add_argument("--backend", default="numpy", help="numpy (default), numba-cuda or torch")
+    add_backend_argument(parser)
     parser.add_argument("--data", metavar="PATH", help="override train.data.path")
-    parser.add_argument("--batch-size", type=int, default=256, help="samples per forward pass (256)")
+    add_batch_size_argument(parser, 256, "samples per forward pass (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--allow-nan", action="store_true", help="accept NaN/inf values in an .npz dataset")
 
@@ -24,9 +24,11 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from backends.base import TrainOptions
     from backends.numpy import set_threads
+    from backends.runtime.model import require_one_input
     from backends.runtime.serve import metrics, predict_all, predictor
     from backends.runtime.trainer import load_data, run_settings, targets_of
     graph = load_graph(args.spec, args.overrides)
+    require_one_input(graph)
     set_threads()
     run_model = predictor(graph, args.checkpoint, args.backend)
     overrides = {**({"path": args.data} if args.data else {}), **({"allow_nan": True} if args.allow_nan else {})}

@@ -4,7 +4,8 @@ import json
 import numpy as np
 
 from ..api import load_graph
-from ..errors import UserError
+from ..errors import UsageError, UserError
+from ..paths import check_output_file
 
 HELP = "run a trained checkpoint on inputs from a .npy/.npz file"
 EPILOG = """examples:
@@ -16,12 +17,13 @@ an .npz input is read from its array 'x' (or its only array); outputs are writte
 
 
 def add_arguments(parser) -> None:
-    from ..cli import add_spec_argument
+    from ..cli import add_backend_argument, add_batch_size_argument, add_spec_argument
     add_spec_argument(parser)
     parser.add_argument("--checkpoint", required=True, metavar="FILE", help="checkpoint.npz from netspec train")
     parser.add_argument("--input", required=True, metavar="FILE", help="inputs as .npy, or .npz with array 'x'")
     parser.add_argument("--output", metavar="FILE", help="write outputs to FILE (.npy or .npz)")
-    parser.add_argument("--backend", default="numpy", help="numpy (default), numba-cuda or torch")
+    add_backend_argument(parser)
+    add_batch_size_argument(parser, 256, "samples per forward pass (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--allow-nan", action="store_true", help="accept NaN/inf values in the inputs")
 
@@ -43,12 +45,18 @@ def read_input(path: str, allow_nan: bool = False) -> np.ndarray:
 def run(args) -> int:
     from backends.checkpoint import atomic_write
     from backends.numpy import set_threads
-    from backends.runtime.model import loss_kind
+    from backends.runtime.model import loss_kind, require_one_input
     from backends.runtime.serve import fit_input, predict_all, predictor
+    if args.output and not args.output.endswith((".npy", ".npz")):
+        raise UsageError(f"--output {args.output}: outputs are written as .npy or .npz; use a name ending in "
+                         ".npy or .npz")
+    if args.output:
+        check_output_file(args.output, "--output")
     graph = load_graph(args.spec, args.overrides)
+    require_one_input(graph)
     set_threads()
     x = fit_input(graph, read_input(args.input, args.allow_nan), args.input)
-    outputs = predict_all(predictor(graph, args.checkpoint, args.backend), x)
+    outputs = predict_all(predictor(graph, args.checkpoint, args.backend), x, args.batch_size)
     classes = outputs.argmax(axis=-1) if loss_kind(graph) == "cross_entropy" else None
     if args.output:
         if args.output.endswith(".npz"):

@@ -4,7 +4,9 @@ import os
 import sys
 
 from ..api import load_graph
-from ..errors import UserError
+from ..argtypes import non_negative_int, positive_int, random_seed
+from ..errors import UsageError, UserError
+from ..paths import check_output_file, default_run_dir
 
 HELP = "draw Gibbs samples from a trained RBM/DBN/DBM and save them as an image grid (PNG)"
 EPILOG = """examples:
@@ -23,10 +25,14 @@ def add_arguments(parser) -> None:
     parser.add_argument("--checkpoint", metavar="FILE", help="trained weights (default: runs/<spec name>/pretrained.npz, the generative "
                         "model before fine-tuning, else checkpoint.npz)")
     parser.add_argument("-o", "--out", metavar="FILE", default="samples.png", help="output image (.png)")
-    parser.add_argument("--count", type=int, default=64, help="number of samples (default 64)")
-    parser.add_argument("--steps", type=int, default=1000, help="Gibbs steps per chain (default 1000)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--scale", type=int, default=None, help="pixels per unit (default: tiles of ~32 px)")
+    parser.add_argument("--count", type=positive_int, default=64, metavar="N", help="number of samples (default 64)")
+    parser.add_argument("--steps", type=non_negative_int, default=1000, metavar="N",
+                        help="Gibbs steps per chain (default 1000)")
+    parser.add_argument("--seed", type=random_seed, default=0, metavar="N",
+                        help="seed of the chains' random start and Gibbs noise (default 0); the same seed gives "
+                        "the same samples")
+    parser.add_argument("--scale", type=positive_int, default=None, metavar="N",
+                        help="pixels per unit (default: tiles of ~32 px)")
 
 
 def image_shape(shape) -> tuple:
@@ -64,17 +70,16 @@ def run(args) -> int:
     from backends.energy import gibbs_samples, rbm_chain
     from backends.plot import png_bytes
 
-    graph = load_graph(args.spec, args.overrides)
     if not args.out.lower().endswith(".png"):
-        raise UserError(f"{args.out}: sample grids are written as PNG", "use an output name ending in .png")
-    if args.count < 1 or args.steps < 0:
-        raise UserError("--count must be at least 1 and --steps at least 0")
+        raise UsageError(f"-o {args.out}: sample grids are written as PNG; use an output name ending in .png")
+    check_output_file(args.out)
+    graph = load_graph(args.spec, args.overrides)
     if not rbm_chain(graph):
         raise UserError(f"{args.spec}: spec '{graph.name}' has no rbm layers to sample from",
                         "sample from an RBM, DBN or DBM spec (see specs/dbn_digits.yaml)")
     path = args.checkpoint
     if path is None:
-        run_dir = os.path.join("runs", graph.name)
+        run_dir = default_run_dir(graph.name)
         pretrained = os.path.join(run_dir, "pretrained.npz")
         path = pretrained if os.path.exists(pretrained) else os.path.join(run_dir, "checkpoint.npz")
         if not os.path.exists(path):

@@ -2,6 +2,11 @@
 from ..api import load_graph
 
 HELP = "per-layer output shape, params, FLOPs and totals (--json for one JSON object)"
+EPILOG = """examples:
+  netspec summary specs/lenet5.yaml
+  netspec summary specs/resnet18.yaml --json          # name, total_params, output_shape, layers
+  netspec summary specs/char_lstm.yaml --set hidden=256
+"""
 
 
 def add_arguments(parser) -> None:

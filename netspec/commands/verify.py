@@ -6,34 +6,41 @@ from ..api import load_graph
 HELP = "run one batch through every available backend and report the largest output/gradient differences"
 EPILOG = """examples:
   netspec verify specs/digits_cnn.yaml
-  netspec verify specs/char_lstm.yaml --json --batch 4
+  netspec verify specs/char_lstm.yaml --json --batch-size 4
 differences are relative to the NumPy reference's largest magnitude (at least 1); exit 1 above --tolerance
 """
 
 
 def add_arguments(parser) -> None:
-    from ..cli import add_spec_argument
+    from ..argtypes import non_negative_float, random_seed
+    from ..cli import add_backend_argument, add_batch_size_argument, add_spec_argument
     add_spec_argument(parser)
-    parser.add_argument("--batch", type=int, default=2, help="batch size (default 2)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the batch")
-    parser.add_argument("--backend", action="append", help="compare only these backends (repeatable)")
+    add_batch_size_argument(parser, 2, "samples in the batch (default: %(default)s)", "--batch")
+    parser.add_argument("--seed", type=random_seed, default=0, metavar="N",
+                        help="seed of the weights and the batch (default: %(default)s)")
+    add_backend_argument(parser, action="append", default=None,
+                         help="compare only this backend with the NumPy reference (repeatable; default: all)")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="precision (float32)")
-    parser.add_argument("--tolerance", type=float, default=1e-4, help="largest accepted difference (1e-4)")
+    parser.add_argument("--tolerance", type=non_negative_float, default=1e-4, metavar="X",
+                        help="largest accepted difference (default: %(default)g)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def run(args) -> int:
+    from backends import get_backend
     from backends.numpy import set_threads
     from backends.runtime.verify import verify
+    for name in args.backend or ():
+        get_backend(name)                  # an unknown name is a usage error with a did-you-mean
     graph = load_graph(args.spec, args.overrides)
     set_threads()
-    report = verify(graph, batch=args.batch, seed=args.seed, only=args.backend, dtype=args.dtype)
+    report = verify(graph, batch=args.batch_size, seed=args.seed, only=args.backend, dtype=args.dtype)
     report["tolerance"] = args.tolerance
     report["ok"] = report["max_difference"] <= args.tolerance
     if args.json:
         print(json.dumps(report))
     else:
-        print(f"{graph.name}: batch {args.batch}, {args.dtype}, {graph.total_params:,} params, reference numpy "
+        print(f"{graph.name}: batch {args.batch_size}, {args.dtype}, {graph.total_params:,} params, reference numpy "
               f"(loss {report['loss']:.6f})")
         for name, row in report["backends"].items():
             if "skipped" in row:

@@ -32,3 +32,24 @@ class Embedding:
 @NUMPY.layer("rnn", "lstm", "gru")
 class Recurrent(StackedRecurrent):
     """Stacked, bidirectional rnn/lstm/gru in PyTorch's layouts (the stacking is shared by every backend)."""
+
+
+@NUMPY.layer("position_embedding")
+class PositionEmbedding:
+    """x + W[:T]: a learned vector per position, broadcast over the batch."""
+
+    def forward(ops, ctx, inputs, params, attrs, train):
+        x, weight = inputs[0], params["weight"]
+        steps = x.shape[1]
+        if steps > weight.shape[0]:
+            from netspec.errors import UserError
+            raise UserError(f"a sequence of {steps} steps is longer than the position table ({weight.shape[0]})",
+                            "raise the position_embedding's 'length'")
+        if train:
+            ctx.update(steps=steps, shape=weight.shape)
+        return x + weight[:steps]
+
+    def backward(ops, ctx, grad):
+        dweight = np.zeros(ctx["shape"], dtype=grad.dtype)
+        dweight[:ctx["steps"]] = grad.sum(axis=0)
+        return [grad], {"weight": dweight}

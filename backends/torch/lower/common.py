@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .. import pysource
+
 
 def spatial(values) -> str:
     """(5, 5) -> '5'; (3, 1) -> '(3, 1)'."""
@@ -11,10 +13,10 @@ def spatial(values) -> str:
 
 
 def number(value) -> str:
-    """A float without noise: 2.0 -> '2', 0.0001 -> '0.0001'."""
+    """A float without noise: 2.0 -> '2', 0.0001 -> '0.0001', inf -> "float('inf')"."""
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
-    return repr(value)
+    return pysource.value(value)
 
 
 def unless(value, pytorch_default, fmt: Callable = number) -> str | None:

@@ -1,8 +1,8 @@
 """Sequences: embedding and the stacked recurrent layers rnn, lstm, gru (batch-first, as the IR)."""
 from __future__ import annotations
 
-from . import TORCH, Lowering
-from .common import call, module_call, number, simple
+from . import HELPERS, TORCH, Lowering
+from .common import call, module_call, number, param, simple
 
 
 @TORCH.layer("embedding")
@@ -32,3 +32,23 @@ def recurrent(node):
                 "# forward direction's last step, backward direction's first step (each saw the whole sequence)",
                 f"{target} = torch.cat([{steps}[:, -1, :{hidden}], {steps}[:, 0, {hidden}:]], dim=-1)"]
     return Lowering(forward, module)
+
+
+HELPERS["PositionEmbedding"] = '''
+class PositionEmbedding(nn.Module):
+    """Adds a learned vector per position to a (batch, T, features) sequence: x + weight[:T]."""
+
+    def __init__(self, length: int, features: int, init_std: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(length, features) * init_std)
+
+    def forward(self, x):
+        return x + self.weight[: x.shape[1]]
+'''
+
+
+@TORCH.layer("position_embedding")
+def position_embedding(node):
+    weight = param(node, "weight")
+    module = call("PositionEmbedding", *weight.shape, init_std=number(weight.init.scale))
+    return Lowering(simple(module_call), module, helpers=("PositionEmbedding",))
