@@ -1,5 +1,5 @@
-"""Every parameter-free activation as a linear layer's `activation:`, with attributes off their defaults where it
-has any: NumPy matches the generated PyTorch model in float64 and Numba-CUDA matches NumPy in float32, output
+"""Every parameter-free activation as a linear layer's `activation:`, with the attrs of each of its schema
+examples: NumPy matches the generated PyTorch model in float64 and Numba-CUDA matches NumPy in float32, output
 and gradients. (The schema examples fuse only a few activations; this reaches each one.)"""
 from __future__ import annotations
 
@@ -15,15 +15,25 @@ from layer_cases import assert_close, batch_inputs, float_state, load_case, run_
 
 from compiler.registry import all_types
 
-# attributes off the defaults (softplus: a threshold that the inputs cross)
-ATTRS = {"leaky_relu": {"slope": 0.2}, "softmax": {"axis": 0}, "log_softmax": {"axis": 0},
-         "hardtanh": {"min": -0.5, "max": 2.0}, "elu": {"alpha": 0.5}, "gelu": {"approximate": "tanh"},
-         "softplus": {"beta": 2.0, "threshold": 1.0}}
-FUSABLE = sorted(name for name, t in all_types().items() if t.fusable and name != "identity")
+
+def _fused_cases():
+    """Each parameter-free activation with each distinct attrs of its schema examples (pytest params)."""
+    out = []
+    for name, layer_type in sorted(all_types().items()):
+        if layer_type.fusable and name != "identity":
+            variants = []
+            for example in layer_type.examples:
+                if example.get("attrs", {}) not in variants:
+                    variants.append(example.get("attrs", {}))
+            out += [pytest.param(name, attrs, id=f"{name}-{i}") for i, attrs in enumerate(variants)]
+    return out
 
 
-def _example(name):
-    return {"attrs": {"units": 6, "activation": {"type": name, **ATTRS.get(name, {})}}, "inputs": [[4]], "scale": 3.0}
+CASES = _fused_cases()
+
+
+def _example(name, attrs):
+    return {"attrs": {"units": 6, "activation": {"type": name, **attrs}}, "inputs": [[4]], "scale": 3.0}
 
 
 def _ops(backend):
@@ -33,16 +43,10 @@ def _ops(backend):
     return make
 
 
-def test_every_activation_with_attrs_is_covered():
-    assert set(ATTRS) <= set(FUSABLE)
-    with_attrs = {name for name in FUSABLE if all_types()[name].attrs}
-    assert with_attrs <= set(ATTRS), f"give these activations non-default attrs here: {with_attrs - set(ATTRS)}"
-
-
-@pytest.mark.parametrize("name", FUSABLE)
-def test_fused_numpy_matches_torch(tmp_path, name):
+@pytest.mark.parametrize(("name", "attrs"), CASES)
+def test_fused_numpy_matches_torch(tmp_path, name, attrs):
     pytest.importorskip("torch", reason="torch is not installed (pip install torch==2.13.0)")
-    example = _example(name)
+    example = _example(name, attrs)
     graph = load_case(tmp_path, "linear", example)
     assert graph["under_test"].activation == name
     state = float_state(graph, "float64")
@@ -57,9 +61,9 @@ def test_fused_numpy_matches_torch(tmp_path, name):
 if not active():
     test_fused_cuda_under_simulator = relaunch(__file__)
 else:
-    @pytest.mark.parametrize("name", FUSABLE)
-    def test_fused_cuda_matches_numpy(tmp_path, name):
-        example = _example(name)
+    @pytest.mark.parametrize(("name", "attrs"), CASES)
+    def test_fused_cuda_matches_numpy(tmp_path, name, attrs):
+        example = _example(name, attrs)
         graph = load_case(tmp_path, "linear", example)
         state = float_state(graph, "float32")
         inputs = {k: v.astype(np.float32) for k, v in batch_inputs(graph, scale=example["scale"]).items()}
