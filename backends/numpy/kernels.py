@@ -1,4 +1,5 @@
-"""Numba CPU kernels where loops beat array expressions: window pooling, bias + activation passes, optimizers.
+"""Numba CPU kernels where loops beat array expressions: window pooling, bias + activation passes, optimizers,
+and the ufuncs NumPy lacks (erf).
 
 All kernels work on 4-D channels-first arrays [N, C, H, W] (1-D layers use H = 1) and take the
 window geometry explicitly: kernel (kh, kw), stride (sh, sw), leading padding (ph, pw), dilation
@@ -6,8 +7,10 @@ window geometry explicitly: kernel (kh, kw), stride (sh, sw), leading padding (p
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
-from numba import njit, uint64
+from numba import njit, uint64, vectorize
 
 SUMS = {"reassoc", "contract"}        # fastmath flags that let reductions vectorize (NaN/inf semantics kept)
 
@@ -391,3 +394,8 @@ def adam_update(param, grad, m, v, lr, beta1, beta2, eps, weight_decay, decouple
         v[i] = beta2 * v[i] + (1 - beta2) * g * g
         param[i] -= step_size * m[i] / (np.sqrt(v[i]) / correction2_sqrt + eps)
 
+
+@vectorize(["float32(float32)", "float64(float64)"], cache=True)
+def erf(x):
+    """The error function, elementwise in the input's precision (GELU's exact form needs it)."""
+    return math.erf(x)

@@ -58,7 +58,7 @@ _activation("silu", "x * sigmoid(x)", aliases=("swish",))
 _activation("mish", "x * tanh(softplus(x))")
 _activation("softplus", "log(1 + exp(beta x)) / beta (linear above threshold / beta)",
             attrs=[Attr("beta", "float", 1.0, min=1e-6), Attr("threshold", "float", 20.0, min=0.0)],
-            examples=({"inputs": [[3, 4]]}, {"attrs": {"beta": 2.0}, "inputs": [[6]]}))
+            examples=({"inputs": [[3, 4]]}, {"attrs": {"beta": 2.0, "threshold": 1.0}, "inputs": [[6]], "scale": 2.0}))
 _activation("hardsigmoid", "relu6(x + 3) / 6", examples=({"inputs": [[3, 4]], "scale": 4.0},))
 _activation("hardswish", "x * relu6(x + 3) / 6", examples=({"inputs": [[3, 4]], "scale": 4.0},))
 

@@ -37,6 +37,7 @@ register(LayerType(
               {"attrs": {"units": 4, "bias": False, "activation": {"type": "leaky_relu", "slope": 0.2}},
                "inputs": [[3, 5]]},
               {"attrs": {"units": 3, "activation": "relu"}, "inputs": [[4]]},
-              {"attrs": {"units": 3, "strict": False}, "inputs": [[2, 2, 4]]}),
+              {"attrs": {"units": 3, "strict": False}, "inputs": [[2, 2, 4]]},
+              {"attrs": {"units": 3, "activation": {"type": "gelu", "approximate": "tanh"}}, "inputs": [[4]]}),
     label=lambda node: f"linear {node.attrs['units']}" + ("" if node.attrs["bias"] else " no bias"),
     doc="y = x W^T + b over the last axis"))

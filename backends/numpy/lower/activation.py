@@ -1,9 +1,19 @@
 """Activation kernels (also run for a fused `activation:`, with that activation's attrs)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from ..kernels import erf
 from . import NUMPY
+
+SELU_ALPHA = 1.6732632423543772848170429916717      # PyTorch's (and the SELU paper's) constants
+SELU_SCALE = 1.0507009873554804934193349852946
+SQRT_HALF = math.sqrt(0.5)
+SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+GELU_CUBIC = 0.044715                                # the tanh approximation's cubic coefficient
+HARDSIGMOID_SLOPE = float(np.float32(1 / 6))         # PyTorch's backward uses 1/6 in float32 at every precision
 
 
 def sigmoid(x):
@@ -60,12 +70,16 @@ class Tanh:
         return [grad * (1 - out * out)], {}
 
 
+def batch_axis(axis: int) -> int:
+    """A per-sample axis as an axis of the batched array."""
+    return axis + 1 if axis >= 0 else axis
+
+
 @NUMPY.layer("softmax")
 class Softmax:
     def forward(ops, ctx, inputs, params, attrs, train):
         x = inputs[0]
-        axis = attrs["axis"]
-        axis = axis + 1 if axis >= 0 else axis          # per-sample axis -> array axis
+        axis = batch_axis(attrs["axis"])
         shifted = np.exp(x - x.max(axis=axis, keepdims=True))
         out = shifted / shifted.sum(axis=axis, keepdims=True)
         ctx.update(out=out, axis=axis)
@@ -102,3 +116,149 @@ class Identity:
 
     def backward(ops, ctx, grad):
         return [grad], {}
+
+
+class Pointwise:
+    """An elementwise activation: a subclass gives value(x, attrs) and derivative(x, y, attrs), dy/dx from the
+    input x and the output y."""
+
+    @classmethod
+    def forward(cls, ops, ctx, inputs, params, attrs, train):
+        x = inputs[0]
+        y = cls.value(x, attrs)
+        ctx.update(x=x, y=y, attrs=attrs)
+        return y
+
+    @classmethod
+    def backward(cls, ops, ctx, grad):
+        return [grad * cls.derivative(ctx["x"], ctx["y"], ctx["attrs"])], {}
+
+
+@NUMPY.layer("relu6")
+class Relu6(Pointwise):
+    def value(x, attrs):
+        return np.clip(x, 0, 6)
+
+    def derivative(x, y, attrs):
+        return (x > 0) & (x < 6)
+
+
+@NUMPY.layer("hardtanh")
+class Hardtanh(Pointwise):
+    def value(x, attrs):
+        return np.clip(x, attrs["min"], attrs["max"])
+
+    def derivative(x, y, attrs):
+        return (x > attrs["min"]) & (x < attrs["max"])
+
+
+@NUMPY.layer("elu")
+class Elu(Pointwise):
+    def value(x, attrs):
+        return np.where(x > 0, x, attrs["alpha"] * np.expm1(np.minimum(x, 0)))
+
+    def derivative(x, y, attrs):
+        return np.where(x > 0, 1, y + attrs["alpha"])          # alpha * exp(x) below zero
+
+
+@NUMPY.layer("selu")
+class Selu(Pointwise):
+    def value(x, attrs):
+        return SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0)))
+
+    def derivative(x, y, attrs):
+        return np.where(x > 0, SELU_SCALE, y + SELU_SCALE * SELU_ALPHA)
+
+
+@NUMPY.layer("gelu")
+class Gelu(Pointwise):
+    def value(x, attrs):
+        if attrs["approximate"] == "tanh":
+            return 0.5 * x * (1 + np.tanh(SQRT_2_OVER_PI * (x + GELU_CUBIC * x ** 3)))
+        return 0.5 * x * (1 + erf(x * SQRT_HALF))
+
+    def derivative(x, y, attrs):
+        if attrs["approximate"] == "tanh":
+            t = np.tanh(SQRT_2_OVER_PI * (x + GELU_CUBIC * x ** 3))
+            return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * GELU_CUBIC * x * x)
+        return 0.5 * (1 + erf(x * SQRT_HALF)) + x * np.exp(-0.5 * x * x) * (SQRT_HALF / math.sqrt(math.pi))
+
+
+@NUMPY.layer("silu")
+class Silu(Pointwise):
+    def value(x, attrs):
+        return x * sigmoid(x)
+
+    def derivative(x, y, attrs):
+        s = sigmoid(x)
+        return s * (1 + x * (1 - s))
+
+
+@NUMPY.layer("mish")
+class Mish(Pointwise):
+    def value(x, attrs):
+        return x * np.tanh(np.logaddexp(0, x))
+
+    def derivative(x, y, attrs):
+        t = np.tanh(np.logaddexp(0, x))
+        return t + x * (1 - t * t) * sigmoid(x)
+
+
+@NUMPY.layer("softplus")
+class Softplus(Pointwise):
+    def value(x, attrs):
+        bx = attrs["beta"] * x
+        return np.where(bx > attrs["threshold"], x, np.logaddexp(0, bx) / attrs["beta"])
+
+    def derivative(x, y, attrs):
+        bx = attrs["beta"] * x
+        return np.where(bx > attrs["threshold"], 1, sigmoid(bx))
+
+
+@NUMPY.layer("hardsigmoid")
+class Hardsigmoid(Pointwise):
+    def value(x, attrs):
+        return np.clip(x + 3, 0, 6) / 6
+
+    def derivative(x, y, attrs):
+        return ((x > -3) & (x < 3)).astype(x.dtype) * HARDSIGMOID_SLOPE
+
+
+@NUMPY.layer("hardswish")
+class Hardswish(Pointwise):
+    def value(x, attrs):
+        return x * np.clip(x + 3, 0, 6) / 6
+
+    def derivative(x, y, attrs):
+        return np.where(x < -3, 0, np.where(x <= 3, x / 3 + 0.5, 1))
+
+
+@NUMPY.layer("prelu")
+class Prelu:
+    """x if x > 0 else a * x; one slope a, or one per channel (axis 1 of the batch)."""
+
+    def forward(ops, ctx, inputs, params, attrs, train):
+        x = inputs[0]
+        slope = params["weight"].reshape(-1, *(1,) * (x.ndim - 2))
+        ctx.update(x=x, slope=slope)
+        return np.where(x > 0, x, slope * x)
+
+    def backward(ops, ctx, grad):
+        x, slope = ctx["x"], ctx["slope"]
+        below = np.where(x > 0, 0, grad * x)
+        weight_grad = below.sum(axis=(0, *range(2, x.ndim))) if slope.size > 1 else below.sum().reshape(1)
+        return [np.where(x > 0, grad, slope * grad)], {"weight": weight_grad}
+
+
+@NUMPY.layer("log_softmax")
+class LogSoftmax:
+    def forward(ops, ctx, inputs, params, attrs, train):
+        x, axis = inputs[0], batch_axis(attrs["axis"])
+        shifted = x - x.max(axis=axis, keepdims=True)
+        out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        ctx.update(out=out, axis=axis)
+        return out
+
+    def backward(ops, ctx, grad):
+        out, axis = ctx["out"], ctx["axis"]
+        return [grad - np.exp(out) * grad.sum(axis=axis, keepdims=True)], {}

@@ -7,7 +7,7 @@ to a layer's result for `activation: {type: op, ...}`.
 from __future__ import annotations
 
 from . import TORCH, Lowering
-from .common import batch_axis, number, simple
+from .common import batch_axis, call, module_call, number, simple, unless
 
 
 def activation(expression):
@@ -65,3 +65,78 @@ def sign(x, attrs):
 @activation
 def identity(x, attrs):
     return x
+
+
+@TORCH.layer("log_softmax")
+@activation
+def log_softmax(x, attrs):
+    return f"F.log_softmax({x}, dim={batch_axis(attrs['axis'])})"
+
+
+@TORCH.layer("relu6")
+@activation
+def relu6(x, attrs):
+    return f"F.relu6({x})"
+
+
+@TORCH.layer("hardtanh")
+@activation
+def hardtanh(x, attrs):
+    low, high = attrs["min"], attrs["max"]
+    return f"F.hardtanh({x})" if (low, high) == (-1, 1) else f"F.hardtanh({x}, {number(low)}, {number(high)})"
+
+
+@TORCH.layer("elu")
+@activation
+def elu(x, attrs):
+    return call("F.elu", x, alpha=unless(attrs["alpha"], 1.0))
+
+
+@TORCH.layer("selu")
+@activation
+def selu(x, attrs):
+    return f"F.selu({x})"
+
+
+@TORCH.layer("gelu")
+@activation
+def gelu(x, attrs):
+    return call("F.gelu", x, approximate=unless(attrs["approximate"], "none", repr))
+
+
+@TORCH.layer("silu")
+@activation
+def silu(x, attrs):
+    return f"F.silu({x})"
+
+
+@TORCH.layer("mish")
+@activation
+def mish(x, attrs):
+    return f"F.mish({x})"
+
+
+@TORCH.layer("softplus")
+@activation
+def softplus(x, attrs):
+    return call("F.softplus", x, beta=unless(attrs["beta"], 1.0), threshold=unless(attrs["threshold"], 20.0))
+
+
+@TORCH.layer("hardsigmoid")
+@activation
+def hardsigmoid(x, attrs):
+    return f"F.hardsigmoid({x})"
+
+
+@TORCH.layer("hardswish")
+@activation
+def hardswish(x, attrs):
+    return f"F.hardswish({x})"
+
+
+@TORCH.layer("prelu")
+def prelu(node):
+    """nn.PReLU: one slope, or one per channel (the batched tensor's dim 1)."""
+    count = node.in_shapes[0][0] if node.attrs["per_channel"] else 1
+    module = call("nn.PReLU", num_parameters=unless(count, 1), init=unless(node.attrs["init"], 0.25))
+    return Lowering(simple(module_call), module)
