@@ -15,7 +15,8 @@ CONCRETE = ("backends.numpy", "backends.numba_cuda", "backends.torch")
 def _imports(path: str):
     """(line, absolute module, imported names) for every import in a file, relative imports resolved."""
     package = os.path.relpath(os.path.dirname(path), ROOT).replace(os.sep, ".")
-    tree = ast.parse(open(path, encoding="utf-8").read(), path)
+    with open(path, encoding="utf-8") as handle:
+        tree = ast.parse(handle.read(), path)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
@@ -47,10 +48,8 @@ def test_the_compiler_imports_no_backend_and_no_cli():
 
 
 def test_the_spec_language_imports_no_backend():
-    spec_language = [p for p in _files("netspec") if not os.path.relpath(p, ROOT).replace(os.sep, ".").startswith(
-        tuple(c.replace(".", "/") for c in ()))]
     bad = []
-    for path in spec_language:
+    for path in _files("netspec"):
         module = os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".")
         if module.startswith(CLI) or module in ("netspec.__main__", "netspec.api"):
             continue
