@@ -46,26 +46,9 @@ so nobody reads its gradient (a kernel may then return None for it and skip the 
 at most once, only after a forward with `train=True`. backward returns the gradient of every input (None
 for integer inputs) and of every trainable parameter (same names, shapes and dtype as the parameters).
 
-Layer types and their kernels (op -> shapes, N = batch):
-  linear       x [N, F] or [N, T, F] -> [N, units] / [N, T, units]
-  conv1d/2d    [N, C, L] / [N, C, H, W] -> [N, filters, L'] / [N, filters, H', W'] (stride, padding
-               int/pair/'same'/'valid', dilation, groups)
-  maxpool1d/2d, avgpool1d/2d, lppool2d  window pools with padding and ceil_mode, as in PyTorch
-  global_avgpool, global_maxpool        [N, C, *spatial] -> [N, C]
-  adaptive_avgpool2d                    [N, C, H, W] -> [N, C, *output]
-  flatten, reshape                      views per sample
-  relu, leaky_relu (slope), sigmoid, tanh, softmax (axis, per-sample), step, sign, identity
-  dropout (p; inverted scaling 1/(1-p) in training, identity in eval)
-  batchnorm    over axis 1 (channels); running_var uses the unbiased batch variance
-  lrn          PyTorch's LocalResponseNorm across channels
-  embedding    ids [N] or [N, T] int64 -> [N, dim] / [N, T, dim]
-  add, mul, concat (axis per sample, so array axis = axis + 1 for axis >= 0)
-  rnn, lstm, gru  [N, T, F] -> [N, T, D*H] (return_sequences) or [N, D*H] where a bidirectional
-               layer's summary is the forward direction's last step and the backward direction's
-               first step, concatenated; `layers`, inter-layer `dropout` in training
-  rbm          sigmoid(x W^T + b) for bernoulli hidden units, identity for gaussian, relu for relu
-  tied         x W + bias: a decoder whose weight is rbm attrs['of']'s (the executor passes it as
-               params['weight'] and adds its gradient to that rbm's); activation fused as usual
+Each layer type's shapes, attributes and semantics are its schema's (compiler/layers/<family>.py, listed by
+`netspec check --list-types`), which follow PyTorch; the conformance tests hold every backend to them.
+Arrays keep the batch first: a per-sample axis `a >= 0` is array axis `a + 1`.
 
 Losses (`kind` in cross_entropy, mse, bce), averaged over every element/sample as PyTorch's
 'mean' reduction does:
