@@ -13,7 +13,8 @@ from netspec.record import FrozenRecord, Record
 REQUIRED = object()
 MAX_INT = 2 ** 31 - 1        # every integer attribute (sizes, strides, seeds) fits an int32
 FAMILIES = ("input", "dense", "convolution", "pooling", "shape", "activation", "regularisation",
-            "normalisation", "merge", "attention", "recurrent", "embedding", "energy")
+            "normalisation", "merge", "formula", "attention", "recurrent", "cell", "embedding",
+            "energy")
 
 
 class AttrError(ValueError):
@@ -35,13 +36,14 @@ class Attr(FrozenRecord):
 
     kind: int | float | bool | str | choice | ints/floats (one or a list) | spatial (int or n-tuple,
     expanded to the layer's spatial rank) | padding (spatial, 'same' or 'valid') | prob | activation (an
-    activation type's name, or a mapping {type: name, its attrs...}; see coerce_activation).
+    activation type's name, or a mapping {type: name, its attrs...}; see coerce_activation) | names (a list of
+    distinct identifiers, as a tuple). check: a str's further validation, value -> None, raising AttrError.
     """
 
     def __init__(self, name: str, kind: str, default=None, choices: tuple = (), min: float | None = None,
-                 max: float | None = None, aliases: tuple = (), doc: str = ""):
+                 max: float | None = None, aliases: tuple = (), doc: str = "", check=None):
         self._init(name=name, kind=kind, default=default, choices=choices, min=min, max=max, aliases=aliases,
-                   doc=doc)
+                   doc=doc, check=check)
 
     @property
     def required(self) -> bool:
@@ -70,7 +72,14 @@ class Attr(FrozenRecord):
                 options = [c for c in self.choices if c is not None]
                 raise AttrError(f"'{self.name}' must be one of {', '.join(options)}; found '{value}'",
                                 did_you_mean(value, options))
+            if self.check:
+                self.check(value)
             return value
+        if kind == "names":
+            items = value if isinstance(value, (list, tuple)) else [value]
+            if not all(isinstance(n, str) and n.isidentifier() for n in items) or len(set(items)) < len(items):
+                raise AttrError(f"'{self.name}' must list distinct names (identifiers), found {shown(value)}")
+            return tuple(items)
         if kind in ("ints", "floats"):
             items = value if isinstance(value, list) else [value]
             return tuple(self._number(item, int if kind == "ints" else float) for item in items)

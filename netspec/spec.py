@@ -519,9 +519,16 @@ class _Expander:
                     self.fail(entry.pos_of("from"), "'from' needs a layer name, found null",
                               "name a layer, or leave 'from' out to read the previous layer", full, type_name)
                     return None
-                ref_list = list(refs) if isinstance(refs, list) else [refs]
                 from_pos = entry.pos_of("from")
-                ref_pos = [refs.pos_of(i) if isinstance(refs, YSeq) else from_pos for i in range(len(ref_list))]
+                if isinstance(refs, dict):      # {name: layer}: inputs named for the layer (an expr's formula)
+                    if not self.named_inputs(refs, layer_type, from_pos, full, type_name):
+                        return None
+                    attrs["names"] = list(refs)
+                    ref_list = list(refs.values())
+                    ref_pos = [refs.pos_of(key) if isinstance(refs, YMap) else from_pos for key in refs]
+                else:
+                    ref_list = list(refs) if isinstance(refs, list) else [refs]
+                    ref_pos = [refs.pos_of(i) if isinstance(refs, YSeq) else from_pos for i in range(len(ref_list))]
             else:
                 ref_list, ref_pos = [None], [entry.pos]
             source_default = previous if copy == 0 else out
@@ -551,6 +558,18 @@ class _Expander:
         if repeat > 1:
             scope.local[base] = out   # the name of a repeated layer means its last copy
         return out
+
+    def named_inputs(self, refs: dict, layer_type, pos, full, type_name) -> bool:
+        """Whether `from` as a mapping suits this layer: a type that names its inputs, identifier keys."""
+        if layer_type is None or layer_type.attr("names") is None:
+            self.fail(pos, "'from' as a mapping {name: layer} names the inputs of an 'expr' layer; this layer "
+                      "reads a layer name, a negative index or a list", "write e.g. 'from: [a, b]'", full, type_name)
+            return False
+        if not refs or not all(isinstance(key, str) and key.isidentifier() for key in refs):
+            self.fail(pos, f"'from' as a mapping must map input names (identifiers) to layers, found {shown(refs)}",
+                      "e.g. 'from: {z: gate, h: state}'", full, type_name)
+            return False
+        return True
 
     def split_parts(self, layer_type, attrs, pos) -> int | None:
         """How many outputs a `split` layer has (its parts become layers name.0, name.1, ...); 0 for other types
