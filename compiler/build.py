@@ -101,6 +101,11 @@ def build(spec, errors: Collector) -> tuple[Graph, set]:
             attrs = None
         node = Node(decl.name, layer_type.name, attrs or {}, list(decl.inputs), decl.pos, decl.scope,
                     decl.attr_pos, decl.type)
+        if decl.body is not None and attrs is not None:       # a cell: the sub-graph of one step
+            from .cell import build_step
+            node.attrs["step"], step_broken = build_step(decl, errors, build)
+            if step_broken:
+                attrs = None
         nodes[decl.name] = node
         if attrs is None or None in decl.inputs or any(i in spec.broken for i in decl.inputs):
             broken.add(decl.name)

@@ -20,7 +20,8 @@ from .yamlpos import MAX_DEPTH, YMap, YSeq, load_yaml_file, load_yaml_text
 TOP_KEYS = ("netspec", "name", "description", "vars", "input", "inputs", "layers", "blocks",
             "train", "pretrain", "output", "outputs")
 LAYER_KEYS = ("type", "name", "from", "repeat")
-BLOCK_KEYS = ("params", "inputs", "layers", "output", "description")
+BLOCK_KEYS = ("params", "inputs", "layers", "output", "description", "state", "update")
+CELL_KEYS = ("return_sequences", "bidirectional", "reverse", "initial_state")   # a cell use's own attrs
 MAX_SPLIT = 1024                  # outputs of one split layer (name.0 ... name.N-1)
 INPUT_KEYS = ("shape", "dtype", "description")
 DTYPES = ("float32", "float64", "int64", "int32")
@@ -45,7 +46,9 @@ class InputDecl(Record):
 
 class BlockDef(Record):
     def __init__(self, name: str, params: YMap, layers: YSeq, pos: Pos, output: str | None = None,
-                 description: str = "", inputs: tuple = ()):
+                 description: str = "", inputs: tuple = (), state: YMap | None = None, update: YMap | None = None):
+        self.state = state              # a cell's {state name: per-sample shape} (None: not a cell)
+        self.update = update            # a cell's {state name: the layer holding its next value}
         self.name = name
         self.params = params
         self.layers = layers
@@ -55,11 +58,28 @@ class BlockDef(Record):
         self.inputs = inputs            # names of a several-input block's inputs (`inputs: [a, b]`); () for one
 
 
+class CellBody(Record):
+    """The expanded body of one cell use: its layers (full names under `prefix`), per-sample state shapes,
+    the layer holding each state's next value, and the step's output layer."""
+
+    def __init__(self, block: str, prefix: str, layers: list, state: dict, update: dict, output: str,
+                 state_pos: dict):
+        self.block = block
+        self.prefix = prefix
+        self.layers = layers
+        self.state = state
+        self.update = update
+        self.output = output
+        self.state_pos = state_pos
+
+
 class LayerDecl(Record):
-    """One layer after expansion: full name, type as written, evaluated attrs, resolved inputs."""
+    """One layer after expansion: full name, type as written, evaluated attrs, resolved inputs (a cell use also
+    carries its expanded body)."""
 
     def __init__(self, name: str, type: str, attrs: dict, attr_pos: dict, inputs: list, pos: Pos,
-                 scope: tuple = (), faults: frozenset = frozenset()):
+                 scope: tuple = (), faults: frozenset = frozenset(), body: CellBody | None = None):
+        self.body = body
         self.name = name
         self.type = type
         self.attrs = attrs
@@ -123,6 +143,7 @@ class _Expander:
         self.memo: dict = {}    # id(vars) -> (vars, {text: value}): a block's instances share their work
         self.scope_vars: dict = {}   # (block, params) -> the vars dict its instances share
         self.entries: dict = {}      # id(layer list) -> (list, its entries with bare names as mappings)
+        self.cell_bodies: list = []  # the layer lists of cell bodies (their references resolve like the rest)
 
     # ---- helpers -------------------------------------------------------------------------
     def fail(self, pos, message, hint=None, layer=None, layer_type=None):
@@ -377,8 +398,39 @@ class _Expander:
             inputs = self.read_block_inputs(name, body)
             if inputs is None:
                 continue
+            state, update = self.read_cell(name, body)
+            if state is False:
+                continue
             self.blocks[name] = BlockDef(name, params, layers, pos, output if isinstance(output, str) else None,
-                                         str(body.get("description", "")), inputs)
+                                         str(body.get("description", "")), inputs, state, update)
+
+    def read_cell(self, name: str, body: YMap) -> tuple:
+        """A cell block's `state:` and `update:` ((None, None) for a plain block; (False, None) on a fault)."""
+        if "state" not in body:
+            if "update" in body:
+                self.fail(body.key_pos["update"], f"block '{name}' has 'update' but no 'state'",
+                          "declare the state, e.g. 'state: {h: [64]}'")
+                return False, None
+            return None, None
+        state, update = body["state"], body.get("update")
+        if not isinstance(state, YMap) or not state or not all(isinstance(k, str) and k.isidentifier() and
+                                                               k not in RESERVED_NAMES for k in state):
+            self.fail(body.pos_of("state"), f"'state' of cell '{name}' must map state names to per-sample shapes, "
+                      f"found {shown(state)}", "e.g. 'state: {h: [\"${hidden}\"]}'")
+            return False, None
+        if not isinstance(update, YMap) or set(update) != set(state) or not all(isinstance(v, str)
+                                                                                for v in update.values()):
+            missing = sorted(set(state) - set(update)) if isinstance(update, YMap) else sorted(state)
+            self.fail(body.pos_of("update") if "update" in body else body.key_pos["state"],
+                      f"cell '{name}' must say which layer updates every state with 'update:' "
+                      f"(missing or wrong: {', '.join(missing) or shown(update)})",
+                      "e.g. 'update: {" + next(iter(state)) + ": h_new}'")
+            return False, None
+        if len(body.get("inputs") or ()) > 1:
+            self.fail(body.key_pos["inputs"], f"cell '{name}' reads one sequence; 'inputs' must be left out",
+                      "seed states from other layers with 'initial_state: {h: layer}' where the cell is used")
+            return False, None
+        return state, update
 
     def read_block_inputs(self, name: str, body: YMap) -> tuple | None:
         """A block's `inputs: [a, b]`: distinct identifiers, addressable inside it ((): one input, `input`)."""
@@ -532,7 +584,12 @@ class _Expander:
             else:
                 ref_list, ref_pos = [None], [entry.pos]
             source_default = previous if copy == 0 else out
-            if block is not None:
+            if block is not None and block.state is not None:
+                if faults:
+                    return None
+                out = self.expand_cell(block, full, attrs, attr_pos, entry, scope, stack,
+                                       ref_list, ref_pos, source_default, index)
+            elif block is not None:
                 if faults:
                     return None   # a block instance with a faulty param: reported, and not expanded
                 out = self.expand_block(block, full, attrs, attr_pos, entry, scope, stack,
@@ -689,24 +746,8 @@ class _Expander:
                 hint = f"give them in order: 'from: [{', '.join('...' for _ in block.inputs)}]'"
             self.fail(entry.pos_of("from") if "from" in entry else entry.pos, message, hint, full, block.name)
             return None
-        params = {}
-        global_vars = self.global_vars
-        for key, value in block.params.items():
-            params[key] = self.subst(value, global_vars, block.params.pos_of(key))
-            if params[key] is FAULT:
-                return None
-        for key, value in attrs.items():
-            if key not in block.params:
-                self.fail(attr_pos.get(f"@{key}", entry.pos), f"block '{block.name}' has no param '{key}'",
-                          did_you_mean(key, block.params) or
-                          (f"its params are: {', '.join(block.params)}" if block.params else "it takes no params"),
-                          full, block.name)
-                continue
-            params[key] = value
-        unset = [key for key, value in params.items() if value is None]
-        if unset:
-            self.fail(entry.pos, f"block '{block.name}' needs a value for param '{unset[0]}' (its default is null)",
-                      f"write e.g. '{{type: {block.name}, {unset[0]}: ...}}'", full, block.name)
+        params = self.block_params(block, full, attrs, attr_pos, entry)
+        if params is None:
             return None
         input_alias = f"{full}/input"
         self.bind_alias(input_alias, ref_list[0], ref_pos[0], source_default, scope, index, full, block.name)
@@ -723,6 +764,90 @@ class _Expander:
         if out is not None:
             self.aliases[full] = (out, entry.pos)
         return full if out is not None else None
+
+    def block_params(self, block: BlockDef, full: str, attrs, attr_pos, entry) -> dict | None:
+        """A block instance's params: the block's defaults overridden by the use's attrs (None: a fault)."""
+        params = {}
+        global_vars = self.global_vars
+        for key, value in block.params.items():
+            params[key] = self.subst(value, global_vars, block.params.pos_of(key))
+            if params[key] is FAULT:
+                return None
+        for key, value in attrs.items():
+            if key not in block.params:
+                known = [*block.params, *(CELL_KEYS if block.state is not None else ())]
+                self.fail(attr_pos.get(f"@{key}", entry.pos), f"block '{block.name}' has no param '{key}'",
+                          did_you_mean(key, known) or
+                          (f"its params are: {', '.join(known)}" if known else "it takes no params"),
+                          full, block.name)
+                continue
+            params[key] = value
+        unset = [key for key, value in params.items() if value is None]
+        if unset:
+            self.fail(entry.pos, f"block '{block.name}' needs a value for param '{unset[0]}' (its default is null)",
+                      f"write e.g. '{{type: {block.name}, {unset[0]}: ...}}'", full, block.name)
+            return None
+        return params
+
+    def expand_cell(self, block: BlockDef, full: str, attrs, attr_pos, entry, scope, stack,
+                    ref_list, ref_pos, source_default, index) -> str | None:
+        """A cell use: one `cell` layer over the sequence, holding its body expanded once (the step)."""
+        if block.name in stack:
+            self.fail(entry.pos_of("type"), f"cell '{block.name}' uses itself", None, full, block.name)
+            return None
+        if len(ref_list) != 1:
+            self.fail(entry.pos_of("from") if "from" in entry else entry.pos, f"cell '{block.name}' reads one "
+                      f"sequence, found {len(ref_list)} inputs", "seed states with 'initial_state: {h: layer}'",
+                      full, block.name)
+            return None
+        own = {key: attrs.pop(key) for key in CELL_KEYS if key in attrs}
+        params = self.block_params(block, full, attrs, attr_pos, entry)
+        if params is None:
+            return None
+        variables = self.block_vars(block.name, params)
+        state, state_pos = {}, {}
+        for name, shape in block.state.items():
+            pos = block.state.pos_of(name)
+            shape = self.subst(shape, variables, pos, full, block.name)
+            if shape is FAULT:
+                return None
+            dims = shape if isinstance(shape, list) else [shape]
+            if not dims or not all(isinstance(d, int) and not isinstance(d, bool) and 0 < d < 2 ** 31 for d in dims):
+                self.fail(pos, f"state '{name}' of cell '{block.name}' needs a per-sample shape of positive sizes, "
+                          f"found {shown(shape)}", "e.g. 'h: [64]'", full, block.name)
+                return None
+            state[name], state_pos[name] = tuple(dims), pos
+        initial = own.get("initial_state") or {}
+        if not isinstance(initial, dict) or not set(initial) <= set(state):
+            self.fail(attr_pos.get("initial_state", entry.pos), f"'initial_state' of a '{block.name}' cell must map "
+                      f"its states ({', '.join(state)}) to layers, found {shown(initial)}",
+                      "e.g. 'initial_state: {" + next(iter(state)) + ": encoder}'", full, block.name)
+            return None
+        saved, self.layers = self.layers, []
+        inner = _Scope(full + "/", f"{full}/input", scope.scope, variables)
+        for name in state:
+            inner.local[name] = f"{full}/{name}"
+        out = self.expand(block.layers, inner, (*stack, block.name))
+        if block.output is not None:
+            out = self.lookup_name(block.output, inner, block.pos, full, block.name)
+        update = {name: self.lookup_name(target, inner, block.update.pos_of(name), full, block.name)
+                  for name, target in block.update.items()}
+        body_layers, self.layers = self.layers, saved
+        if out is None or None in update.values():
+            return None
+        self.cell_bodies.append(body_layers)
+        body = CellBody(block.name, full + "/", body_layers, state, update, out, state_pos)
+        cell_attrs = {"block": block.name, "states": list(state), **{k: v for k, v in own.items()
+                                                                    if k != "initial_state"}}
+        decl = LayerDecl(full, "cell", cell_attrs, attr_pos, [None] * (1 + len(initial)), entry.pos, scope.scope,
+                         body=body)
+        decl.attrs["initial"] = list(initial)
+        self.layers.append(decl)
+        self.bind(decl.inputs, 0, ref_list[0], ref_pos[0], source_default, scope, index, full, block.name)
+        init_pos = attr_pos.get("initial_state", entry.pos)
+        for slot, name in enumerate(initial, start=1):
+            self.bind(decl.inputs, slot, initial[name], init_pos, None, scope, index, full, block.name)
+        return full
 
     def block_vars(self, block: str, params: dict) -> dict:
         """The vars inside a block instance; instances with equal params share one dict (and its memo)."""
@@ -757,7 +882,11 @@ class _Expander:
                     return None
             return name
 
-        for decl in self.layers:
+        for decl in [*self.layers, *(d for body in self.cell_bodies for d in body)]:
+            if decl.body is not None:
+                body = decl.body
+                body.output = resolve(body.output, decl.pos, decl.name)
+                body.update = {name: resolve(target, decl.pos, decl.name) for name, target in body.update.items()}
             decl.inputs = [resolve(n, decl.pos, decl.name) if n is not None else None for n in decl.inputs]
             for slot, name in enumerate(decl.inputs):
                 if name in self.splits:
@@ -813,4 +942,4 @@ def load(path: str, overrides: dict | None = None) -> Spec:
     return spec
 
 
-__all__ = ["BlockDef", "InputDecl", "LayerDecl", "Spec", "expand", "load", "load_text", "parse", "read"]
+__all__ = ["BlockDef", "CellBody", "InputDecl", "LayerDecl", "Spec", "expand", "load", "load_text", "parse", "read"]

@@ -39,10 +39,13 @@ def example_spec(type_name: str, example: dict) -> dict:
     inputs = {name: {"shape": list(shape), **({"dtype": dtype} if dtype != "float32" else {})}
               for name, shape, dtype in zip(names, shapes, dtypes)}
     before = [dict(layer) for layer in example.get("before", [])]
-    layer = {"type": type_name, "name": "under_test", **example.get("attrs", {})}
+    layer = {"type": example.get("use", type_name), "name": "under_test", **example.get("attrs", {})}
     if not before:
-        layer["from"] = names if len(names) > 1 else names[0]
-    return {"name": f"case_{type_name}", "inputs": inputs, "layers": [*before, layer], "output": "under_test"}
+        layer["from"] = names if len(names) > 1 and "use" not in example else names[0]
+    spec = {"name": f"case_{type_name}", "inputs": inputs, "layers": [*before, layer], "output": "under_test"}
+    if "blocks" in example:          # a type used through a block (a cell: `use` names the block)
+        spec["blocks"] = example["blocks"]
+    return spec
 
 
 def load_case(tmp_path, type_name: str, example: dict):
