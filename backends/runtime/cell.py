@@ -25,7 +25,7 @@ class Cell:
         initial = dict(zip(attrs["initial"], inputs[1:]))
         out_name, targets = step.outputs[0], step.outputs[1:]
         runs = []
-        for direction, prefix in enumerate((("", REVERSE) if attrs["bidirectional"] else ("",))):
+        for direction, prefix in enumerate(("", REVERSE) if attrs["bidirectional"] else ("",)):
             backwards = direction == 1 or attrs["reverse"]
             executor = _executor(ops, step, params, prefix)
             state = {name: initial[name] if name in initial else

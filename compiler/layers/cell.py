@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from netspec.errors import Collector, fmt_shape
 
-from ..dims import Sym, numel
+from ..dims import Sym
 from ..registry import REQUIRED, Attr, LayerType, ShapeError, register
 
 REVERSE = "reverse."
