@@ -2,6 +2,7 @@
 (outputs and every gradient, both directions, stacked), faults are located, and a custom cell trains."""
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -116,3 +117,83 @@ def test_builtin_equals_cell(tmp_path, kind, layers, bidirectional, return_seque
         for key, grad in grads.items():
             np.testing.assert_allclose(c_grads[key], grad, rtol=1e-6, atol=1e-12,
                                        err_msg=f"{run.__name__}: gradient of {key}")
+
+
+GRU_BLOCK = """
+blocks:
+  my_gru:
+    params: {hidden: 6}
+    state: {h: ["${hidden}"]}
+    layers:
+      - {type: concat, name: xh, from: [input, h]}
+      - {type: linear, name: z, units: "${hidden}", activation: sigmoid}
+      - {type: linear, name: n, units: UNITS, activation: tanh, from: xh}
+      - {type: expr, name: h_new, from: {z: z, n: n, h: h}, formula: "FORMULA"}
+    update: {h: h_new}
+"""
+
+
+def _faults(tmp_path, layers: str, units="${hidden}", formula="(1 - z) * n + z * h") -> list:
+    from netspec.errors import SpecError
+    text = ("name: faulty\ninput: {shape: [5, 3]}\n" + GRU_BLOCK.replace("UNITS", f'"{units}"')
+            .replace("FORMULA", formula) + "layers:\n" + layers)
+    path = os.path.join(str(tmp_path), "faulty.yaml")
+    with open(path, "w") as handle:
+        handle.write(text)
+    with pytest.raises(SpecError) as caught:
+        load_graph(path)
+    return [str(d) for d in caught.value.diagnostics]
+
+
+def test_a_wrong_update_names_the_cell_the_state_and_the_layer(tmp_path):
+    faults = _faults(tmp_path, "  - {type: my_gru, hidden: 6}\n", units="${hidden - 1}")
+    assert len(faults) == 1
+    assert "cell 'my_gru'" in faults[0] and "layer 'h_new' (expr)" in faults[0], faults
+    assert faults[0].startswith(os.path.join(str(tmp_path), "faulty.yaml") + ":"), faults
+
+
+def test_a_formula_fault_is_located_at_the_formula(tmp_path):
+    faults = _faults(tmp_path, "  - {type: my_gru}\n", formula="(1 - z) * n +* h")
+    assert len(faults) == 1 and ":12:" in faults[0] and "character 14" in faults[0], faults
+    faults = _faults(tmp_path, "  - {type: my_gru}\n", formula="(1 - z) * n + z * q")
+    assert "reads 'q'" in faults[0] and "cell 'my_gru'" in faults[0], faults
+    faults = _faults(tmp_path, "  - {type: my_gru}\n", formula="__import__(z)")
+    assert "unknown function '__import__'" in faults[0], faults
+
+
+def test_from_as_a_mapping_is_for_expr_only(tmp_path):
+    faults = _faults(tmp_path, "  - {type: my_gru}\n  - {type: linear, units: 2, from: {a: gru_1}}\n")
+    assert "'from' as a mapping" in faults[0] and "layer 'linear_2'" in faults[0], faults
+
+
+def test_cell_use_attrs_and_initial_state(tmp_path):
+    graph_text = ("  - {type: linear, name: seed, units: 6, from: input}\n"
+                  "  - {type: flatten, name: flat, from: input}\n"
+                  "  - {type: linear, name: h0, units: 6, from: flat}\n"
+                  "  - {type: my_gru, name: rnn, from: input, initial_state: {h: h0}, reverse: true, "
+                  "return_sequences: true}\n")
+    path = os.path.join(str(tmp_path), "ok.yaml")
+    with open(path, "w") as handle:
+        handle.write("name: ok\ninput: {shape: [5, 3]}\n" + GRU_BLOCK.replace("UNITS", '"${hidden}"')
+                     .replace("FORMULA", "(1 - z) * n + z * h") + "layers:\n" + graph_text)
+    graph = load_graph(path)
+    node = graph["rnn"]
+    assert node.shape == (5, 6) and node.inputs == ["input", "h0"]
+    assert "rnn.z.weight" in graph.state_layout()
+    faults = _faults(tmp_path, "  - {type: my_gru, initial_state: {c: input}}\n")
+    assert "'initial_state'" in faults[0], faults
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_a_custom_cell_learns_digits(tmp_path, backend):
+    """The minimal gated unit (specs/cells/mgu.yaml) reads digits row by row and reaches 95% test accuracy."""
+    import subprocess
+    import sys
+    out = os.path.join(str(tmp_path), "run")
+    done = subprocess.run([sys.executable, "-m", "netspec", "train", os.path.join(CELLS, "mgu.yaml"), "--backend",
+                           backend, "-o", out, "--epochs", "15", "--json", "-q"], check=False,
+                          capture_output=True, text=True, timeout=1200, env={**os.environ, "PYTHONPATH": ROOT})
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["test_accuracy"] >= 0.95, result
