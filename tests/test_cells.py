@@ -192,7 +192,7 @@ def test_a_custom_cell_learns_digits(tmp_path, backend):
     import sys
     out = os.path.join(str(tmp_path), "run")
     done = subprocess.run([sys.executable, "-m", "netspec", "train", os.path.join(CELLS, "mgu.yaml"), "--backend",
-                           backend, "-o", out, "--epochs", "15", "--json", "-q"], check=False,
+                           backend, "-o", out, "--json", "-q"], check=False,
                           capture_output=True, text=True, timeout=1200, env={**os.environ, "PYTHONPATH": ROOT})
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
