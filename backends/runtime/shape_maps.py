@@ -3,14 +3,15 @@
 slice, split, pad and upsample move values along each axis on its own: output position j of an axis
 reads input positions `index[t, j]` weighted by `weight[t, j]` (taps t: one for slice, split, pad and
 nearest, two for bilinear), and index -1 reads the fill value (constant padding). A layer is a sequence
-of such `AxisMap`s over per-sample axes; a backend gathers along one axis after the other, and its
-backward scatters the gradient back in reverse order. transpose and pixel_shuffle are permutations of
-(reshaped) axes instead: see `permutation`.
+of such `AxisMap`s over per-sample axes; a backend gathers along one axis after the other. The
+gradient is a gather too, through each map's `transposed` map in reverse order (input position p sums
+the gradients of the output positions that read it), so no backend needs a scatter. transpose and
+pixel_shuffle are permutations of (reshaped) axes instead: see `permutation`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -31,26 +32,41 @@ class AxisMap:
     def out_len(self) -> int:
         return self.index.shape[1]
 
-
-def attrs_key(attrs: dict) -> tuple:
-    """A hashable key of a node's attrs (for caches of maps)."""
-    return tuple(sorted(attrs.items()))
+    @cached_property
+    def transposed(self) -> AxisMap:
+        """The map of the gradient: input position p = sum of weight * output position over the reads of p
+        (rows padded with weight-0 reads of position 0 to the most reads of any position)."""
+        weight = np.ones(self.index.shape) if self.weight is None else self.weight
+        reads = self.index >= 0
+        rows, weight = self.index[reads], weight[reads]
+        cols = np.broadcast_to(np.arange(self.out_len), self.index.shape)[reads]
+        order = np.argsort(rows, kind="stable")
+        rows, cols, weight = rows[order], cols[order], weight[order]
+        counts = np.bincount(rows, minlength=self.in_len)
+        slot = np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)
+        index = np.zeros((max(int(counts.max(initial=0)), 1), self.in_len), dtype=np.int64)
+        gathered = np.zeros(index.shape)
+        index[slot, rows], gathered[slot, rows] = cols, weight
+        return _frozen(AxisMap(self.axis, self.out_len, index, gathered))
 
 
 def axis_maps(op: str, attrs: dict, in_shape) -> tuple:
     """The AxisMaps of a slice, split, pad or upsample node over a per-sample input shape (cached, read-only)."""
-    return _axis_maps(op, attrs_key(attrs), tuple(int(d) for d in in_shape))
+    return _axis_maps(op, tuple(sorted(attrs.items())), tuple(int(d) for d in in_shape))
 
 
 @lru_cache(maxsize=512)
 def _axis_maps(op: str, key: tuple, in_shape: tuple) -> tuple:
     attrs = dict(key)
-    maps = _BUILDERS[op](attrs, in_shape)
-    for m in maps:
-        m.index.flags.writeable = False
-        if m.weight is not None:
-            m.weight.flags.writeable = False
-    return tuple(maps)
+    return tuple(_frozen(m) for m in _BUILDERS[op](attrs, in_shape))
+
+
+def _frozen(m: AxisMap) -> AxisMap:
+    """The map with read-only arrays (maps are cached and shared)."""
+    for array in (m.index, m.weight):
+        if array is not None:
+            array.flags.writeable = False
+    return m
 
 
 def _range_map(axis: int, size: int, positions, fill: float = 0.0) -> AxisMap:

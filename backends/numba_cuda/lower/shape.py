@@ -42,7 +42,7 @@ class Permute:
 
 @CUDA.layer("slice", "split", "pad", "upsample")
 class AxisGather:
-    """Gather along one axis after the other; backward gathers the gradient back through the transposed maps."""
+    """Gather along one axis after the other; the gradient gathers back through the transposed maps."""
 
     def forward(ops, ctx, inputs, params, attrs, train):
         x = inputs[0]
@@ -53,5 +53,5 @@ class AxisGather:
 
     def backward(ops, ctx, grad):
         for m in reversed(ctx["maps"]):
-            grad = kernels.axis_scatter(grad, m)
+            grad = kernels.axis_gather(grad, m.transposed)
         return [grad], {}
