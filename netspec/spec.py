@@ -119,6 +119,7 @@ class _Expander:
         self.over_budget = False
         self.memo: dict = {}    # id(vars) -> (vars, {text: value}): a block's instances share their work
         self.scope_vars: dict = {}   # (block, params) -> the vars dict its instances share
+        self.templates: dict = {}    # (id(entry), index, id(vars)) -> (vars, what the entry makes there)
         self.entries: dict = {}      # id(layer list) -> (list, its entries with bare names as mappings)
 
     # ---- helpers -------------------------------------------------------------------------
@@ -421,53 +422,18 @@ class _Expander:
         return known[1]
 
     def expand_entry(self, entry, index, pos, previous, scope: _Scope, stack) -> str | None:
-        if not isinstance(entry, YMap):
-            self.fail(pos, f"a layer must be a type name or a mapping with 'type:', found {entry!r}")
+        key = (id(entry), index, id(scope.vars))
+        known = self.templates.get(key)
+        if known is not None and known[0] is scope.vars:
+            made = known[1]
+        else:
+            before = len(self.errors.diagnostics)
+            made = self.template(entry, index, pos, scope)
+            if made is not None and len(self.errors.diagnostics) == before:   # faults are reported per copy
+                self.templates[key] = (scope.vars, made)
+        if made is None:
             return None
-        if "type" not in entry:
-            hint = "write e.g. '{type: conv2d, filters: 6, kernel: 5}'"
-            if len(entry) == 1:
-                only = next(iter(entry))
-                hint = f"write '{{type: {only}, ...}}' instead of '{only}: ...'"
-            self.fail(entry.pos, "layer has no 'type'", hint)
-            return None
-        type_name = self.subst(entry["type"], scope.vars, entry.pos_of("type"))
-        if not isinstance(type_name, str):
-            if type_name is not FAULT:
-                self.fail(entry.pos_of("type"), f"layer type must be a name, found {_found(type_name)}",
-                          "write e.g. 'type: linear'")
-            return None
-        layer_type = registry.lookup(type_name)
-        block = self.blocks.get(type_name)
-        if layer_type is None and block is None:
-            self.fail(entry.pos_of("type"), f"unknown layer type '{type_name}'",
-                      did_you_mean(type_name, [*registry.all_type_names(), *self.blocks]) or
-                      "see 'netspec check --list-types'")
-            return None
-        if type_name == "input":
-            self.fail(entry.pos_of("type"), "'input' is not a layer type", "declare inputs under 'input:'/'inputs:'")
-            return None
-        base = self.subst(entry.get("name", f"{type_name}_{index + 1}"), scope.vars, entry.pos_of("name"))
-        if base is FAULT or not self.valid_name(base, entry.pos_of("name"), type_name):
-            return None
-        repeat = self.read_repeat(entry, scope, base, type_name)
-        if repeat is None:
-            return None
-        attrs, faults = {}, set()
-        for key, value in entry.items():
-            if key in LAYER_KEYS:
-                continue
-            if not isinstance(key, str):
-                self.fail(entry.key_pos[key], f"attribute name {shown(key)} must be a name",
-                          layer=scope.prefix + base)
-                continue
-            attrs[key] = self.subst(value, scope.vars, entry.pos_of(key), scope.prefix + base, type_name)
-            if attrs[key] is FAULT:
-                attrs[key] = None
-                faults.add(key)
-        faults = frozenset(faults)
-        attr_pos = {key: entry.pos_of(key) for key in attrs}
-        attr_pos.update({f"@{key}": entry.key_pos[key] for key in entry.key_pos})
+        type_name, block, base, repeat, attrs, faults, attr_pos = made
         out = None
         for copy in range(repeat):
             if len(self.layers) > MAX_LAYERS:
@@ -517,6 +483,57 @@ class _Expander:
         if repeat > 1:
             scope.local[base] = out   # the name of a repeated layer means its last copy
         return out
+
+    def template(self, entry, index, pos, scope: _Scope):
+        """What an entry makes in a scope before its copies are named: (type, block, name, repeat, attrs,
+        faulty attrs, attr positions), or None after reporting a fault. Instances with equal params share it."""
+        if not isinstance(entry, YMap):
+            self.fail(pos, f"a layer must be a type name or a mapping with 'type:', found {entry!r}")
+            return None
+        if "type" not in entry:
+            hint = "write e.g. '{type: conv2d, filters: 6, kernel: 5}'"
+            if len(entry) == 1:
+                only = next(iter(entry))
+                hint = f"write '{{type: {only}, ...}}' instead of '{only}: ...'"
+            self.fail(entry.pos, "layer has no 'type'", hint)
+            return None
+        type_name = self.subst(entry["type"], scope.vars, entry.pos_of("type"))
+        if not isinstance(type_name, str):
+            if type_name is not FAULT:
+                self.fail(entry.pos_of("type"), f"layer type must be a name, found {_found(type_name)}",
+                          "write e.g. 'type: linear'")
+            return None
+        layer_type = registry.lookup(type_name)
+        block = self.blocks.get(type_name)
+        if layer_type is None and block is None:
+            self.fail(entry.pos_of("type"), f"unknown layer type '{type_name}'",
+                      did_you_mean(type_name, [*registry.all_type_names(), *self.blocks]) or
+                      "see 'netspec check --list-types'")
+            return None
+        if type_name == "input":
+            self.fail(entry.pos_of("type"), "'input' is not a layer type", "declare inputs under 'input:'/'inputs:'")
+            return None
+        base = self.subst(entry.get("name", f"{type_name}_{index + 1}"), scope.vars, entry.pos_of("name"))
+        if base is FAULT or not self.valid_name(base, entry.pos_of("name"), type_name):
+            return None
+        repeat = self.read_repeat(entry, scope, base, type_name)
+        if repeat is None:
+            return None
+        attrs, faults = {}, set()
+        for key, value in entry.items():
+            if key in LAYER_KEYS:
+                continue
+            if not isinstance(key, str):
+                self.fail(entry.key_pos[key], f"attribute name {shown(key)} must be a name",
+                          layer=scope.prefix + base)
+                continue
+            attrs[key] = self.subst(value, scope.vars, entry.pos_of(key), scope.prefix + base, type_name)
+            if attrs[key] is FAULT:
+                attrs[key] = None
+                faults.add(key)
+        attr_pos = {key: entry.pos_of(key) for key in attrs}
+        attr_pos.update({f"@{key}": entry.key_pos[key] for key in entry.key_pos})
+        return type_name, block, base, repeat, attrs, frozenset(faults), attr_pos
 
     def read_repeat(self, entry, scope, base, type_name):
         if "repeat" not in entry:
