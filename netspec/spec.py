@@ -523,6 +523,10 @@ class _Expander:
         and for a split whose attrs its schema will refuse (None: refused here, reported)."""
         if layer_type is None or layer_type.name != "split":
             return 0
+        if "index" in attrs:
+            self.fail(pos, "a split's 'index' is set for each of its parts", "read the parts as name.0, name.1, ...",
+                      layer_type="split")
+            return None
         sizes, parts = attrs.get("sizes"), attrs.get("parts", attrs.get("chunks"))
         count = len(sizes) if isinstance(sizes, list) else parts if sizes is None else None
         if count is None and sizes is None:

@@ -42,7 +42,8 @@ def example_spec(type_name: str, example: dict) -> dict:
     layer = {"type": type_name, "name": "under_test", **example.get("attrs", {})}
     if not before:
         layer["from"] = names if len(names) > 1 else names[0]
-    return {"name": f"case_{type_name}", "inputs": inputs, "layers": [*before, layer], "output": "under_test"}
+    return {"name": f"case_{type_name}", "inputs": inputs, "layers": [*before, layer],
+            "output": example.get("output", "under_test")}
 
 
 def load_case(tmp_path, type_name: str, example: dict):

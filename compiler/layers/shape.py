@@ -146,9 +146,9 @@ register(LayerType("split", "shape", infer=_split_infer, normalize=_split_normal
                           Attr("index", "int", 0, min=0, doc="the part this node yields; in 'from', address the parts "
                                                              "as name.0, name.1, ... instead")],
                    label=lambda node: f"split axis {node.attrs['axis']} .{node.attrs['index']}",
-                   examples=({"attrs": {"axis": 0, "parts": 2, "index": 1}, "inputs": [[4, 3]]},
-                             {"attrs": {"axis": -1, "sizes": [1, 3], "index": 0}, "inputs": [[2, 4]]},
-                             {"attrs": {"axis": 1, "parts": 3, "index": 2}, "inputs": [[2, 6, 2]]}),
+                   examples=({"attrs": {"axis": 0, "parts": 2}, "inputs": [[4, 3]], "output": "under_test.1"},
+                             {"attrs": {"axis": -1, "sizes": [1, 3]}, "inputs": [[2, 4]], "output": "under_test.0"},
+                             {"attrs": {"axis": 1, "parts": 3}, "inputs": [[2, 6, 2]], "output": "under_test.2"}),
                    doc="cut an axis into parts; its outputs are name.0, name.1, ..."))
 
 
