@@ -54,8 +54,19 @@ def output_format(path: str | None, fmt: str | None) -> str:
     return "dot" if suffix == "gv" else suffix
 
 
-def run(args) -> int:
+def write_file(path: str, data: bytes) -> None:
+    """Write `data` to `path` atomically, as an ordinary file (the umask's mode, not a private temp file's)."""
     from backends.checkpoint import atomic_write
+    try:
+        atomic_write(path, lambda handle: handle.write(data))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(path, 0o666 & ~umask)
+    except OSError as exc:
+        raise UserError(f"cannot write '{path}': {exc.strerror or exc}", "check that the folder is writable") from None
+
+
+def run(args) -> int:
     from compiler import diagram
 
     if args.dpi <= 0 or args.dpi > 1200:
@@ -83,12 +94,6 @@ def run(args) -> int:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return 0
-    try:
-        atomic_write(path, lambda handle: handle.write(data))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(path, 0o666 & ~umask)           # a drawing is an ordinary file, not a private temp file
-    except OSError as exc:
-        raise UserError(f"cannot write '{path}': {exc.strerror or exc}", "check that the folder is writable") from None
+    write_file(path, data)
     print(f"wrote {path} ({fmt}, {len(view.nodes)} nodes)", file=sys.stderr)
     return 0
