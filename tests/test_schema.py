@@ -161,3 +161,14 @@ def test_the_schema_command_writes_the_file_and_stdout(tmp_path, capsys):
     assert main(["schema"]) == 0
     assert json.loads(capsys.readouterr().out)["title"] == "netspec spec"
     assert main(["schema", "-o", str(tmp_path / "missing" / "s.json")]) == 1
+
+
+def test_editors_that_read_draft_07_see_the_same_schema(tmp_path):
+    """The YAML language server validates with draft-07 semantics: the schema keeps to keywords both drafts share."""
+    schema = {**build_schema(), "$schema": "http://json-schema.org/draft-07/schema#"}
+    jsonschema.Draft7Validator.check_schema(schema)
+    draft7 = jsonschema.Draft7Validator(schema)
+    for path in SPECS:
+        assert not list(draft7.iter_errors(load_yaml_file(path)[0])), path
+    for body, where, _ in TYPOS:
+        assert list(best_match(draft7.iter_errors(_yaml(HEAD + body))).absolute_path) == where
