@@ -3,6 +3,7 @@ the diagram and summary appear, a save redraws the page, a broken save shows its
 good diagram, hovering a node shows its shapes. Also the server's fixed routes, without a browser."""
 from __future__ import annotations
 
+import glob
 import http.client
 import os
 import select
@@ -13,11 +14,13 @@ import time
 
 import pytest
 
-from compiler.diagram import DrawOptions
+from compiler.diagram import DrawOptions, build_view
+from netspec import load_graph
 from netspec.cli import main
-from netspec.workbench.state import Watcher
+from netspec.workbench.state import Watcher, node_details
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SPECS = sorted(glob.glob(os.path.join(ROOT, "specs", "*.yaml")))
 SPEC = """\
 name: tiny_cnn
 description: a small convnet for the workbench tests
@@ -266,3 +269,15 @@ def test_the_watcher_keeps_the_last_good_drawing_and_rereads_only_on_change(tmp_
     assert broken["errors"][0]["line"] == SPEC.splitlines().index("  - {type: maxpool2d, kernel: 2}") + 1
     spec.write_text("name: [unclosed")
     assert "net.yaml:2:1: YAML syntax error" in watcher.current()["errors"][0]["text"]   # located too
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[os.path.basename(p) for p in SPECS])
+def test_every_drawn_node_of_every_library_spec_has_hover_details(path):
+    graph = load_graph(path)
+    for options in (DrawOptions(), DrawOptions(collapse=True), DrawOptions(unroll=3)):
+        view = build_view(graph, options)
+        details = node_details(graph, view)
+        assert set(details) == set(view.nodes)
+        for node_id, data in details.items():
+            assert data["output"] and "?" not in data["output"], node_id
+            assert data["line"] is not None or data["type"] in ("input", "output"), node_id

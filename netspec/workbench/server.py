@@ -73,7 +73,7 @@ def make_server(watcher, host: str, port: int) -> ThreadingHTTPServer:
     real_port = server.server_address[1]
     names = LOOPBACK if host in LOOPBACK else None
     Handler.hosts = None if names is None else frozenset(
-        [f"{name}:{real_port}" for name in names] + [f"[::1]:{real_port}"])
+        [f"{name}:{real_port}" for name in names] + [f"[::1]:{real_port}", "[::1]", *names])
     return server
 
 
