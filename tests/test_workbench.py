@@ -97,8 +97,11 @@ def served(tmp_path):
 
 
 def _wait(driver, what, timeout=10.0):
+    """Until what(driver) is true; an element replaced by a redraw meanwhile is looked up again."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
-    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda d: what(d))
+    return WebDriverWait(driver, timeout, poll_frequency=0.05,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(lambda d: what(d))
 
 
 def _by(driver, css):

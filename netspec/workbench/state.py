@@ -16,6 +16,12 @@ from ..api import analyse
 from ..errors import fmt_shape
 
 MISSING_GRACE_S = 0.5      # an editor's save may remove the file for a moment: not a fault before this
+SETTLE_S, SETTLE_READS = 0.03, 5   # a save that writes in place (truncate, then write) is read when it is over
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
 
 
 def render_svg(view) -> str:
@@ -139,8 +145,7 @@ class Watcher:
         """The state, rebuilt first when the file changed since the last call."""
         with self.lock:
             try:
-                with open(self.path, "rb") as handle:
-                    data = handle.read()
+                data = self._settled()
                 self.missing_since = None
             except OSError as exc:
                 now = time.monotonic()
@@ -155,6 +160,19 @@ class Watcher:
             if data != self.seen:
                 self._rebuild(data)
             return self.state
+
+    def _settled(self) -> bytes:
+        """The file's bytes once a save is over: a changed file is read again until two reads agree."""
+        data = _read(self.path)
+        for _ in range(SETTLE_READS):
+            if data == self.seen:
+                break
+            time.sleep(SETTLE_S)
+            again = _read(self.path)
+            if again == data:
+                break
+            data = again
+        return data
 
     def _rebuild(self, data: bytes) -> None:
         text = data.decode("utf-8", "replace")
