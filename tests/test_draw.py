@@ -296,7 +296,7 @@ def test_rankdir_and_format_flag(tmp_path):
 def test_bad_usage_and_bad_output(tmp_path, capsys):
     spec = write(tmp_path, "lstm", LSTM)
     assert draw(spec, tmp_path / "x.jpg") == 2
-    assert "use .svg, .png, .pdf or .dot" in capsys.readouterr().err
+    assert "use .svg, .png, .pdf, .dot or .html" in capsys.readouterr().err
     assert draw(spec, tmp_path / "x.dot", "--depth", "-1") == 2
     blocker = tmp_path / "file"
     blocker.write_text("")
