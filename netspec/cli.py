@@ -43,6 +43,16 @@ def add_spec_argument(parser, many: bool = False) -> None:
                         help="override a var of the spec (repeatable)")
 
 
+def add_threads_argument(parser) -> None:
+    """`--threads N`: CPU threads for NumPy/BLAS, Numba and torch (the same as NETSPEC_THREADS=N)."""
+    def count(text: str) -> int:
+        if not text.strip().isdigit() or int(text) < 1:
+            raise argparse.ArgumentTypeError(f"expected a whole number of threads, 1 or more, found {text!r}")
+        return int(text)
+    parser.add_argument("--threads", type=count, metavar="N",
+                        help="CPU threads for NumPy, Numba and torch (default: $NETSPEC_THREADS, else all cores)")
+
+
 def _available_commands(only: str | None = None):
     for name in ([only] if only else COMMANDS):
         try:
@@ -85,6 +95,9 @@ def main(argv=None) -> int:
             return 2
         if hasattr(args, "set"):
             args.overrides = parse_overrides(args.set)
+        if getattr(args, "threads", None):
+            os.environ["NETSPEC_THREADS"] = str(args.threads)      # every backend reads it
+        args.argv = argv
         return int(args.handler(args) or 0)
     except UsageError as exc:
         print(f"netspec: error: {exc}", file=sys.stderr)
@@ -96,8 +109,8 @@ def main(argv=None) -> int:
     except UserError as exc:
         print(f"netspec: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("netspec: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:      # backends.loop.Interrupted says what is saved and how to continue
+        print(f"netspec: interrupted; {exc}" if str(exc) else "netspec: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0

@@ -1,6 +1,8 @@
 """The NumPy backend trains the digits specs to the accuracy targets, and resumes a killed run exactly."""
 import json
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -121,3 +123,36 @@ def test_batchnorm_counter_stays_0d_through_checkpoint(tmp_path):
     state, _, _ = checkpoint.load(result["checkpoint"])
     checkpoint.check_layout(graph, state, result["checkpoint"])
     assert state[key].shape == () and int(state[key]) > 1
+
+
+def interrupt_after_checkpoint(command: list, run_dir, cwd=ROOT, env=None) -> tuple:
+    """Start `command`, send SIGINT (Ctrl-C) once metrics.jsonl has two rows (epoch 1's checkpoint is written);
+    return (exit code, stderr, epoch named, resume command named)."""
+    env = env or {**os.environ, "PYTHONPATH": ROOT, "NETSPEC_THREADS": "1"}
+    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics, deadline = run_dir / "metrics.jsonl", time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    match = re.search(r"interrupted; the last checkpoint is epoch (\d+) \((.+)\); continue with: (.+)$", err.strip())
+    assert match, err[-2000:]
+    assert match.group(2) == str(run_dir / "checkpoint.npz")
+    return proc.returncode, err, int(match.group(1)), shlex.split(match.group(3))
+
+
+def test_ctrl_c_names_the_last_checkpoint_and_the_resume_command(tmp_path):
+    spec, out = os.path.join(SPECS, "digits_cnn.yaml"), tmp_path / "run"
+    code, _, epoch, again = interrupt_after_checkpoint(
+        [sys.executable, "-m", "netspec", "train", spec, "--epochs", "4", "-o", str(out)], out)
+    assert code == 130
+    _, _, meta = checkpoint.load(str(out / "checkpoint.npz"))
+    assert 1 <= epoch == meta["epoch"] < 4
+    assert again == ["python", "-m", "netspec", "train", spec, "--epochs", "4", "-o", str(out), "--resume"]
+    resumed = _cli(*again[3:])
+    stdout, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    assert f"resuming from epoch {epoch} " in err and "epochs=4," in stdout
+    assert [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3, 4]

@@ -1,5 +1,5 @@
-"""The run-time half of a generated file: SPEC and TRAIN dicts, the inlined data/progress/checkpoint/trainer
-sources, and the `train()` / `main()` entry points."""
+"""The run-time half of a generated file: SPEC and TRAIN dicts, the inlined data/progress/checkpoint/plot/
+training-policy/trainer sources, and the `train()` / `main()` entry points."""
 from __future__ import annotations
 
 import os
@@ -10,7 +10,8 @@ from netspec.config import read_train
 from .inline import Imports, inline_module
 
 # inlined in this order; each is the one implementation netspec itself uses
-RUNTIME_MODULES = ("netspec.data", "backends.progress", "backends.checkpoint", "backends.torch.trainer")
+RUNTIME_MODULES = ("netspec.data", "backends.progress", "backends.checkpoint", "backends.plot", "backends.loop",
+                   "backends.torch.trainer")
 
 
 def _absolute(path: str | None) -> str | None:

@@ -11,13 +11,14 @@ EPILOG = """examples:
 
 
 def add_arguments(parser) -> None:
-    from ..cli import add_spec_argument
+    from ..cli import add_spec_argument, add_threads_argument
     add_spec_argument(parser)
     parser.add_argument("--checkpoint", required=True, metavar="FILE", help="checkpoint.npz from netspec train")
     parser.add_argument("--backend", default="numpy", help="numpy (default), numba-cuda or torch")
     parser.add_argument("--data", metavar="PATH", help="override train.data.path")
     parser.add_argument("--batch-size", type=int, default=256, help="samples per forward pass (256)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_threads_argument(parser)
 
 
 def run(args) -> int:

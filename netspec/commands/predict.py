@@ -16,13 +16,14 @@ an .npz input is read from its array 'x' (or its only array); outputs are writte
 
 
 def add_arguments(parser) -> None:
-    from ..cli import add_spec_argument
+    from ..cli import add_spec_argument, add_threads_argument
     add_spec_argument(parser)
     parser.add_argument("--checkpoint", required=True, metavar="FILE", help="checkpoint.npz from netspec train")
     parser.add_argument("--input", required=True, metavar="FILE", help="inputs as .npy, or .npz with array 'x'")
     parser.add_argument("--output", metavar="FILE", help="write outputs to FILE (.npy or .npz)")
     parser.add_argument("--backend", default="numpy", help="numpy (default), numba-cuda or torch")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_threads_argument(parser)
 
 
 def read_input(path: str) -> np.ndarray:

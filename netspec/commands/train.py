@@ -9,15 +9,18 @@ EPILOG = """examples:
   netspec train specs/digits_mlp.yaml --backend numpy
   netspec train specs/digits_cnn.yaml --backend torch --epochs 5 --json
   netspec train specs/digits_cnn.yaml --backend numpy --resume     # continue a killed run
+  netspec train specs/digits_cnn.yaml --backend numpy --overwrite  # discard the earlier run, start again
 """
 
 
 def add_arguments(parser) -> None:
-    from ..cli import add_spec_argument
+    from ..cli import add_spec_argument, add_threads_argument
     add_spec_argument(parser)
     parser.add_argument("--backend", default="numpy", help="numpy (default), numba-cuda or torch")
     parser.add_argument("-o", "--out", metavar="DIR", help="run directory (default: runs/<spec name>)")
-    parser.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
+    again = parser.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
+    again.add_argument("--overwrite", action="store_true", help="discard an earlier run in the run directory")
     parser.add_argument("--epochs", type=int, help="override train.epochs")
     parser.add_argument("--batch-size", type=int, help="override train.batch_size")
     parser.add_argument("--seed", type=int, help="override train.seed")
@@ -25,7 +28,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--data", metavar="PATH", help="override train.data.path")
     parser.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
     parser.add_argument("--json", action="store_true", help="print one JSON object with the results last")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    add_threads_argument(parser)
 
 
 def run(args) -> int:
@@ -36,7 +40,8 @@ def run(args) -> int:
     options = TrainOptions(out_dir=args.out or os.path.join("runs", graph.name), resume=args.resume,
                            epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, dtype=args.dtype,
                            data={"path": args.data} if args.data else {}, progress=not args.quiet and not args.json,
-                           max_steps=args.max_steps)
+                           max_steps=args.max_steps, overwrite=args.overwrite,
+                           resume_command=_resume_command(getattr(args, "argv", None)))
     result = backend.train(graph, options)
     if args.json:
         print(json.dumps(result))
@@ -44,3 +49,14 @@ def run(args) -> int:
         shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items())
         print(f"done: {shown}")
     return 0
+
+
+def _resume_command(argv) -> str | None:
+    """How this run continues after Ctrl-C: the same command line, with --resume."""
+    import sys
+
+    from backends.loop import resume_command
+    if argv is None:
+        return None
+    prog = "python -m netspec" if sys.argv[0].endswith("__main__.py") else "netspec"
+    return resume_command(prog, argv)
