@@ -156,3 +156,32 @@ def test_ctrl_c_names_the_last_checkpoint_and_the_resume_command(tmp_path):
     assert resumed.returncode == 0, err
     assert f"resuming from epoch {epoch} " in err and "epochs=4," in stdout
     assert [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3, 4]
+
+
+TINY_CONV = """netspec: 1
+name: tiny_conv
+input: {shape: [1, 8, 8]}
+layers:
+  - {type: conv2d, filters: 2, kernel: 3, activation: relu}
+  - {type: maxpool2d, kernel: 2}
+  - flatten
+  - {type: linear, units: 10}
+train: {optimizer: adam, epochs: 1, batch_size: 64, data: {name: digits, samples: 128}}
+"""
+
+
+@pytest.mark.slow
+def test_kernels_compile_once_and_say_so(tmp_path):
+    """A first run (empty kernel cache) says it compiles; the second loads the cached kernels and says nothing."""
+    spec = tmp_path / "tiny_conv.yaml"
+    spec.write_text(TINY_CONV)
+    env = {**os.environ, "PYTHONPATH": ROOT, "NETSPEC_THREADS": "1", "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    errs = []
+    for run in ("first", "second"):
+        done = subprocess.run([sys.executable, "-m", "netspec", "train", str(spec), "-o", str(tmp_path / run)],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+        assert done.returncode == 0, done.stderr
+        errs.append(done.stderr)
+    assert errs[0].count("compiling kernels (first run only)") == 1
+    assert "compiling" not in errs[1]
+    assert any(name.endswith(".nbi") for _, _, names in os.walk(tmp_path / "cache") for name in names)
