@@ -104,6 +104,15 @@ def scheduled_lr(schedule, base_lr: float, epoch: int, epochs: int) -> float:
     return base_lr
 
 
+def done_line(result: dict) -> str:
+    """`done: backend=numpy, epochs=20, final_loss=0.0123, ..., samples_per_second=9375, ...`: plain numbers."""
+    def shown(value) -> str:
+        if not isinstance(value, float):
+            return str(value)
+        return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+    return "done: " + ", ".join(f"{key}={shown(value)}" for key, value in result.items())
+
+
 def epoch_line(row: dict, epochs: int) -> str:
     """`epoch 3/20: train_loss 0.2140, train_accuracy 0.9312, test_loss ..., lr 0.05, 1.23 s, 1850 samples/s`."""
     shown = [f"{key} {row[key]:.4f}" for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
@@ -241,8 +250,6 @@ class TrainingRun:
         if partial or (ran and self.saved_epoch != done) or not os.path.exists(self.checkpoint):
             self._save(steps, done, partial)       # keep the newest weights (a stop inside an epoch: partial)
         rows = self.metrics.rows if self.metrics is not None else []
-        if rows and self.leader:
-            write_training_plot(os.path.join(self.out, PLOT), rows)
         if final_loss is None and rows:     # resumed after the last epoch: report the recorded one
             final_loss = rows[-1].get("train_loss")
         result = {"backend": backend, "epochs": done, "final_loss": final_loss, "seconds": round(seconds, 4),
@@ -259,15 +266,16 @@ class TrainingRun:
         return result
 
     def _record(self, steps, epoch, lr, train_loss, accuracy_total, seen, elapsed) -> dict:
-        """The epoch's metrics row: appended to metrics.jsonl and printed (rank 0)."""
+        """The epoch's metrics row: appended to metrics.jsonl, plotted and printed (rank 0)."""
         row = {"epoch": epoch, "lr": lr, "train_loss": train_loss}
         if accuracy_total is not None:
             row["train_accuracy"] = accuracy_total / max(seen, 1)
         if self.leader:
             row.update(steps.evaluate())
         row.update(seconds=round(elapsed, 4), samples_per_second=seen / max(elapsed, 1e-9))
-        if self.metrics is not None:
+        if self.metrics is not None:           # rank 0: the row, and the plot of every row so far
             self.metrics.append(row)
+            write_training_plot(os.path.join(self.out, PLOT), self.metrics.rows)
         self.log(epoch_line(row, self.epochs))
         return row
 

@@ -260,6 +260,7 @@ def test_threads_set_torchs_thread_count(tmp_path, capsys, monkeypatch):
     assert exit_info.value.code == 2 and "--threads" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_model_py_names_the_checkpoint_and_resumes(tmp_path):
     from test_numpy_train import interrupt_after_checkpoint
     model_py, out = _model_py(tmp_path, "digits_cnn.yaml"), tmp_path / "run"

@@ -24,7 +24,16 @@ import torch
 import torch.nn.functional as F
 
 from backends.checkpoint import CheckpointError, load, save
-from backends.loop import CHECKPOINT, Interrupted, RunError, TrainingRun, prepare_run_dir, resume_command, thread_count
+from backends.loop import (
+    CHECKPOINT,
+    Interrupted,
+    RunError,
+    TrainingRun,
+    done_line,
+    prepare_run_dir,
+    resume_command,
+    thread_count,
+)
 from netspec.data import DataError, load_dataset
 
 OPT_PREFIX = "__opt__/"
@@ -460,7 +469,7 @@ def run_cli(build_model, spec: dict, train_cfg: dict, argv=None, hooks=None) -> 
         sys.stdout.write(json.dumps(result) + "\n")
         sys.stdout.flush()
     elif result.get("rank", 0) == 0:
-        print("done: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items()))
+        print(done_line(result))
     return 0
 
 

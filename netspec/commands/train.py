@@ -46,8 +46,8 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items())
-        print(f"done: {shown}")
+        from backends.loop import done_line
+        print(done_line(result))
     return 0
 
 
