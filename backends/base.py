@@ -10,6 +10,7 @@ class TrainOptions:
 
     out_dir: str                      # checkpoints, metrics.jsonl and plots go here
     resume: bool = False              # continue from out_dir/checkpoint.npz
+    overwrite: bool = False           # discard an earlier run in out_dir (otherwise refused)
     epochs: int | None = None         # override train.epochs
     batch_size: int | None = None
     seed: int | None = None
@@ -17,6 +18,7 @@ class TrainOptions:
     data: dict = field(default_factory=dict)   # overrides of train.data
     progress: bool = True             # progress bars on stderr
     max_steps: int | None = None      # stop early (tests, benchmarks)
+    resume_command: str | None = None  # the command line that continues this run (named on Ctrl-C)
 
 
 RESULT_KEYS = ("backend", "epochs", "final_loss", "test_accuracy", "test_loss", "seconds", "samples_per_second",

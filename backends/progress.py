@@ -11,36 +11,51 @@ import time
 
 
 class ProgressBar:
-    """`epoch 3/20 [#######.....] 120/180 loss 0.2140 1,850 samples/s` on stderr, redrawn in place."""
+    """`epoch 3/20 [#######.....] 120/180 loss 0.2140 1850 samples/s` on stderr.
 
-    def __init__(self, total: int, label: str = "", enabled: bool = True, stream=None, width: int = 24):
+    On a terminal the line is redrawn in place (at most 10 times a second) and erased by close(), so that the
+    epoch's summary line takes its place. Elsewhere (a log file, a pipe, CI) it is a plain line every
+    `every` seconds, with no carriage returns or escape codes.
+    """
+
+    def __init__(self, total: int, label: str = "", enabled: bool = True, stream=None, width: int = 24,
+                 every: float = 10.0):
         self.total, self.label, self.width = max(int(total), 1), label, width
         self.stream = stream or sys.stderr
         self.enabled = enabled
+        self.live = bool(getattr(self.stream, "isatty", None) and self.stream.isatty())
+        self.interval = 0.1 if self.live else every
         self.start = time.perf_counter()
-        self.last_draw = 0.0
-        self.count = 0
+        self.last_draw = 0.0 if self.live else self.start
+        self.drawn = False
+
+    def due(self, count: int) -> bool:
+        """Whether update(count, ...) would draw now (callers skip computing the metrics otherwise)."""
+        if not self.enabled:
+            return False
+        return time.perf_counter() - self.last_draw >= self.interval or (self.live and count >= self.total)
 
     def update(self, count: int, samples: int = 0, **metrics) -> None:
-        self.count = count
-        now = time.perf_counter()
-        if not self.enabled or (now - self.last_draw < 0.1 and count < self.total):
+        if not self.due(count):
             return
-        self.last_draw = now
-        filled = int(self.width * min(count, self.total) / self.total)
-        rate = samples / max(now - self.start, 1e-9)
+        now = self.last_draw = time.perf_counter()
         shown = " ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())
-        line = f"\r{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {count}/{self.total} {shown}"
-        if samples:
-            line += f" {rate:,.0f} samples/s"
-        end = "\n" if count >= self.total else ""
-        self.stream.write(line + "\x1b[K" + end)
+        rate = f" {samples / max(now - self.start, 1e-9):.0f} samples/s" if samples else ""
+        if self.live:
+            filled = int(self.width * min(count, self.total) / self.total)
+            bar = f"[{'#' * filled}{'.' * (self.width - filled)}]"
+            self.stream.write(f"\r{self.label} {bar} {count}/{self.total} {shown}{rate}\x1b[K")
+        else:
+            self.stream.write(f"{self.label} {count}/{self.total} {shown}{rate}\n")
         self.stream.flush()
+        self.drawn = True
 
     def close(self) -> None:
-        if self.enabled and self.count < self.total:
-            self.stream.write("\n")
+        """Erase a live bar (the caller prints the epoch's line next)."""
+        if self.enabled and self.live and self.drawn:
+            self.stream.write("\r\x1b[K")
             self.stream.flush()
+        self.drawn = False
 
 
 class MetricsLog:

@@ -1,9 +1,9 @@
-"""Benchmark `netspec check` on a 100k-layer spec: wall time and peak memory of the whole command.
+"""Benchmark `netspec check` on a 100k-layer spec: time and peak memory of the whole command.
 
 Two specs of 100,000 layers each: a block of ten layers used with `repeat: 10000`, and ten layer
 entries with `repeat: 10000` each. Every round runs `python -m netspec check` once per spec and tree,
-interleaved, and reads the child's peak resident memory from wait4. `--baseline DIR` adds another
-checkout (e.g. the main branch) as the peer measured in the same run.
+interleaved, and reads the child's CPU time and peak resident memory from wait4. `--baseline DIR`
+adds another checkout (e.g. the main branch) as the peer measured in the same run.
 
     python benchmarks/bench_check_big.py --baseline /work/main            # prints Markdown
     python benchmarks/bench_check_big.py --baseline /work/main --write    # also updates RESULTS.md
@@ -35,8 +35,8 @@ FLAT_SPEC = "name: flat100k\ninput: {shape: [16]}\nlayers:\n" + "".join(
     f"  - {{type: linear, units: 16, repeat: 10000, name: l{i}}}\n" for i in range(10))
 
 
-def run_once(tree: str, path: str) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one `netspec check` run from `tree`."""
+def run_once(tree: str, path: str) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS (MiB) of one `netspec check` run from `tree`."""
     env = dict(os.environ, PYTHONPATH=tree)
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "netspec", "check", "-q", path], cwd=tree, env=env,
@@ -48,7 +48,7 @@ def run_once(tree: str, path: str) -> tuple[float, float]:
     proc.stderr.close()
     if proc.returncode != 0:
         raise SystemExit(f"{tree}: check failed: {error[-500:]}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def report(trees: dict, rounds: int) -> str:
@@ -68,20 +68,20 @@ def report(trees: dict, rounds: int) -> str:
     out = [SECTION, "",
            (f"`python benchmarks/bench_check_big.py` ({rounds} interleaved rounds; Python {sys.version.split()[0]}, "
             f"{os.cpu_count()} CPUs, shared machine, 1-minute load average {min(loads):.1f} to {max(loads):.1f} "
-            "during the run: the absolute times move with the load, read the ratios)."), "",
-           "| spec | tree | wall min | wall median | peak memory |", "| --- | --- | ---: | ---: | ---: |"]
+            "during the run: wall time moves with the load; CPU time, user + system, much less)."), "",
+           "| spec | tree | CPU min | CPU median | wall median | peak memory |",
+           "| --- | --- | ---: | ---: | ---: | ---: |"]
     for spec in specs:
         for tree in trees:
-            walls = [w for w, _ in results[tree, spec]]
-            peak = max(m for _, m in results[tree, spec])
-            out.append(f"| {spec} | {tree} | {min(walls):.2f} s | {statistics.median(walls):.2f} s | "
-                       f"{peak:.0f} MiB |")
+            walls, cpus, peaks = zip(*results[tree, spec])
+            out.append(f"| {spec} | {tree} | {min(cpus):.2f} s | {statistics.median(cpus):.2f} s | "
+                       f"{statistics.median(walls):.2f} s | {max(peaks):.0f} MiB |")
     if len(trees) == 2:
         ours, peer = list(trees)
         for spec in specs:
-            ratio = (statistics.median(w for w, _ in results[peer, spec]) /
-                     statistics.median(w for w, _ in results[ours, spec]))
-            out.append(f"\n- {spec}: {ours} is {ratio:.1f}x as fast as {peer} (median wall).")
+            ratio = (statistics.median(c for _, c, _ in results[peer, spec]) /
+                     statistics.median(c for _, c, _ in results[ours, spec]))
+            out.append(f"\n- {spec}: {ours} takes {1 / ratio:.2f}x the CPU time of {peer} ({ratio:.1f}x as fast).")
     return "\n".join(out) + "\n"
 
 

@@ -236,7 +236,8 @@ class LayerType(Record):
     the first input's. examples: small cases the conformance test runs on every backend, each a dict
     {attrs: {...}, inputs: [per-sample shape, ...]} (optional: `dtypes: [...]`; `scale`: the inputs' spread,
     so that values cross the type's kinks; `before: [layer entries]`: layers the case needs first;
-    `finite_differences: reason`: skip the numeric gradient check, where a gradient is defined otherwise).
+    `finite_differences: reason`: skip the numeric gradient check, where a gradient is defined otherwise;
+    `output`: the case's output when the layer makes several, e.g. 'under_test.1' of a split).
     fusable: an activation without parameters, usable as `activation:` on other layers.
     """
 

@@ -12,7 +12,7 @@ from .argtypes import positive_int
 from .errors import SpecError, UsageError, UserError
 from .expr import parse_literal
 
-COMMANDS = ["check", "summary", "draw", "compile", "train", "eval", "predict", "verify", "sample"]
+COMMANDS = ["check", "summary", "draw", "compile", "train", "eval", "predict", "verify", "sample", "schema", "serve"]
 
 EPILOG = """examples:
   netspec check specs/*.yaml
@@ -59,6 +59,12 @@ def add_batch_size_argument(parser, default: int | None, help: str, *aliases: st
                         metavar="N", help=help)
 
 
+def add_threads_argument(parser) -> None:
+    """`--threads N`: CPU threads for NumPy/BLAS, Numba and torch (the same as NETSPEC_THREADS=N)."""
+    parser.add_argument("--threads", type=positive_int, metavar="N",
+                        help="CPU threads for NumPy, Numba and torch (default: $NETSPEC_THREADS, else all cores)")
+
+
 def _available_commands(only: str | None = None):
     for name in ([only] if only else COMMANDS):
         try:
@@ -102,6 +108,9 @@ def main(argv=None) -> int:
             return 2
         if hasattr(args, "set"):
             args.overrides = parse_overrides(args.set)
+        if getattr(args, "threads", None):
+            os.environ["NETSPEC_THREADS"] = str(args.threads)      # every backend reads it
+        args.argv = argv
         return int(args.handler(args) or 0)
     except UsageError as exc:
         if args is not None and getattr(args, "command_parser", None):   # argparse's own errors printed it
@@ -115,8 +124,8 @@ def main(argv=None) -> int:
     except UserError as exc:
         print(f"netspec: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("netspec: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:      # backends.loop.Interrupted says what is saved and how to continue
+        print(f"netspec: interrupted; {exc}" if str(exc) else "netspec: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0

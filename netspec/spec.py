@@ -142,6 +142,7 @@ class _Expander:
         self.over_budget = False
         self.memo: dict = {}    # id(vars) -> (vars, {text: value}): a block's instances share their work
         self.scope_vars: dict = {}   # (block, params) -> the vars dict its instances share
+        self.templates: dict = {}    # (id(entry), index, id(vars)) -> (vars, what the entry makes there)
         self.entries: dict = {}      # id(layer list) -> (list, its entries with bare names as mappings)
         self.cell_bodies: list = []  # the layer lists of cell bodies (their references resolve like the rest)
 
@@ -496,6 +497,126 @@ class _Expander:
         return known[1]
 
     def expand_entry(self, entry, index, pos, previous, scope: _Scope, stack) -> str | None:
+        key = (id(entry), index, id(scope.vars))
+        known = self.templates.get(key)
+        if known is not None and known[0] is scope.vars:
+            made = known[1]
+        else:
+            before = len(self.errors.diagnostics)
+            made = self.template(entry, index, pos, scope)
+            if made is not None and len(self.errors.diagnostics) == before:   # faults are reported per copy
+                self.templates[key] = (scope.vars, made)
+        if made is None:
+            return None
+        type_name, block, base, repeat, attrs, faults, attr_pos = made
+        out = None
+        for copy in range(repeat):
+            if len(self.layers) > MAX_LAYERS:
+                if not self.too_many:
+                    self.too_many = True
+                    self.fail(pos, f"the spec expands to more than {MAX_LAYERS:,} layers", "lower the repeat counts")
+                return None
+            local = base if repeat == 1 else f"{base}_{copy + 1}"
+            full = scope.prefix + local
+            if len(full) > MAX_PATH:
+                self.fail(entry.pos, f"the layer's full name is longer than {MAX_PATH} characters ({full[:40]}...)",
+                          "use shorter layer and block names", layer_type=type_name)
+                return None
+            if local in scope.local or full in self.full_names:
+                self.fail(entry.pos_of("name") if "name" in entry else entry.pos,
+                          f"duplicate layer name '{full}'", "give each layer a unique 'name'")
+                return None
+            scope.local[local] = full
+            self.full_names.add(full)
+            if copy == 0 and "from" in entry:
+                refs = entry["from"]
+                refs = self.subst(refs, scope.vars, entry.pos_of("from"), full, type_name)
+                if refs is FAULT:
+                    return None
+                if refs is None:
+                    self.fail(entry.pos_of("from"), "'from' needs a layer name, found null",
+                              "name a layer, or leave 'from' out to read the previous layer", full, type_name)
+                    return None
+                from_pos = entry.pos_of("from")
+                if isinstance(refs, dict):      # {name: layer}: inputs named for the layer (an expr's formula)
+                    if not self.named_inputs(refs, registry.lookup(type_name), from_pos, full, type_name):
+                        return None
+                    attrs = {**attrs, "names": list(refs)}
+                    ref_list = list(refs.values())
+                    ref_pos = [refs.pos_of(key) if isinstance(refs, YMap) else from_pos for key in refs]
+                else:
+                    ref_list = list(refs) if isinstance(refs, list) else [refs]
+                    ref_pos = [refs.pos_of(i) if isinstance(refs, YSeq) else from_pos for i in range(len(ref_list))]
+            else:
+                ref_list, ref_pos = [None], [entry.pos]
+            source_default = previous if copy == 0 else out
+            if block is not None and block.state is not None:
+                if faults:
+                    return None
+                out = self.expand_cell(block, full, attrs, attr_pos, entry, scope, stack,
+                                       ref_list, ref_pos, source_default, index)
+            elif block is not None:
+                if faults:
+                    return None   # a block instance with a faulty param: reported, and not expanded
+                out = self.expand_block(block, full, attrs, attr_pos, entry, scope, stack,
+                                        ref_list, ref_pos, source_default, index)
+            else:
+                parts = self.split_parts(registry.lookup(type_name), attrs, entry.pos) if not faults else 0
+                if parts is None:
+                    return None
+                for part in range(parts) if parts else [None]:
+                    name = full if part is None else f"{full}.{part}"
+                    part_attrs = dict(attrs) if part is None else {**attrs, "index": part}
+                    decl = LayerDecl(name, type_name, part_attrs, attr_pos, [None] * len(ref_list), entry.pos,
+                                     scope.scope, faults)
+                    self.layers.append(decl)
+                    for slot, (ref, rpos) in enumerate(zip(ref_list, ref_pos)):
+                        self.bind(decl.inputs, slot, ref, rpos, source_default, scope, index, name, type_name)
+                    if part is not None:
+                        scope.local[f"{local}.{part}"] = name
+                        self.full_names.add(name)
+                if parts:
+                    self.splits[full] = parts
+                out = full
+        if repeat > 1:
+            scope.local[base] = out   # the name of a repeated layer means its last copy
+        return out
+
+    def named_inputs(self, refs: dict, layer_type, pos, full, type_name) -> bool:
+        """Whether `from` as a mapping suits this layer: a type that names its inputs, identifier keys."""
+        if layer_type is None or layer_type.attr("names") is None:
+            self.fail(pos, "'from' as a mapping {name: layer} names the inputs of an 'expr' layer; this layer "
+                      "reads a layer name, a negative index or a list", "write e.g. 'from: [a, b]'", full, type_name)
+            return False
+        if not refs or not all(isinstance(key, str) and key.isidentifier() for key in refs):
+            self.fail(pos, f"'from' as a mapping must map input names (identifiers) to layers, found {shown(refs)}",
+                      "e.g. 'from: {z: gate, h: state}'", full, type_name)
+            return False
+        return True
+
+    def split_parts(self, layer_type, attrs, pos) -> int | None:
+        """How many outputs a `split` layer has (its parts become layers name.0, name.1, ...); 0 for other types
+        and for a split whose attrs its schema will refuse (None: refused here, reported)."""
+        if layer_type is None or layer_type.name != "split":
+            return 0
+        if "index" in attrs:
+            self.fail(pos, "a split's 'index' is set for each of its parts", "read the parts as name.0, name.1, ...",
+                      layer_type="split")
+            return None
+        sizes, parts = attrs.get("sizes"), attrs.get("parts", attrs.get("chunks"))
+        count = len(sizes) if isinstance(sizes, list) else parts if sizes is None else None
+        if count is None and sizes is None:
+            count = 2
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            return 0
+        if count > MAX_SPLIT:
+            self.fail(pos, f"a split into {count} parts is more than the {MAX_SPLIT} allowed", layer_type="split")
+            return None
+        return count
+
+    def template(self, entry, index, pos, scope: _Scope):
+        """What an entry makes in a scope before its copies are named: (type, block, name, repeat, attrs,
+        faulty attrs, attr positions), or None after reporting a fault. Instances with equal params share it."""
         if not isinstance(entry, YMap):
             self.fail(pos, f"a layer must be a type name or a mapping with 'type:', found {entry!r}")
             return None
@@ -540,109 +661,9 @@ class _Expander:
             if attrs[key] is FAULT:
                 attrs[key] = None
                 faults.add(key)
-        faults = frozenset(faults)
         attr_pos = {key: entry.pos_of(key) for key in attrs}
         attr_pos.update({f"@{key}": entry.key_pos[key] for key in entry.key_pos})
-        out = None
-        for copy in range(repeat):
-            if len(self.layers) > MAX_LAYERS:
-                if not self.too_many:
-                    self.too_many = True
-                    self.fail(pos, f"the spec expands to more than {MAX_LAYERS:,} layers", "lower the repeat counts")
-                return None
-            local = base if repeat == 1 else f"{base}_{copy + 1}"
-            full = scope.prefix + local
-            if len(full) > MAX_PATH:
-                self.fail(entry.pos, f"the layer's full name is longer than {MAX_PATH} characters ({full[:40]}...)",
-                          "use shorter layer and block names", layer_type=type_name)
-                return None
-            if local in scope.local or full in self.full_names:
-                self.fail(entry.pos_of("name") if "name" in entry else entry.pos,
-                          f"duplicate layer name '{full}'", "give each layer a unique 'name'")
-                return None
-            scope.local[local] = full
-            self.full_names.add(full)
-            if copy == 0 and "from" in entry:
-                refs = entry["from"]
-                refs = self.subst(refs, scope.vars, entry.pos_of("from"), full, type_name)
-                if refs is FAULT:
-                    return None
-                if refs is None:
-                    self.fail(entry.pos_of("from"), "'from' needs a layer name, found null",
-                              "name a layer, or leave 'from' out to read the previous layer", full, type_name)
-                    return None
-                from_pos = entry.pos_of("from")
-                if isinstance(refs, dict):      # {name: layer}: inputs named for the layer (an expr's formula)
-                    if not self.named_inputs(refs, layer_type, from_pos, full, type_name):
-                        return None
-                    attrs["names"] = list(refs)
-                    ref_list = list(refs.values())
-                    ref_pos = [refs.pos_of(key) if isinstance(refs, YMap) else from_pos for key in refs]
-                else:
-                    ref_list = list(refs) if isinstance(refs, list) else [refs]
-                    ref_pos = [refs.pos_of(i) if isinstance(refs, YSeq) else from_pos for i in range(len(ref_list))]
-            else:
-                ref_list, ref_pos = [None], [entry.pos]
-            source_default = previous if copy == 0 else out
-            if block is not None and block.state is not None:
-                if faults:
-                    return None
-                out = self.expand_cell(block, full, attrs, attr_pos, entry, scope, stack,
-                                       ref_list, ref_pos, source_default, index)
-            elif block is not None:
-                if faults:
-                    return None   # a block instance with a faulty param: reported, and not expanded
-                out = self.expand_block(block, full, attrs, attr_pos, entry, scope, stack,
-                                        ref_list, ref_pos, source_default, index)
-            else:
-                parts = self.split_parts(layer_type, attrs, entry.pos) if not faults else 0
-                if parts is None:
-                    return None
-                for part in range(parts) if parts else [None]:
-                    name = full if part is None else f"{full}.{part}"
-                    part_attrs = dict(attrs) if part is None else {**attrs, "index": part}
-                    decl = LayerDecl(name, type_name, part_attrs, attr_pos, [None] * len(ref_list), entry.pos,
-                                     scope.scope, faults)
-                    self.layers.append(decl)
-                    for slot, (ref, rpos) in enumerate(zip(ref_list, ref_pos)):
-                        self.bind(decl.inputs, slot, ref, rpos, source_default, scope, index, name, type_name)
-                    if part is not None:
-                        scope.local[f"{local}.{part}"] = name
-                        self.full_names.add(name)
-                if parts:
-                    self.splits[full] = parts
-                out = full
-        if repeat > 1:
-            scope.local[base] = out   # the name of a repeated layer means its last copy
-        return out
-
-    def named_inputs(self, refs: dict, layer_type, pos, full, type_name) -> bool:
-        """Whether `from` as a mapping suits this layer: a type that names its inputs, identifier keys."""
-        if layer_type is None or layer_type.attr("names") is None:
-            self.fail(pos, "'from' as a mapping {name: layer} names the inputs of an 'expr' layer; this layer "
-                      "reads a layer name, a negative index or a list", "write e.g. 'from: [a, b]'", full, type_name)
-            return False
-        if not refs or not all(isinstance(key, str) and key.isidentifier() for key in refs):
-            self.fail(pos, f"'from' as a mapping must map input names (identifiers) to layers, found {shown(refs)}",
-                      "e.g. 'from: {z: gate, h: state}'", full, type_name)
-            return False
-        return True
-
-    def split_parts(self, layer_type, attrs, pos) -> int | None:
-        """How many outputs a `split` layer has (its parts become layers name.0, name.1, ...); 0 for other types
-        and for a split whose attrs its schema will refuse (None: refused here, reported)."""
-        if layer_type is None or layer_type.name != "split":
-            return 0
-        sizes, parts = attrs.get("sizes"), attrs.get("parts", attrs.get("chunks"))
-        count = len(sizes) if isinstance(sizes, list) else parts if sizes is None else None
-        if count is None and sizes is None:
-            count = 2
-        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            return 0
-        if count > MAX_SPLIT:
-            self.fail(pos, f"a split into {count} parts is more than the {MAX_SPLIT} allowed", layer_type="split")
-            return None
-        return count
+        return type_name, block, base, repeat, attrs, frozenset(faults), attr_pos
 
     def read_repeat(self, entry, scope, base, type_name):
         if "repeat" not in entry:
@@ -800,6 +821,7 @@ class _Expander:
                       f"sequence, found {len(ref_list)} inputs", "seed states with 'initial_state: {h: layer}'",
                       full, block.name)
             return None
+        attrs = dict(attrs)            # the entry's template is shared by its instances: leave it whole
         own = {key: attrs.pop(key) for key in CELL_KEYS if key in attrs}
         params = self.block_params(block, full, attrs, attr_pos, entry)
         if params is None:

@@ -42,7 +42,8 @@ def example_spec(type_name: str, example: dict) -> dict:
     layer = {"type": example.get("use", type_name), "name": "under_test", **example.get("attrs", {})}
     if not before:
         layer["from"] = names if len(names) > 1 and "use" not in example else names[0]
-    spec = {"name": f"case_{type_name}", "inputs": inputs, "layers": [*before, layer], "output": "under_test"}
+    spec = {"name": f"case_{type_name}", "inputs": inputs, "layers": [*before, layer],
+            "output": example.get("output", "under_test")}
     if "blocks" in example:          # a type used through a block (a cell: `use` names the block)
         spec["blocks"] = example["blocks"]
     return spec

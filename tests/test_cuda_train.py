@@ -110,11 +110,16 @@ train: {optimizer: {type: adam, lr: 0.05}, batch_size: 8}
         spec.write_text(CNN)
         out = tmp_path / "run"
         proc = subprocess.run([sys.executable, "-m", "netspec", "train", str(spec), "--backend", "numba-cuda",
-                               "--max-steps", "2", "--json", "-o", str(out)], cwd=ROOT, capture_output=True,
-                              text=True, timeout=300, check=False)
+                               "--json", "-o", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                              check=False)
         assert proc.returncode == 0, proc.stderr[-3000:]
         result = json.loads(proc.stdout.strip().splitlines()[-1])
         assert result["backend"] == "numba-cuda" and np.isfinite(result["final_loss"])
+        # the same per-epoch record and plot as every other backend (backends/loop.py)
+        row = json.loads((out / "metrics.jsonl").read_text())
+        assert list(row) == ["epoch", "lr", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds",
+                             "samples_per_second"]
+        assert (out / "training.png").read_bytes().startswith(b"\x89PNG")
         from backends import checkpoint
         from backends.numpy import make_ops
         from backends.runtime import load_model

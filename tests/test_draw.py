@@ -296,7 +296,7 @@ def test_rankdir_and_format_flag(tmp_path):
 def test_bad_usage_and_bad_output(tmp_path, capsys):
     spec = write(tmp_path, "lstm", LSTM)
     assert draw(spec, tmp_path / "x.jpg") == 2
-    assert "use .svg, .png, .pdf or .dot" in capsys.readouterr().err
+    assert "use .svg, .png, .pdf, .dot or .html" in capsys.readouterr().err
     assert draw(spec, tmp_path / "x.dot", "--depth", "-1") == 2
     blocker = tmp_path / "file"
     blocker.write_text("")
@@ -310,13 +310,15 @@ def test_bad_usage_and_bad_output(tmp_path, capsys):
 
 # ---------------------------------------------------------------------------- without Graphviz
 def run_without_dot(tmp_path, *args):
-    """Run the CLI in a subprocess whose PATH holds only the Python interpreter."""
+    """Run the CLI in a subprocess whose PATH is an empty directory (no `dot`).
+
+    The interpreter runs as sys.executable itself, not through a link: a link elsewhere would leave a virtual
+    environment (Python finds its environment beside the path it was started by).
+    """
     bindir = tmp_path / "bin"
     bindir.mkdir(exist_ok=True)
-    if not (bindir / "python").exists():
-        os.symlink(sys.executable, bindir / "python")
     env = dict(os.environ, PATH=str(bindir), PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([str(bindir / "python"), "-m", "netspec", "draw", *map(str, args)], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "netspec", "draw", *map(str, args)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120, check=False)
 
 

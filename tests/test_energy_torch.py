@@ -75,9 +75,11 @@ def test_generated_dbm_and_autoencoder_pretrain(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, env=env, check=False)
     assert done.returncode == 0, done.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    run = _compile_and_run(tmp_path, TINY_AE, "tiny_ae")
-    state, _, _ = checkpoint.load(str(tmp_path / "run" / "checkpoint.npz"))
-    checkpoint.check_layout(load_graph(str(tmp_path / "tiny_ae.yaml")), state, "ckpt")
+    other = tmp_path / "ae"                     # a run directory of its own: "run" holds the DBM's run
+    other.mkdir()
+    run = _compile_and_run(other, TINY_AE, "tiny_ae")
+    state, _, _ = checkpoint.load(str(other / "run" / "checkpoint.npz"))
+    checkpoint.check_layout(load_graph(str(other / "tiny_ae.yaml")), state, "ckpt")
     assert "pretraining code" in run.stderr
 
 

@@ -2,6 +2,7 @@
 import gzip
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -134,8 +135,9 @@ def test_predict_rejects_wrong_shape(tmp_path):
 def test_optimizers_and_schedules_match_torch():
     """PyTorch's update rules, weight decay and schedules, step by step on the same gradients."""
     torch = pytest.importorskip("torch")
+    from backends.loop import scheduled_lr
     from backends.numpy.ops import NumpyOps
-    from backends.runtime.optim import DEFAULT_EPS, scheduled_lr
+    from backends.runtime.optim import DEFAULT_EPS
     from netspec.config import read_train
     cases = [("sgd", {"momentum": 0.9, "nesterov": True, "weight_decay": 0.01}), ("sgd", {"momentum": 0.5}),
              ("sgd", {}), ("adagrad", {"weight_decay": 0.1}), ("rmsprop", {"momentum": 0.5, "weight_decay": 0.01}),
@@ -173,3 +175,48 @@ def test_optimizers_and_schedules_match_torch():
         assert scheduled_lr(cosine, 1.0, epoch, 5) == pytest.approx(opt.param_groups[0]["lr"], abs=1e-12)
         opt.step()
         sched.step()
+
+
+def _err_line(proc) -> str:
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    return lines[0]
+
+
+def test_an_earlier_run_is_refused_without_resume_or_overwrite(tmp_path):
+    spec, out = os.path.join(SPECS, "digits_mlp.yaml"), str(tmp_path / "run")
+    assert run("train", spec, "--epochs", "1", "-o", out, "-q").returncode == 0
+    stamp = os.path.getmtime(tmp_path / "run" / "checkpoint.npz")
+    again = run("train", spec, "--epochs", "1", "-o", out, "-q")
+    assert again.returncode == 1
+    line = _err_line(again)
+    assert "already holds a training run" in line and "--resume" in line and "--overwrite" in line
+    assert os.path.getmtime(tmp_path / "run" / "checkpoint.npz") == stamp       # nothing touched
+    both = run("train", spec, "-o", out, "--resume", "--overwrite")
+    assert both.returncode == 2 and "not allowed with" in both.stderr
+    fresh = run("train", spec, "--epochs", "2", "-o", out, "--overwrite", "--json")
+    assert fresh.returncode == 0, fresh.stderr
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in rows] == [1, 2]          # a new run, not a continuation
+
+
+def test_plain_progress_lines_when_stderr_is_not_a_terminal(tmp_path):
+    proc = run("train", os.path.join(SPECS, "digits_mlp.yaml"), "--epochs", "2", "-o", str(tmp_path / "run"))
+    assert proc.returncode == 0, proc.stderr
+    assert "\r" not in proc.stderr and "\x1b" not in proc.stderr
+    epochs = [line for line in proc.stderr.splitlines() if re.match(r"epoch \d+/2: ", line)]
+    assert len(epochs) == 2
+    assert re.fullmatch(r"epoch 2/2: train_loss \d\.\d{4}, train_accuracy \d\.\d{4}, test_loss \d\.\d{4}, "
+                        r"test_accuracy \d\.\d{4}, lr [\d.e-]+, \d+\.\d\d s, \d+ samples/s", epochs[1]), epochs[1]
+
+
+def test_threads_flag_and_variable_are_checked(tmp_path):
+    spec = os.path.join(SPECS, "digits_mlp.yaml")
+    bad = run("train", spec, "--threads", "0", "-o", str(tmp_path / "run"))
+    assert bad.returncode == 2 and "--threads" in bad.stderr
+    env = {**os.environ, "PYTHONPATH": ROOT, "NETSPEC_THREADS": "lots"}
+    proc = subprocess.run([sys.executable, "-m", "netspec", "train", spec, "-o", str(tmp_path / "run")], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 1 and "NETSPEC_THREADS='lots'" in _err_line(proc)
+    ok = run("train", spec, "--threads", "1", "--epochs", "1", "-o", str(tmp_path / "run"), "-q")
+    assert ok.returncode == 0, ok.stderr

@@ -1,6 +1,8 @@
 """The NumPy backend trains the digits specs to the accuracy targets, and resumes a killed run exactly."""
 import json
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -121,3 +123,65 @@ def test_batchnorm_counter_stays_0d_through_checkpoint(tmp_path):
     state, _, _ = checkpoint.load(result["checkpoint"])
     checkpoint.check_layout(graph, state, result["checkpoint"])
     assert state[key].shape == () and int(state[key]) > 1
+
+
+def interrupt_after_checkpoint(command: list, run_dir, cwd=ROOT, env=None) -> tuple:
+    """Start `command`, send SIGINT (Ctrl-C) once metrics.jsonl has two rows (epoch 1's checkpoint is written);
+    return (exit code, stderr, epoch named, resume command named)."""
+    env = env or {**os.environ, "PYTHONPATH": ROOT, "NETSPEC_THREADS": "1"}
+    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics, deadline = run_dir / "metrics.jsonl", time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    match = re.search(r"interrupted; the last checkpoint is epoch (\d+) \((.+)\); continue with: (.+)$", err.strip())
+    assert match, err[-2000:]
+    assert match.group(2) == str(run_dir / "checkpoint.npz")
+    return proc.returncode, err, int(match.group(1)), shlex.split(match.group(3))
+
+
+def test_ctrl_c_names_the_last_checkpoint_and_the_resume_command(tmp_path):
+    spec, out = os.path.join(SPECS, "digits_cnn.yaml"), tmp_path / "run"
+    code, _, epoch, again = interrupt_after_checkpoint(
+        [sys.executable, "-m", "netspec", "train", spec, "--epochs", "4", "-o", str(out)], out)
+    assert code == 130
+    _, _, meta = checkpoint.load(str(out / "checkpoint.npz"))
+    assert 1 <= epoch == meta["epoch"] < 4
+    assert again == ["python", "-m", "netspec", "train", spec, "--epochs", "4", "-o", str(out), "--resume"]
+    resumed = _cli(*again[3:])
+    stdout, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    assert f"resuming from epoch {epoch} " in err and "epochs=4," in stdout
+    assert [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3, 4]
+
+
+TINY_CONV = """netspec: 1
+name: tiny_conv
+input: {shape: [1, 8, 8]}
+layers:
+  - {type: conv2d, filters: 2, kernel: 3, activation: relu}
+  - {type: maxpool2d, kernel: 2}
+  - flatten
+  - {type: linear, units: 10}
+train: {optimizer: adam, epochs: 1, batch_size: 64, data: {name: digits, samples: 128}}
+"""
+
+
+@pytest.mark.slow
+def test_kernels_compile_once_and_say_so(tmp_path):
+    """A first run (empty kernel cache) says it compiles; the second loads the cached kernels and says nothing."""
+    spec = tmp_path / "tiny_conv.yaml"
+    spec.write_text(TINY_CONV)
+    env = {**os.environ, "PYTHONPATH": ROOT, "NETSPEC_THREADS": "1", "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    errs = []
+    for run in ("first", "second"):
+        done = subprocess.run([sys.executable, "-m", "netspec", "train", str(spec), "-o", str(tmp_path / run)],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+        assert done.returncode == 0, done.stderr
+        errs.append(done.stderr)
+    assert errs[0].count("compiling kernels (first run only)") == 1
+    assert "compiling" not in errs[1]
+    assert any(name.endswith(".nbi") for _, _, names in os.walk(tmp_path / "cache") for name in names)

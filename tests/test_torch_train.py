@@ -3,6 +3,7 @@ import collections
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from conftest import SPECS
+from conftest import ROOT, SPECS
 
 from backends import checkpoint
 from backends.torch import generate, load_module, sample_text
@@ -156,3 +157,118 @@ def test_two_input_spec_runs_but_cannot_train_on_one_array_data(tmp_path, capsys
     assert main(["train", graph.source, "--backend", "torch", "-o", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "2 inputs" in err[0]
+
+
+def _model_py(tmp_path, spec_name="digits_mlp.yaml"):
+    model_py = tmp_path / "model.py"
+    model_py.write_text(generate(load_graph(os.path.join(SPECS, spec_name)), format_code=False))
+    return model_py
+
+
+def _python(*argv, threads="1"):
+    env = dict(os.environ, PYTHONPATH=ROOT, NETSPEC_THREADS=threads)
+    return subprocess.run([sys.executable, *map(str, argv)], capture_output=True, text=True, check=False,
+                          timeout=300, cwd=ROOT, env=env)
+
+
+def _epoch_lines(err: str) -> list:
+    """The per-epoch lines of a run's stderr, numbers replaced by N."""
+    assert "\r" not in err and "\x1b" not in err            # stderr is not a terminal: plain lines
+    return [re.sub(r"\d+(\.\d+)?(e-?\d+)?", "N", line) for line in err.splitlines() if re.match(r"epoch \d+/\d+: ", line)]
+
+
+def test_every_trainer_writes_the_same_rows_lines_and_plot(tmp_path, capsys):
+    """numpy, torch and `python model.py`: the same metrics.jsonl fields, per-epoch line and training.png."""
+    spec = os.path.join(SPECS, "digits_mlp.yaml")
+    lines = {}
+    for backend in ("numpy", "torch"):
+        assert main(["train", spec, "--backend", backend, "--epochs", "2", "-o", str(tmp_path / backend)]) == 0
+        lines[backend] = _epoch_lines(capsys.readouterr().err)
+    proc = _python(_model_py(tmp_path), "--epochs", "2", "--out", tmp_path / "model_py")
+    assert proc.returncode == 0, proc.stderr
+    lines["model_py"] = _epoch_lines(proc.stderr)
+    fields = {}
+    for name in lines:
+        rows = _rows(tmp_path / name / "metrics.jsonl")
+        assert [row["epoch"] for row in rows] == [1, 2], name
+        fields[name] = list(rows[-1])
+        assert (tmp_path / name / "training.png").read_bytes().startswith(b"\x89PNG"), name
+    assert fields["numpy"] == fields["torch"] == fields["model_py"]
+    assert fields["numpy"] == ["epoch", "lr", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds",
+                               "samples_per_second"]
+    assert lines["numpy"] == lines["torch"] == lines["model_py"]
+    line = "epoch N/N: train_loss N, train_accuracy N, test_loss N, test_accuracy N, lr N, N s, N samples/s"
+    assert lines["numpy"] == [line, line]
+
+
+def test_run_directory_and_resume_refusals_are_the_same_everywhere(tmp_path, capsys):
+    spec, empty = os.path.join(SPECS, "digits_mlp.yaml"), str(tmp_path / "empty")
+    module = load_module(load_graph(spec))
+
+    def model_py(*argv):                  # the generated file's command line (`python model.py ...`)
+        return module.run_cli(module.build_model, module.SPEC, module.TRAIN, list(argv))
+
+    runs = {"numpy": lambda *a: main(["train", spec, "-o", empty, *a]),
+            "torch": lambda *a: main(["train", spec, "--backend", "torch", "-o", empty, *a]),
+            "model.py": lambda *a: model_py("--out", empty, *a)}
+    refusals = {}
+    for name, train in runs.items():
+        assert train("--resume") == 1, name
+        refusals[name] = capsys.readouterr().err.strip().split("error: ", 1)[1]
+    assert refusals["numpy"] == refusals["torch"] == refusals["model.py"]
+    assert refusals["numpy"].startswith(f"{os.path.join(empty, 'checkpoint.npz')}: no checkpoint to resume from")
+    assert not os.path.exists(empty)
+    out = str(tmp_path / "run")
+    assert model_py("--out", out, "--epochs", "1", "-q") == 0
+    for name, train in (("model.py", lambda: model_py("--out", out, "-q")),
+                        ("torch", lambda: main(["train", spec, "--backend", "torch", "-o", out, "-q"]))):
+        assert train() == 1, name
+        err = capsys.readouterr().err.strip()
+        assert "already holds a training run" in err and "--resume" in err and "--overwrite" in err, name
+    assert model_py("--out", out, "--epochs", "2", "-q", "--overwrite") == 0
+    assert [row["epoch"] for row in _rows(tmp_path / "run" / "metrics.jsonl")] == [1, 2]
+
+
+def test_ctrl_c_before_the_first_checkpoint_offers_nothing_to_resume(tmp_path, capsys):
+    module = load_module(load_graph(os.path.join(SPECS, "digits_mlp.yaml")))
+
+    def interrupt(*args, **kwargs):           # Ctrl-C while preparing the run (as in pretraining)
+        raise KeyboardInterrupt
+
+    code = module.run_cli(module.build_model, module.SPEC, module.TRAIN, ["--out", str(tmp_path / "run")],
+                          hooks={"pretrain": interrupt})
+    err = capsys.readouterr().err.strip()
+    assert code == 130
+    assert err.startswith("interrupted; no checkpoint was saved yet") and "--resume" not in err
+
+
+def test_threads_set_torchs_thread_count(tmp_path, capsys, monkeypatch):
+    spec = os.path.join(SPECS, "digits_mlp.yaml")
+    monkeypatch.setenv("NETSPEC_THREADS", "1")          # restored afterwards, as --threads sets it process-wide
+    try:
+        assert main(["train", spec, "--backend", "torch", "--epochs", "1", "-o", str(tmp_path), "-q",
+                     "--threads", "3"]) == 0
+        assert torch.get_num_threads() == 3
+        monkeypatch.setenv("NETSPEC_THREADS", "2")
+        assert main(["eval", spec, "--backend", "torch", "--checkpoint", str(tmp_path / "checkpoint.npz")]) == 0
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)
+    module = load_module(load_graph(spec))
+    with pytest.raises(SystemExit) as exit_info:
+        module.run_cli(module.build_model, module.SPEC, module.TRAIN, ["--threads", "0", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2 and "--threads" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_model_py_names_the_checkpoint_and_resumes(tmp_path):
+    from test_numpy_train import interrupt_after_checkpoint
+    model_py, out = _model_py(tmp_path, "digits_cnn.yaml"), tmp_path / "run"
+    code, _, epoch, again = interrupt_after_checkpoint([sys.executable, str(model_py), "--epochs", "4", "--out",
+                                                        str(out)], out, cwd=tmp_path)
+    assert code == 130 and 1 <= epoch < 4
+    assert again == ["python", str(model_py), "--epochs", "4", "--out", str(out), "--resume"]
+    resumed = _python(*again[1:], "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout.strip().splitlines()[-1])["epochs"] == 4
+    assert [row["epoch"] for row in _rows(out / "metrics.jsonl")] == [1, 2, 3, 4]

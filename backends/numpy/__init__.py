@@ -55,9 +55,8 @@ def set_threads(count: int | None = None) -> None:
 
     On a shared machine spinning BLAS/Numba threads are the main cause of slow steps.
     """
-    import os
-    if count is None:
-        count = int(os.environ["NETSPEC_THREADS"]) if os.environ.get("NETSPEC_THREADS") else None
+    from backends.loop import thread_count
+    count = thread_count(count)
     if not count:
         return
     import numba

@@ -1,4 +1,4 @@
-"""Optimizer orchestration, learning-rate schedules and gradient clipping (backend-neutral)."""
+"""Optimizer orchestration and gradient clipping (backend-neutral; schedules are backends/loop.py)."""
 from __future__ import annotations
 
 import math
@@ -48,19 +48,6 @@ class Optimizer:
             key, name = full[len(OPT_PREFIX):].rsplit("/", 1)
             if key in self.state:
                 self.state[key][name] = self.ops.from_numpy(value)
-
-
-def scheduled_lr(cfg, base_lr: float, epoch: int, epochs: int) -> float:
-    """PyTorch's StepLR / ExponentialLR / CosineAnnealingLR value for a 0-based epoch."""
-    kind = cfg.type
-    if kind == "step":
-        return base_lr * cfg.gamma ** (epoch // cfg.every)
-    if kind == "exponential":
-        return base_lr * cfg.gamma ** epoch
-    if kind == "cosine":
-        period = cfg.t_max or max(epochs, 1)
-        return cfg.min_lr + (base_lr - cfg.min_lr) * (1 + math.cos(math.pi * epoch / period)) / 2
-    return base_lr
 
 
 def clip_grad_norm(ops, grads: dict, max_norm: float) -> float:

@@ -44,8 +44,14 @@ def load_module(graph, source: str | None = None):
     source = source if source is not None else generate(graph, format_code=False)
     digest = hashlib.sha256(source.encode()).hexdigest()[:16]
     name = f"netspec_generated_{file_stem(graph.name).replace('.', '_').replace('-', '_')}_{digest}"
-    if name in sys.modules:
-        return sys.modules[name]
+    if name not in sys.modules:
+        _import(name, source)
+    module = sys.modules[name]
+    module.set_threads()          # $NETSPEC_THREADS (or --threads) for every use: train, eval, predict, verify
+    return module
+
+
+def _import(name: str, source: str) -> None:
     directory = os.path.join(tempfile.gettempdir(), f"netspec-torch-{os.getuid() if hasattr(os, 'getuid') else 0}")
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, name + ".py")
@@ -56,7 +62,6 @@ def load_module(graph, source: str | None = None):
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
-    return module
 
 
 def build_model(graph):
@@ -67,9 +72,10 @@ def build_model(graph):
 def train(graph, options) -> dict:
     """Train `graph` with its generated code; options: backends.base.TrainOptions."""
     module = load_module(graph)
-    return module.train(epochs=options.epochs, out=options.out_dir, resume=options.resume,
+    return module.train(epochs=options.epochs, out=options.out_dir, resume=options.resume, overwrite=options.overwrite,
                         max_steps=options.max_steps, batch_size=options.batch_size, seed=options.seed,
-                        data=dict(options.data) or None, dtype=options.dtype, progress=options.progress)
+                        data=dict(options.data) or None, dtype=options.dtype, progress=options.progress,
+                        resume_with=options.resume_command)
 
 
 def sample_text(graph, checkpoint: str, prime: str = "The ", length: int = 200, beam: int = 1,

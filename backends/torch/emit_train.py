@@ -1,5 +1,5 @@
-"""The run-time half of a generated file: SPEC and TRAIN dicts, the inlined data/progress/checkpoint/trainer
-sources, and the `train()` / `main()` entry points."""
+"""The run-time half of a generated file: SPEC and TRAIN dicts, the inlined data/progress/checkpoint/plot/
+training-policy/trainer sources, and the `train()` / `main()` entry points."""
 from __future__ import annotations
 
 import os
@@ -11,7 +11,8 @@ from .inline import Imports, inline_module
 from .pysource import assignment
 
 # inlined in this order; each is the one implementation netspec itself uses
-RUNTIME_MODULES = ("netspec.argtypes", "netspec.data", "backends.progress", "backends.checkpoint",
+RUNTIME_MODULES = ("netspec.argtypes", "netspec.data", "backends.progress", "backends.checkpoint", "backends.plot",
+                   "backends.loop",
                    "backends.torch.trainer")
 
 

@@ -1,8 +1,8 @@
 """Training, evaluation, checkpoints, decoding and the command line of a generated PyTorch model file.
 
 This module is inlined into every file that `netspec compile --target torch` writes; there it uses the
-inlined data loader (netspec/data.py), progress bar (backends/progress.py) and checkpoint format
-(backends/checkpoint.py). It reads the spec through two dicts that the generated file defines: SPEC
+inlined data loader (netspec/data.py), training policy (backends/loop.py: the same epochs, lines, metrics,
+plot, checkpoints, resume and Ctrl-C as `netspec train`) and checkpoint format (backends/checkpoint.py). It reads the spec through two dicts that the generated file defines: SPEC
 (name, hash, inputs, output) and TRAIN (the validated `train:` section).
 
 Under `torchrun --nproc_per_node=N` it trains with DistributedDataParallel (nccl on GPU, gloo on CPU);
@@ -16,31 +16,28 @@ import copy
 import hashlib
 import json
 import os
+import shlex
 import sys
-import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from backends.checkpoint import CheckpointError, check_optimizer_state, load, save
-from backends.progress import MetricsLog, ProgressBar
+from backends.loop import (
+    CHECKPOINT,
+    Interrupted,
+    RunError,
+    TrainingRun,
+    done_line,
+    prepare_run_dir,
+    resume_command,
+    thread_count,
+)
 from netspec.argtypes import non_negative_int, positive_int, random_seed
 from netspec.data import DataError, load_dataset
 
 OPT_PREFIX = "__opt__/"
-
-try:  # inside netspec a RunError is a UserError (exit 1, one line); standalone it is a plain Exception
-    from netspec.errors import UserError as _RunErrorBase
-except ImportError:  # pragma: no cover - inlined into generated model files
-    _RunErrorBase = Exception
-
-
-class RunError(_RunErrorBase):
-    """A training or sampling request that cannot be carried out (wrong settings, unsuitable data)."""
-
-    def __init__(self, message: str, hint: str | None = None):
-        Exception.__init__(self, message + (f"; {hint}" if hint else ""))
 
 
 # ---------------------------------------------------------------- set-up
@@ -74,6 +71,14 @@ def parse_device(name: str):
     return device
 
 
+def set_threads(count: int | None = None) -> None:
+    """Use `count` CPU threads (default: $NETSPEC_THREADS; neither: torch's default). On a busy machine
+    torch's default (one thread per core) can be many times slower than one thread."""
+    count = thread_count(count)
+    if count:
+        torch.set_num_threads(count)
+
+
 def make_optimizer(params, opt: dict):
     """The torch optimizer for TRAIN['optimizer']."""
     kind, lr, decay = opt["type"], opt["lr"], opt["weight_decay"]
@@ -91,19 +96,6 @@ def make_optimizer(params, opt: dict):
         maker = torch.optim.Adam if kind == "adam" else torch.optim.AdamW
         return maker(params, lr=lr, betas=tuple(opt["betas"]), weight_decay=decay, **eps)
     raise RunError(f"unknown optimizer '{kind}'")
-
-
-def make_schedule(optimizer, schedule: dict, epochs: int):
-    """The per-epoch learning-rate schedule for TRAIN['schedule'] (None: constant)."""
-    kind = schedule["type"]
-    if kind == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=schedule["every"], gamma=schedule["gamma"])
-    if kind == "exponential":
-        return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=schedule["gamma"])
-    if kind == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=schedule["t_max"] or max(epochs, 1),
-                                                          eta_min=schedule["min_lr"])
-    return None
 
 
 def compute_loss(output, target, kind: str, output_activation: str | None):
@@ -282,13 +274,16 @@ def evaluate(model, x, y, loss: str, output_activation: str | None, batch_size: 
 
 # ---------------------------------------------------------------- training
 
-def fit(build_model, spec: dict, train_cfg: dict, *, epochs=None, out=None, resume=False, max_steps=None,
-        batch_size=None, seed=None, data=None, dtype=None, progress=True, device=None, hooks=None) -> dict:
+def fit(build_model, spec: dict, train_cfg: dict, *, epochs=None, out=None, resume=False, overwrite=False,
+        max_steps=None, batch_size=None, seed=None, data=None, dtype=None, progress=True, device=None, threads=None,
+        hooks=None, resume_with=None) -> dict:
     """Train with the spec's settings; keyword arguments override them. Returns the run's figures.
 
-    Writes out/checkpoint.npz (atomically, each `checkpoint_every` epochs and when stopped early) and
-    out/metrics.jsonl (one row per epoch). resume=True continues from out/checkpoint.npz.
-    hooks: optional callables, e.g. {'pretrain': fn(model, dataset, spec, device)} run before training.
+    Writes out/checkpoint.npz (atomically, each `checkpoint_every` epochs and when stopped early),
+    out/metrics.jsonl (one row per epoch) and out/training.png. resume=True continues from out/checkpoint.npz;
+    an earlier run in `out` is otherwise refused unless overwrite=True. resume_with: the command line that
+    resumes, for the Ctrl-C message. hooks: optional callables, e.g. {'pretrain': fn(model, dataset, spec,
+    device)} run before training.
     """
     cfg = copy.deepcopy(train_cfg)
     for key, value in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed), ("dtype", dtype)):
@@ -296,121 +291,108 @@ def fit(build_model, spec: dict, train_cfg: dict, *, epochs=None, out=None, resu
             cfg[key] = value
     cfg["data"].update(data or {})
     out = out or spec["run_dir"]
+    set_threads(threads)
     rank, world, device = setup_distributed(device)
     leader = rank == 0
-    torch.manual_seed(cfg["seed"])
-    dataset, _task = load_data(spec, cfg)
-    float_dtype = torch.float64 if cfg["dtype"] == "float64" else torch.float32
-    model = build_model().to(device, float_dtype)
-    optimizer = make_optimizer(model.parameters(), cfg["optimizer"])
-    schedule = make_schedule(optimizer, cfg["schedule"], cfg["epochs"])
-    path = os.path.join(out, "checkpoint.npz")
-    start, steps = 0, 0
     pretrain = (hooks or {}).get("pretrain")
-    if resume and not os.path.exists(path) and pretrain is None:
-        raise CheckpointError(f"{path}: no checkpoint to resume from", "train without --resume first")
-    if resume and os.path.exists(path):
-        extra, meta = load_weights(model, path)
-        check_optimizer_state(extra, {key: tuple(p.shape) for key, p in model.named_parameters()},
-                              cfg["optimizer"]["type"], path, cfg["optimizer"]["momentum"])
-        steps = restore_optimizer(model, optimizer, extra)
-        restore_rng(extra, device, path)
-        start = int(meta.get("epoch", 0))
-        for _ in range(start):
-            if schedule is not None:
-                schedule.step()
-    elif pretrain is not None:            # killed before the first fine-tuning checkpoint: pretraining resumes
-        pretrain(model, dataset, spec, device, out=out, resume=resume, write=leader)
-        resume = False
-    metrics = MetricsLog(os.path.join(out, "metrics.jsonl"), resume=resume) if leader else None
-    if metrics is not None and resume:
-        metrics.truncate(start)
-    net = model
-    if world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
-    x_train, y_train = _tensor(dataset.x_train, device, float_dtype), _tensor(dataset.y_train, device, float_dtype)
-    x_test, y_test = _tensor(dataset.x_test, device, float_dtype), _tensor(dataset.y_test, device, float_dtype)
-    loss_kind, activation = cfg["loss"], spec.get("output_activation")
-    sampler = None
-    if world > 1:
-        sampler = torch.utils.data.DistributedSampler(range(len(x_train)), world, rank, shuffle=True,
-                                                      seed=cfg["seed"])
-    meta = {"spec": spec["name"], "source_hash": spec["source_hash"], "backend": "torch", "dtype": cfg["dtype"]}
-    if dataset.vocab:
-        meta["vocab"] = "".join(dataset.vocab)
-    seconds, samples, final_loss, epochs_done, stopped = 0.0, 0, None, start, False
-    total_epochs = cfg["epochs"]
-    for epoch in range(start + 1, total_epochs + 1):
-        net.train()
-        if sampler is not None:
-            sampler.set_epoch(epoch)
-            order = torch.tensor(list(sampler))
-        else:
-            order = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(cfg["seed"] + epoch))
-        batches = order.to(device).split(cfg["batch_size"])
-        bar = ProgressBar(len(batches), f"epoch {epoch}/{total_epochs}", enabled=progress and leader)
-        began = time.perf_counter()
-        loss_sum, seen = torch.zeros((), device=device, dtype=torch.float64), 0
-        for index, batch in enumerate(batches, 1):
-            output = net(x_train[batch])
-            loss = compute_loss(output, y_train[batch], loss_kind, activation)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.get("grad_clip"):
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
-            optimizer.step()
-            steps += 1
-            seen += len(batch)
-            loss_sum += loss.detach() * len(batch)
-            if bar.enabled:
-                bar.update(index, seen, loss=float(loss_sum) / seen)
-            if max_steps and steps >= max_steps and index < len(batches):
-                stopped = True
-                break
-        bar.close()
-        seconds += time.perf_counter() - began
-        samples += seen * world
-        if stopped:                               # cut short: report the partial epoch's mean loss
-            final_loss = float(loss_sum) / max(seen, 1)
-            break
+    prepare_run_dir(out, resume, overwrite, pretraining=pretrain is not None, remove=leader)
+    run = TrainingRun(out, cfg["epochs"], cfg["schedule"], cfg["optimizer"]["lr"], cfg.get("checkpoint_every", 1),
+                      max_steps, progress, leader, resume_with)
+    with run.interruptible():
+        torch.manual_seed(cfg["seed"])
+        dataset, _task = load_data(spec, cfg)
+        float_dtype = torch.float64 if cfg["dtype"] == "float64" else torch.float32
+        model = build_model().to(device, float_dtype)
+        optimizer = make_optimizer(model.parameters(), cfg["optimizer"])
+        steps = _Steps(model, optimizer, spec, cfg, dataset, device, float_dtype, world, rank, run.checkpoint)
+        continuing = resume and os.path.exists(run.checkpoint)
+        if continuing:
+            extra, meta = load_weights(model, run.checkpoint)
+            check_optimizer_state(extra, {key: tuple(p.shape) for key, p in model.named_parameters()},
+                                  cfg["optimizer"]["type"], run.checkpoint, cfg["optimizer"]["momentum"])
+            steps.steps = restore_optimizer(model, optimizer, extra)
+            restore_rng(extra, device, run.checkpoint)
+            run.resumed_from(meta)
+        elif pretrain is not None:            # killed before the first fine-tuning checkpoint: pretraining resumes
+            pretrain(model, dataset, spec, device, out=out, resume=resume, write=leader)
+        run.open_metrics(continuing)
+        result = run.fit(steps, "torch")
+        result.update(device=str(device), state_sha256=state_digest(model))
         if world > 1:
-            totals = torch.stack([loss_sum, torch.tensor(float(seen), device=device, dtype=torch.float64)])
-            torch.distributed.all_reduce(totals)
-            final_loss = float(totals[0] / totals[1])
+            result["rank"], result["world_size"] = rank, world
+            torch.distributed.barrier()
+            torch.distributed.destroy_process_group()
+        return result
+
+
+class _Steps:
+    """The PyTorch half of a training run (see backends/loop.py, TrainingRun.fit); one process of DDP."""
+
+    def __init__(self, model, optimizer, spec, cfg, dataset, device, float_dtype, world, rank, path):
+        self.model, self.optimizer, self.cfg, self.device, self.world, self.path = model, optimizer, cfg, device, \
+            world, path
+        self.net = model
+        if world > 1:
+            self.net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda"
+                                                                 else None)
+        self.x_train = _tensor(dataset.x_train, device, float_dtype)
+        self.y_train = _tensor(dataset.y_train, device, float_dtype)
+        self.x_test, self.y_test = _tensor(dataset.x_test, device, float_dtype), _tensor(dataset.y_test, device,
+                                                                                         float_dtype)
+        self.loss_kind, self.activation = cfg["loss"], spec.get("output_activation")
+        self.sampler = None
+        if world > 1:
+            self.sampler = torch.utils.data.DistributedSampler(range(len(self.x_train)), world, rank, shuffle=True,
+                                                               seed=cfg["seed"])
+        self.meta = {"spec": spec["name"], "source_hash": spec["source_hash"], "backend": "torch",
+                     "dtype": cfg["dtype"]}
+        if dataset.vocab:
+            self.meta["vocab"] = "".join(dataset.vocab)
+        self.steps = 0
+
+    def set_lr(self, lr: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def batches(self, epoch: int):
+        self.net.train()
+        if self.sampler is not None:
+            self.sampler.set_epoch(epoch)
+            order = torch.tensor(list(self.sampler))
         else:
-            final_loss = float(loss_sum) / max(seen, 1)
-        lr = optimizer.param_groups[0]["lr"]
-        if schedule is not None:
-            schedule.step()
-        epochs_done = epoch
-        if leader:
-            row = {"epoch": epoch, "train_loss": final_loss, "lr": lr, "seconds": round(time.perf_counter() - began, 4),
-                   "samples_per_second": seen * world / max(time.perf_counter() - began, 1e-9)}
-            row.update(evaluate(model, x_test, y_test, loss_kind, activation))
-            metrics.append(row)
-            if progress:
-                shown = ", ".join(f"{k} {row[k]:.4f}" for k in ("train_loss", "test_loss", "test_accuracy") if k in row)
-                print(f"epoch {epoch}/{total_epochs}: {shown}", file=sys.stderr)
-            if epoch % cfg.get("checkpoint_every", 1) == 0 or epoch == total_epochs:
-                save(path, state_arrays(model), {**meta, "epoch": epoch, "steps": steps},
-                     {**optimizer_arrays(model, optimizer, steps), **rng_arrays(device)})
-        if max_steps and steps >= max_steps:
-            stopped = True
-            break
-    if leader and (stopped or not os.path.exists(path)):   # keep the weights of a cut-short run
-        save(path, state_arrays(model), {**meta, "epoch": epochs_done, "steps": steps},
-             {**optimizer_arrays(model, optimizer, steps), **rng_arrays(device)})
-    result = {"backend": "torch", "epochs": epochs_done, "final_loss": final_loss,
-              "seconds": round(seconds, 4), "samples_per_second": samples / seconds if seconds else 0.0,
-              "checkpoint": path, "device": str(device), "state_sha256": state_digest(model)}
-    if final_loss is None and metrics is not None and metrics.rows:
-        result["final_loss"] = metrics.rows[-1].get("train_loss")
-    result.update(evaluate(model, x_test, y_test, loss_kind, activation))
-    if world > 1:
-        result["rank"], result["world_size"] = rank, world
-        torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
-    return result
+            order = torch.randperm(len(self.x_train), generator=torch.Generator().manual_seed(self.cfg["seed"] + epoch))
+        return order.to(self.device).split(self.cfg["batch_size"])
+
+    def step(self, batch):
+        output = self.net(self.x_train[batch])
+        target = self.y_train[batch]
+        loss = compute_loss(output, target, self.loss_kind, self.activation)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.get("grad_clip"):
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg["grad_clip"])
+        self.optimizer.step()
+        self.steps += 1
+        accuracy = None
+        if self.loss_kind == "cross_entropy":
+            accuracy = (output.detach().argmax(-1) == target).double().mean()
+        return loss.detach().double(), accuracy
+
+    def totals(self, loss_sum, accuracy_sum, seen: int):
+        if self.world > 1:
+            values = [loss_sum, 0.0 if accuracy_sum is None else accuracy_sum, float(seen)]
+            totals = torch.tensor([float(v) for v in values], device=self.device, dtype=torch.float64)
+            torch.distributed.all_reduce(totals)
+            loss_sum, accuracy_sum, seen = totals[0], None if accuracy_sum is None else totals[1], int(totals[2])
+        return float(loss_sum), None if accuracy_sum is None else float(accuracy_sum), seen
+
+    def evaluate(self) -> dict:
+        return evaluate(self.model, self.x_test, self.y_test, self.loss_kind, self.activation)
+
+    def save(self, epoch: int, partial: bool) -> None:
+        save(self.path, state_arrays(self.model), {**self.meta, "epoch": epoch, "steps": self.steps,
+                                                   "partial": partial},
+             {**optimizer_arrays(self.model, self.optimizer, self.steps), **rng_arrays(self.device)})
 
 
 # ---------------------------------------------------------------- decoding (character models)
@@ -463,7 +445,7 @@ def sample_text(build_model, spec: dict, train_cfg: dict, checkpoint: str, prime
 # ---------------------------------------------------------------- command line
 
 def run_cli(build_model, spec: dict, train_cfg: dict, argv=None, hooks=None) -> int:
-    """`python model.py [options]`: train (or with --sample, generate text); exit 0, or 1 with one line."""
+    """`python model.py [options]`: train (or with --sample, generate text); exit 0, 1 with one line, 130 on Ctrl-C."""
     name = spec["name"].replace("%", "%%")            # argparse %-formats the description
     parser = argparse.ArgumentParser(description=f"Train {name} with the settings of its spec (TRAIN).")
     parser.add_argument("--epochs", type=positive_int, help=f"override TRAIN epochs ({train_cfg['epochs']})")
@@ -473,30 +455,37 @@ def run_cli(build_model, spec: dict, train_cfg: dict, argv=None, hooks=None) -> 
     parser.add_argument("--dtype", choices=("float32", "float64"))
     parser.add_argument("--data", metavar="PATH", help="override the data path")
     parser.add_argument("--run-dir", "--out", dest="out", metavar="DIR", default=spec["run_dir"],
-                        help="checkpoints and metrics.jsonl go here (default: %(default)s)")
-    parser.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.npz")
+                        help="checkpoints, metrics.jsonl and training.png go here (default: %(default)s)")
+    again = parser.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help=f"continue from DIR/{CHECKPOINT}")
+    again.add_argument("--overwrite", action="store_true", help="discard an earlier run in DIR and start again")
     parser.add_argument("--max-steps", type=positive_int, help="stop after this many optimizer steps")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
+    parser.add_argument("--threads", type=positive_int, metavar="N",
+                        help="CPU threads (default: $NETSPEC_THREADS, else torch's)")
     parser.add_argument("--json", action="store_true", help="print one JSON object with the results last")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     if is_token_model(spec):
         _add_sampling_arguments(parser)
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     try:
         if getattr(args, "sample", False):
-            checkpoint = args.checkpoint or os.path.join(args.out, "checkpoint.npz")
+            set_threads(args.threads)
+            checkpoint = args.checkpoint or os.path.join(args.out, CHECKPOINT)
             print(sample_text(build_model, spec, train_cfg, checkpoint, args.prime, args.length, max(args.beam, 1),
                               args.temperature, args.device))
             return 0
         result = fit(build_model, spec, train_cfg, epochs=args.epochs, out=args.out, resume=args.resume,
-                     max_steps=args.max_steps, batch_size=args.batch_size, seed=args.seed,
+                     overwrite=args.overwrite, max_steps=args.max_steps, batch_size=args.batch_size, seed=args.seed,
                      data={"path": args.data} if args.data else None, dtype=args.dtype,
-                     progress=not (args.quiet or args.json), device=args.device, hooks=hooks)
+                     progress=not (args.quiet or args.json), device=args.device, threads=args.threads, hooks=hooks,
+                     resume_with=resume_command(f"python {shlex.quote(sys.argv[0] or 'model.py')}", argv))
     except (DataError, CheckpointError, RunError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("interrupted; continue with --resume", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"interrupted; {exc}" if isinstance(exc, Interrupted) else "interrupted", file=sys.stderr)
         return 130
     if args.json:
         # one write per line: under torchrun every rank shares stdout, and print() writes the text and the
@@ -504,7 +493,7 @@ def run_cli(build_model, spec: dict, train_cfg: dict, argv=None, hooks=None) -> 
         sys.stdout.write(json.dumps(result) + "\n")
         sys.stdout.flush()
     elif result.get("rank", 0) == 0:
-        print("done: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items()))
+        print(done_line(result))
     return 0
 
 

@@ -146,8 +146,9 @@ register(LayerType("split", "shape", infer=_split_infer, normalize=_split_normal
                           Attr("index", "int", 0, min=0, doc="the part this node yields; in 'from', address the parts "
                                                              "as name.0, name.1, ... instead")],
                    label=lambda node: f"split axis {node.attrs['axis']} .{node.attrs['index']}",
-                   examples=({"attrs": {"axis": 0, "parts": 2, "index": 1}, "inputs": [[4, 3]]},
-                             {"attrs": {"axis": -1, "sizes": [1, 3], "index": 0}, "inputs": [[2, 4]]}),
+                   examples=({"attrs": {"axis": 0, "parts": 2}, "inputs": [[4, 3]], "output": "under_test.1"},
+                             {"attrs": {"axis": -1, "sizes": [1, 3]}, "inputs": [[2, 4]], "output": "under_test.0"},
+                             {"attrs": {"axis": 1, "parts": 3}, "inputs": [[2, 6, 2]], "output": "under_test.2"}),
                    doc="cut an axis into parts; its outputs are name.0, name.1, ..."))
 
 
@@ -170,6 +171,9 @@ def pad_widths(node, rank: int) -> list:
 def _pad_infer(node, in_shapes):
     (shape,) = in_shapes
     widths = pad_widths(node, len(shape))
+    if node.attrs["mode"] != "constant" and len(widths) > 3:
+        raise ShapeError(f"{node.attrs['mode']} padding covers at most 3 spatial axes (as F.pad), "
+                         f"the input {fmt_shape(shape)} has {len(widths)}", "use mode: constant")
     first = len(shape) - len(widths)
     out = list(shape)
     for axis, (before, after) in enumerate(widths, start=first):
@@ -179,6 +183,11 @@ def _pad_infer(node, in_shapes):
                              "use 'replicate' or a smaller pad")
         out[axis] = size + before + after
     return tuple(out)
+
+
+def _fmt_pad(pad) -> str:
+    """1 -> '1'; ((1, 0), (2, 2)) -> '[[1, 0], [2, 2]]' (as written in a spec)."""
+    return str(pad if isinstance(pad, int) else [list(p) for p in pad])
 
 
 class _PadAttr(Attr):
@@ -197,12 +206,13 @@ register(LayerType("pad", "shape", infer=_pad_infer, normalize=_pad_normalize, a
                    attrs=[_PadAttr("pad", "pad", REQUIRED, aliases=("width", "amount")),
                           Attr("mode", "choice", "constant", choices=("constant", "reflect", "replicate")),
                           Attr("value", "float", 0.0, doc="the fill of constant padding")],
-                   label=lambda node: f"pad {node.attrs['pad']}" + (
+                   label=lambda node: f"pad {_fmt_pad(node.attrs['pad'])}" + (
                        f" {node.attrs['mode']}" if node.attrs["mode"] != "constant" else ""),
                    examples=({"attrs": {"pad": 1}, "inputs": [[2, 4, 4]]},
                              {"attrs": {"pad": [[1, 2]], "mode": "reflect"}, "inputs": [[2, 5]]},
                              {"attrs": {"pad": [[0, 1], [2, 0]], "mode": "replicate"}, "inputs": [[1, 3, 3]]},
-                             {"attrs": {"pad": [[1, 0]], "value": 0.5}, "inputs": [[2, 3]]}),
+                             {"attrs": {"pad": [[1, 0]], "value": 0.5}, "inputs": [[2, 3]]},
+                             {"attrs": {"pad": 1, "mode": "reflect"}, "inputs": [[1, 2, 3, 3]]}),
                    doc="pad the spatial axes (constant, reflect or replicate), as F.pad"))
 
 
@@ -237,7 +247,9 @@ register(LayerType("upsample", "shape", infer=_upsample_infer, aliases=("interpo
                    examples=({"attrs": {"scale": 2}, "inputs": [[2, 3, 3]]},
                              {"attrs": {"size": [5, 4], "mode": "bilinear"}, "inputs": [[2, 3, 3]]},
                              {"attrs": {"scale": 2, "mode": "bilinear", "align_corners": True}, "inputs": [[1, 2, 3]]},
-                             {"attrs": {"size": 7}, "inputs": [[2, 3]]}),
+                             {"attrs": {"size": 7}, "inputs": [[2, 3]]},
+                             {"attrs": {"scale": [2, 3]}, "inputs": [[1, 2, 2]]},
+                             {"attrs": {"scale": 3}, "inputs": [[2, 4]]}),
                    doc="resize the spatial axes (nearest or bilinear), as F.interpolate"))
 
 

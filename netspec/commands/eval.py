@@ -11,7 +11,7 @@ EPILOG = """examples:
 
 
 def add_arguments(parser) -> None:
-    from ..cli import add_backend_argument, add_batch_size_argument, add_spec_argument
+    from ..cli import add_backend_argument, add_batch_size_argument, add_spec_argument, add_threads_argument
     add_spec_argument(parser)
     parser.add_argument("--checkpoint", required=True, metavar="FILE", help="checkpoint.npz from netspec train")
     add_backend_argument(parser)
@@ -19,6 +19,7 @@ def add_arguments(parser) -> None:
     add_batch_size_argument(parser, 256, "samples per forward pass (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--allow-nan", action="store_true", help="accept NaN/inf values in an .npz dataset")
+    add_threads_argument(parser)
 
 
 def run(args) -> int:

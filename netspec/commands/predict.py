@@ -17,7 +17,7 @@ an .npz input is read from its array 'x' (or its only array); outputs are writte
 
 
 def add_arguments(parser) -> None:
-    from ..cli import add_backend_argument, add_batch_size_argument, add_spec_argument
+    from ..cli import add_backend_argument, add_batch_size_argument, add_spec_argument, add_threads_argument
     add_spec_argument(parser)
     parser.add_argument("--checkpoint", required=True, metavar="FILE", help="checkpoint.npz from netspec train")
     parser.add_argument("--input", required=True, metavar="FILE", help="inputs as .npy, or .npz with array 'x'")
@@ -26,6 +26,7 @@ def add_arguments(parser) -> None:
     add_batch_size_argument(parser, 256, "samples per forward pass (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--allow-nan", action="store_true", help="accept NaN/inf values in the inputs")
+    add_threads_argument(parser)
 
 
 def read_input(path: str, allow_nan: bool = False) -> np.ndarray:

@@ -12,16 +12,19 @@ EPILOG = """examples:
   netspec train specs/digits_cnn.yaml --backend torch --epochs 5 --json
   netspec train specs/digits_cnn.yaml --backend numpy --resume     # continue a killed run
   netspec train specs/digits_mlp.yaml --run-dir runs/mlp-wide --set hidden=256
+  netspec train specs/digits_cnn.yaml --backend numpy --overwrite  # discard the earlier run, start again
 """
 
 
 def add_arguments(parser) -> None:
-    from ..cli import add_backend_argument, add_batch_size_argument, add_spec_argument
+    from ..cli import add_backend_argument, add_batch_size_argument, add_spec_argument, add_threads_argument
     add_spec_argument(parser)
     add_backend_argument(parser)
     parser.add_argument("--run-dir", "-o", "--out", dest="run_dir", metavar="DIR",
                         help="run directory for checkpoints and metrics (default: runs/<spec name>)")
-    parser.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
+    again = parser.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
+    again.add_argument("--overwrite", action="store_true", help="discard an earlier run in the run directory")
     parser.add_argument("--epochs", type=positive_int, metavar="N", help="override train.epochs")
     add_batch_size_argument(parser, None, "override train.batch_size")
     parser.add_argument("--seed", type=random_seed, metavar="N", help="override train.seed")
@@ -30,7 +33,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--max-steps", type=positive_int, metavar="N", help="stop after this many optimizer steps")
     parser.add_argument("--allow-nan", action="store_true", help="accept NaN/inf values in an .npz dataset")
     parser.add_argument("--json", action="store_true", help="print one JSON object with the results last")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    add_threads_argument(parser)
 
 
 def run(args) -> int:
@@ -50,11 +54,23 @@ def run(args) -> int:
     options = TrainOptions(out_dir=args.run_dir or default_run_dir(graph.name), resume=args.resume,
                            epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, dtype=args.dtype,
                            data=data, progress=not args.quiet and not args.json,
-                           max_steps=args.max_steps)
+                           max_steps=args.max_steps, overwrite=args.overwrite,
+                           resume_command=_resume_command(getattr(args, "argv", None)))
     result = backend.train(graph, options)
     if args.json:
         print(json.dumps(result))
     else:
-        shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items())
-        print(f"done: {shown}")
+        from backends.loop import done_line
+        print(done_line(result))
     return 0
+
+
+def _resume_command(argv) -> str | None:
+    """How this run continues after Ctrl-C: the same command line, with --resume."""
+    import sys
+
+    from backends.loop import resume_command
+    if argv is None:
+        return None
+    prog = "python -m netspec" if sys.argv[0].endswith("__main__.py") else "netspec"
+    return resume_command(prog, argv)

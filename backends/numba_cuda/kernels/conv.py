@@ -11,7 +11,7 @@ from numba import cuda
 from ..device import F0, empty, grid1d, launch
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _im2col(x, cols, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     i = cuda.grid(1)
     positions = oh * ow
@@ -32,7 +32,7 @@ def _im2col(x, cols, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh
         i += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _col2im(cols, dx, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     i = cuda.grid(1)
     positions = oh * ow

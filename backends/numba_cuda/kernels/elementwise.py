@@ -57,7 +57,7 @@ def act_grad(x, y, code, slope):
     return F1
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _fill(x, value):
     i = cuda.grid(1)
     while i < x.size:
@@ -65,7 +65,7 @@ def _fill(x, value):
         i += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _act_forward(x, y, code, slope):
     i = cuda.grid(1)
     while i < x.size:
@@ -73,7 +73,7 @@ def _act_forward(x, y, code, slope):
         i += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _act_backward(x, y, dy, dx, code, slope):
     i = cuda.grid(1)
     while i < x.size:
@@ -81,7 +81,7 @@ def _act_backward(x, y, dy, dx, code, slope):
         i += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _bias_act(x, bias, y, inner, channels, code, slope):
     """y = act(x + bias[channel]) where channel = (i // inner) % channels; x may be y."""
     i = cuda.grid(1)
@@ -90,7 +90,7 @@ def _bias_act(x, bias, y, inner, channels, code, slope):
         i += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _axpby(x, y, out, a, b):
     i = cuda.grid(1)
     while i < out.size:
@@ -98,7 +98,7 @@ def _axpby(x, y, out, a, b):
         i += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _mul(x, y, out):
     i = cuda.grid(1)
     while i < out.size:
@@ -106,7 +106,7 @@ def _mul(x, y, out):
         i += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _slab(part, whole, part_len, whole_len, offset, inner, to_whole, accumulate):
     """Copy between part (outer, part_len, inner) and whole (outer, whole_len, inner) at `offset`."""
     i = cuda.grid(1)
@@ -122,7 +122,7 @@ def _slab(part, whole, part_len, whole_len, offset, inner, to_whole, accumulate)
         i += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _softmax(x, y, channels, inner):
     """Softmax along the middle axis of x viewed as (outer, channels, inner)."""
     i = cuda.grid(1)
@@ -141,7 +141,7 @@ def _softmax(x, y, channels, inner):
         i += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _softmax_backward(y, dy, dx, channels, inner):
     i = cuda.grid(1)
     while i < y.size // channels:
@@ -155,7 +155,7 @@ def _softmax_backward(y, dy, dx, channels, inner):
         i += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _swap01(x, y, a, b, inner):
     """y (b, a, inner) = x (a, b, inner) with the first two axes swapped."""
     i = cuda.grid(1)

@@ -7,7 +7,7 @@ from ..device import empty, grid1d, launch
 from .elementwise import flat, zeros
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _gather(ids, weight, y, dim, vocab, bad):
     i = cuda.grid(1)
     while i < y.size:
@@ -19,7 +19,7 @@ def _gather(ids, weight, y, dim, vocab, bad):
         i += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _scatter_add(ids, dy, dweight, dim, padding_idx):
     i = cuda.grid(1)
     while i < dy.size:

@@ -19,7 +19,7 @@ CLAMP = np.float32(1e-7)
 MSE, BCE_LOGITS, BCE_PROBS = 0, 1, 2
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _softmax_xent(logits, labels, losses, grad, classes, inv_rows, bad, probabilities):
     """Cross-entropy of logits (or, when `probabilities`, of softmax outputs: nll(log(max(p, 1e-12))))."""
     r = cuda.grid(1)
@@ -55,7 +55,7 @@ def _softmax_xent(logits, labels, losses, grad, classes, inv_rows, bad, probabil
         r += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _pointwise_loss(kind, out, target, losses, grad, inv_n):
     i = cuda.grid(1)
     while i < out.size:

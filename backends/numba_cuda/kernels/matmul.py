@@ -25,7 +25,7 @@ LOADS = TILE * KTILE // THREADS       # elements of each staged slice loaded per
 PAD = TILE + 1                        # padded shared rows avoid bank conflicts
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _gemm(a, b, c, trans_a, trans_b, alpha, beta, z_chunk, atomic):
     sa = cuda.shared.array((KTILE, PAD), float32)
     sb = cuda.shared.array((KTILE, PAD), float32)

@@ -11,7 +11,7 @@ from .elementwise import flat
 from .reduce import channel_sums
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _bn_stats(sum_x, sum_sq, mean, inv_std, running_mean, running_var, count, eps, momentum, update):
     """The batch mean from sum_x; when `update`, also 1/std from the centred sum_sq and the running statistics."""
     c = cuda.grid(1)
@@ -27,7 +27,7 @@ def _bn_stats(sum_x, sum_sq, mean, inv_std, running_mean, running_var, count, ep
         c += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _bn_eval_stats(running_var, inv_std, eps):
     c = cuda.grid(1)
     while c < inv_std.size:
@@ -35,7 +35,7 @@ def _bn_eval_stats(running_var, inv_std, eps):
         c += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _bn_apply(x, mean, inv_std, weight, bias, y, channels, inner, affine):
     i = cuda.grid(1)
     while i < x.size:
@@ -45,7 +45,7 @@ def _bn_apply(x, mean, inv_std, weight, bias, y, channels, inner, affine):
         i += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _bn_backward(x, dy, mean, inv_std, weight, sum_dy, sum_dy_xc, dx, channels, inner, count, affine):
     """dx = w/std * (dy - mean(dy) - xhat * mean(dy * xhat)) with the means over a channel's positions."""
     i = cuda.grid(1)
@@ -96,7 +96,7 @@ def batchnorm_backward(x, dy, mean, inv_std, weight):
     return dx, mul(sum_dy_xc, inv_std), sum_dy
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _lrn_forward(x, y, base, channels, inner, size, alpha_n, beta, k):
     i = cuda.grid(1)
     while i < x.size:
@@ -112,7 +112,7 @@ def _lrn_forward(x, y, base, channels, inner, size, alpha_n, beta, k):
         i += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _lrn_backward(x, base, dy, dx, channels, inner, size, alpha_n, beta):
     i = cuda.grid(1)
     two = np.float32(2.0)

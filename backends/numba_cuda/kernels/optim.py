@@ -17,7 +17,7 @@ SGD, ADAGRAD, RMSPROP, ADAM, ADAMW = range(5)
 KINDS = {"sgd": SGD, "adagrad": ADAGRAD, "rmsprop": RMSPROP, "adam": ADAM, "adamw": ADAMW}
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _update(kind, p, g, s1, s2, lr, momentum, wd, beta1, beta2, eps, alpha, nesterov, first, step_size, root_c2):
     i = cuda.grid(1)
     while i < p.size:
@@ -88,7 +88,7 @@ def update(kind: str, param, grad, slots: list, hp: dict, step: int, first: bool
 __all__ = ["KINDS", "slot_names", "update"]
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _ascend(p, g, velocity, lr, momentum, wd):
     """Momentum gradient ascent with weight decay (the RBM rule): v = m v + lr (g - wd p); p += v."""
     i = cuda.grid(1)

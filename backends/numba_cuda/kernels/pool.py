@@ -29,7 +29,7 @@ def _window(o, size, k, s, pad, adaptive, out_size):
     return max(start, 0), min(end, size), full
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _pool_forward(x, y, arg, mode, h, w, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, include_pad, p, adaptive):
     i = cuda.grid(1)
     while i < y.size:
@@ -71,7 +71,7 @@ def _pool_forward(x, y, arg, mode, h, w, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw,
         i += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _pool_backward(dy, x, y, arg, dx, mode, h, w, oh, ow, kh, kw, sh, sw, ph, pw, include_pad, p, adaptive):
     i = cuda.grid(1)
     while i < dy.size:

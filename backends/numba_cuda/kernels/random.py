@@ -37,7 +37,7 @@ def _launch(*args):
         launch(*args)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _dropout(x, y, mask, states, p, keep_scale):
     tid = cuda.grid(1)
     i = tid
@@ -48,7 +48,7 @@ def _dropout(x, y, mask, states, p, keep_scale):
         i += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _units(pre, bias, mean, sample, inner, kind, states, draw):
     """mean = E[unit | pre + bias]; sample drawn from it when `draw` (bias broadcast over the last axis)."""
     tid = cuda.grid(1)

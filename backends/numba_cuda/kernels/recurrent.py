@@ -16,7 +16,7 @@ from .elementwise import flat, sigmoid
 _sig = sigmoid
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _lstm_step(gates, c_prev, c, h, hidden):
     """gates (N, 4H) pre-activations in, activations out (in place); c, h (N, H)."""
     i = cuda.grid(1)
@@ -38,7 +38,7 @@ def _lstm_step(gates, c_prev, c, h, hidden):
         i += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _lstm_step_back(acts, c_prev, c, dh_out, dh_next, dc_next, dgates, dc_prev, hidden):
     """From dh = dh_out + dh_next and dc_next: pre-activation gate gradients and dc for the previous step."""
     i = cuda.grid(1)
@@ -61,7 +61,7 @@ def _lstm_step_back(acts, c_prev, c, dh_out, dh_next, dc_next, dgates, dc_prev, 
         i += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _gru_step(gx, gh, h_prev, h, acts, hidden):
     """gx = x W_ih^T + b_ih, gh = h W_hh^T + b_hh (N, 3H); acts (N, 3H) keeps r, z, n; h (N, H)."""
     i = cuda.grid(1)
@@ -79,7 +79,7 @@ def _gru_step(gx, gh, h_prev, h, acts, hidden):
         i += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _gru_step_back(acts, gh, h_prev, dh_out, dh_next, dgx, dgh, dh_prev, hidden):
     """Gate gradients on the input side (dgx) and hidden side (dgh), and the direct part of dh_prev."""
     i = cuda.grid(1)

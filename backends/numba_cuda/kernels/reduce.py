@@ -11,7 +11,7 @@ from ..device import F0, MAX_BLOCKS, REDUCE_THREADS, SIMULATOR, empty, launch
 from .elementwise import flat
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _channel_sums(x, mx, y, my, out1, out2, outer, channels, inner):
     """out1[c] = sum (x - mx[c]); out2[c] = sum (x - mx[c]) * (y - my[c]) over the (outer, inner) axes."""
     s1 = cuda.shared.array(REDUCE_THREADS, float32)
@@ -46,7 +46,7 @@ def _channel_sums(x, mx, y, my, out1, out2, outer, channels, inner):
         c += cuda.gridDim.x
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _sum_squares(x, out):
     part = cuda.shared.array(REDUCE_THREADS, float32)
     t = cuda.threadIdx.x
