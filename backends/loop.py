@@ -244,9 +244,10 @@ class TrainingRun:
                 self._diverged(final_loss, epoch)
             if partial:                 # cut short by max_steps: no metrics row for a partial epoch
                 break
-            done, fresh = epoch, self._record(steps, epoch, lr, final_loss, accuracy_total, seen, elapsed)
+            done, fresh = epoch, self._row(steps, epoch, lr, final_loss, accuracy_total, seen, elapsed)
             if epoch % self.every == 0 or epoch == self.epochs:
-                self._save(steps, epoch)
+                self._save(steps, epoch)        # the weights first: a full disk then fails on the checkpoint
+            self._publish(fresh)
         if partial or (ran and self.saved_epoch != done) or not os.path.exists(self.checkpoint):
             self._save(steps, done, partial)       # keep the newest weights (a stop inside an epoch: partial)
         rows = self.metrics.rows if self.metrics is not None else []
@@ -265,19 +266,28 @@ class TrainingRun:
             result.update({k: v for k, v in rows[-1].items() if k.startswith("test_")})
         return result
 
-    def _record(self, steps, epoch, lr, train_loss, accuracy_total, seen, elapsed) -> dict:
-        """The epoch's metrics row: appended to metrics.jsonl, plotted and printed (rank 0)."""
+    def _row(self, steps, epoch, lr, train_loss, accuracy_total, seen, elapsed) -> dict:
+        """The epoch's metrics row (evaluated on the test split by rank 0)."""
         row = {"epoch": epoch, "lr": lr, "train_loss": train_loss}
         if accuracy_total is not None:
             row["train_accuracy"] = accuracy_total / max(seen, 1)
         if self.leader:
             row.update(steps.evaluate())
         row.update(seconds=round(elapsed, 4), samples_per_second=seen / max(elapsed, 1e-9))
-        if self.metrics is not None:           # rank 0: the row, and the plot of every row so far
-            self.metrics.append(row)
-            write_training_plot(os.path.join(self.out, PLOT), self.metrics.rows)
-        self.log(epoch_line(row, self.epochs))
         return row
+
+    def _publish(self, row: dict) -> None:
+        """The row appended to metrics.jsonl, plotted and printed (rank 0); a failed write names its file."""
+        if self.metrics is not None:           # rank 0: the row, and the plot of every row so far
+            for path, write in ((os.path.join(self.out, METRICS), lambda: self.metrics.append(row)),
+                                (os.path.join(self.out, PLOT), lambda: write_training_plot(
+                                    os.path.join(self.out, PLOT), self.metrics.rows))):
+                try:
+                    write()
+                except OSError as exc:
+                    raise RunError(f"{path}: cannot write it: {exc.strerror or exc}",
+                                   "free some disk space and run again with --resume") from None
+        self.log(epoch_line(row, self.epochs))
 
     def _diverged(self, loss, epoch: int) -> None:
         raise RunError(f"training diverged: the loss became {loss} in epoch {epoch}",

@@ -18,7 +18,7 @@ def predictor(graph, checkpoint_path: str, backend: str = "numpy", dtype: str | 
     state, _, _ = checkpoint.load(checkpoint_path)
     checkpoint.check_layout(graph, state, checkpoint_path)
     if hasattr(module, "make_ops"):
-        from .trainer import load_model
+        from .runtime.trainer import load_model
         model = load_model(graph, checkpoint_path, module.make_ops, dtype)
         return lambda x: np.asarray(model.ops.to_numpy(model.forward(x)))
     import torch

@@ -152,10 +152,12 @@ def test_batch_parallel_step_equals_the_serial_step(tmp_path, monkeypatch, threa
     monkeypatch.setattr("backends.numpy.ops.batch_split", lambda count: splitter)
     split_loss, split_grads = _train_step(graph, threads, True, True)
     assert splitter.splits == 12       # 2 convolutions, 2 pools, 2 linear layers; forward and backward
-    assert split_loss == loss
+    assert split_loss == pytest.approx(loss, rel=1e-6)
     assert grads.keys() == split_grads.keys()
-    for key, value in grads.items():                # per-sample work, sums in one order: the same bits
-        np.testing.assert_array_equal(split_grads[key], value, err_msg=key)
+    # per-sample work summed in one order; OpenBLAS may block a slice's GEMM differently from the whole
+    # batch's (0.3.31 does), so the last float32 bits may differ: far below any fault
+    for key, value in grads.items():
+        np.testing.assert_allclose(split_grads[key], value, rtol=1e-5, atol=1e-6 * np.abs(value).max(), err_msg=key)
     assert any(np.abs(v).max() > 0 for v in grads.values())
 
 
