@@ -1,6 +1,7 @@
 """Helpers shared by the layer-type definitions."""
 from __future__ import annotations
 
+import functools
 import math
 
 from netspec.errors import fmt_shape
@@ -36,15 +37,24 @@ def weight_and_bias(node, weight_shape: tuple, bias_shape: tuple | None) -> list
     """[(name, shape, init)] of a linear/conv weight (and bias): PyTorch's default U(+-1/sqrt(fan_in)), or
     the scheme the `init` attr names (xavier: xavier_uniform_; he: kaiming_normal_ for relu; normal: N(0, 0.01)),
     whose biases start at zero."""
-    fan_in = max(1, numel(weight_shape[1:]))
-    fan_out = weight_shape[0] * numel(weight_shape[2:])
-    scheme = node.attrs.get("init", "default")
-    weight = {"xavier": uniform(math.sqrt(6.0 / (fan_in + fan_out))), "he": normal(math.sqrt(2.0 / fan_in)),
-              "normal": normal(0.01)}.get(scheme, uniform(1.0 / math.sqrt(fan_in)))
+    weight, bias = _initialisers(node.attrs.get("init", "default"), max(1, numel(weight_shape[1:])),
+                                 weight_shape[0] * numel(weight_shape[2:]))
     out = [("weight", weight_shape, weight)]
-    if bias_shape is not None:
-        out.append(("bias", bias_shape, uniform(1.0 / math.sqrt(fan_in)) if scheme in (None, "default") else ZEROS))
-    return out
+    return out + [("bias", bias_shape, bias)] if bias_shape is not None else out
+
+
+@functools.lru_cache(maxsize=4096)
+def _initialisers(scheme: str, fan_in: int, fan_out: int) -> tuple:
+    """(weight Init, bias Init) for an init scheme and fans; shared, since a big spec repeats a few layers."""
+    if scheme == "xavier":
+        weight = uniform(math.sqrt(6.0 / (fan_in + fan_out)))
+    elif scheme == "he":
+        weight = normal(math.sqrt(2.0 / fan_in))
+    elif scheme == "normal":
+        weight = normal(0.01)
+    else:
+        weight = uniform(1.0 / math.sqrt(fan_in))
+    return weight, uniform(1.0 / math.sqrt(fan_in)) if scheme in (None, "default") else ZEROS
 
 
 def need_rank(node, shape, ranks, what: str, hint: str | None = None) -> None:
