@@ -87,11 +87,13 @@ def _kind_schema(attr, spatial_rank: int) -> dict | None:
         return {"$ref": "#/$defs/activation"}
     if kind == "pad":
         return _pad()
+    if kind == "names":
+        return {"type": "array", "items": {"type": "string", "pattern": IDENTIFIER}}
     return None
 
 
 KNOWN_KINDS = ("int", "float", "prob", "bool", "choice", "str", "ints", "floats", "spatial", "padding",
-               "activation", "pad")
+               "activation", "pad", "names")
 
 
 def _jsonable(value):
@@ -199,8 +201,11 @@ def _section_schema(attrs, nested: dict | None = None, shorthand: bool = False) 
 
 def _layer_ref() -> dict:
     one = {"anyOf": [{"type": "string"}, {"type": "integer", "maximum": -1}]}
-    return {"description": "the layer(s) read: a name, a negative index (-1: the previous layer) or a list",
-            "anyOf": [one, {"type": "array", "items": one, "minItems": 1}]}
+    named = {"type": "object", "minProperties": 1, "propertyNames": {"pattern": IDENTIFIER},
+             "additionalProperties": one, "description": "an expr layer's inputs by the names its formula uses"}
+    return {"description": "the layer(s) read: a name, a negative index (-1: the previous layer), a list, or a "
+                           "mapping of names to layers (expr)",
+            "anyOf": [one, {"type": "array", "items": one, "minItems": 1}, named]}
 
 
 def _defs(types: dict) -> dict:
@@ -235,6 +240,12 @@ def _defs(types: dict) -> dict:
                        "description": "the names of a several-input block's inputs, given in order by 'from:'"},
             "layers": {"$ref": "#/$defs/layers"},
             "output": {"type": "string", "description": "the layer the block returns (default: its last)"},
+            "state": {"type": "object", "minProperties": 1, "propertyNames": {"pattern": IDENTIFIER},
+                      "additionalProperties": {"type": "array", "minItems": 1},
+                      "description": "a cell's state: per-sample shapes, zeros at t = 0; the block then runs over time"},
+            "update": {"type": "object", "minProperties": 1, "propertyNames": {"pattern": IDENTIFIER},
+                       "additionalProperties": {"type": "string"},
+                       "description": "a cell's state at t: state name -> the layer holding it"},
             "description": {"type": "string"}})},
         "outputs": names,
         "train": _section_schema(config.TRAIN_ATTRS, {

@@ -19,7 +19,7 @@ from netspec.spec import TOP_KEYS
 from netspec.yamlpos import load_yaml_file, load_yaml_text
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SPECS = sorted(glob.glob(os.path.join(ROOT, "specs", "*.yaml")))
+SPECS = sorted(glob.glob(os.path.join(ROOT, "specs", "**", "*.yaml"), recursive=True))
 HEAD = "name: t\ninput: {shape: [3, 8, 8]}\n"
 
 
