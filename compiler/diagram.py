@@ -130,6 +130,19 @@ def _layer_lines(node) -> list:
     return lines
 
 
+def _vnode(node, nid: str, cluster: str | None) -> VNode:
+    """The drawn node of one IR node (an input, a merge symbol or a layer box)."""
+    local = node.name.rsplit("/", 1)[-1]
+    if node.op == "input":
+        lines = [fmt_shape(node.shape) + ("" if node.dtype == "float32" else f" ({node.dtype})")]
+        return VNode(nid, local, lines, "input", "input", cluster)
+    family = lookup(node.op).family
+    if family == "merge":
+        label = describe(node)
+        return VNode(nid, local, [label], "merge", "merge", cluster, label, f"{nid}: {label}")
+    return VNode(nid, local, _layer_lines(node), family, "layer", cluster)
+
+
 # ---------------------------------------------------------------------------------------- view
 class _Builder:
     def __init__(self, graph, options: DrawOptions):
@@ -177,18 +190,7 @@ class _Builder:
                     continue
                 self.add_block(owner, runs.get(owner, [owner]))
                 continue
-            local = node.name.rsplit("/", 1)[-1]
-            cluster = self.cluster_of(node.scope)
-            family = lookup(node.op).family if node.op != "input" else "input"
-            if node.op == "input":
-                lines = [fmt_shape(node.shape) + ("" if node.dtype == "float32" else f" ({node.dtype})")]
-                self.view.add(VNode(node.name, local, lines, "input", "input", cluster))
-            elif family == "merge":
-                label = describe(node)
-                self.view.add(VNode(node.name, local, [label], "merge", "merge", cluster, label,
-                                    f"{node.name}: {label}"))
-            else:
-                self.view.add(VNode(node.name, local, _layer_lines(node), family, "layer", cluster))
+            self.view.add(_vnode(node, node.name, self.cluster_of(node.scope)))
         for name in self.g.outputs:
             node = self.g[name]
             oid = f"{name} (output)"
@@ -356,6 +358,8 @@ class _Builder:
     # recurrent state ---------------------------------------------------------------------------
     def recurrent(self) -> None:
         for node in self.g:
+            if node.op == "cell" and self.owner[node.name] == node.name:
+                self.cell(node)
             if node.op not in RECURRENT_STATE or self.owner[node.name] != node.name:
                 continue
             a = node.attrs
@@ -365,6 +369,42 @@ class _Builder:
                 self._unroll(node, state)
             else:
                 self.view.edges.append(VEdge(node.name, node.name, state, "state"))
+
+    def cell(self, node) -> None:
+        """A cell layer: a cluster holding its step graph, each update fed back to its state by a dashed edge
+        (folded by --collapse / --depth into one node with a self-loop; --unroll draws its time steps)."""
+        step = node.attrs["step"]
+        state = ", ".join(f"{s} {fmt_shape(step[s].shape)}" for s in node.attrs["states"])
+        depth = self.o.fold_depth
+        if self.o.unroll > 0:
+            self._unroll(node, state)
+        elif depth is not None and depth <= len(node.scope):
+            self.view.edges.append(VEdge(node.name, node.name, state, "state"))
+        else:
+            self._cell_cluster(node, step)
+
+    def _cell_cluster(self, node, step) -> None:
+        old = self.view.nodes.pop(node.name)
+        key = node.name
+        shared = f", {fmt_count(node.param_count)} params" if node.param_count else ""
+        self.view.clusters[key] = VCluster(key, f"{old.title}: {describe(node)}, one time step{shared}", old.cluster)
+        ids = {n.name: f"{node.name}/{n.name}" for n in step}
+        for inner in step:
+            drawn = self.view.add(_vnode(inner, ids[inner.name], key))
+            if inner.name in node.attrs["states"]:
+                drawn.family, drawn.lines = "recurrent", [drawn.lines[0] + ", state at t-1"]
+        edges = [VEdge(ids[src], ids[inner.name], fmt_shape(step[src].shape))
+                 for inner in step for src in inner.inputs]
+        for name, target in zip(node.attrs["states"], step.outputs[1:]):
+            edges.append(VEdge(ids[target], ids[name], name, "state"))
+        seeds = {self.owner[s]: name for s, name in zip(node.inputs[1:], node.attrs["initial"])
+                 if self.owner[s] != self.owner[node.inputs[0]]}
+        for e in self.view.edges:
+            if e.dst == node.name:
+                e.dst = ids[seeds[e.src]] if e.src in seeds else ids[step.inputs[0]]
+            if e.src == node.name:
+                e.src = ids[step.outputs[0]]
+        self.view.edges.extend(edges)
 
     def _unroll(self, node, state: str) -> None:
         steps_total = node.in_shapes[0][0]
@@ -386,9 +426,12 @@ class _Builder:
             ids.append(sid)
         step_in = fmt_shape(node.in_shapes[0][1:])
         step_out = fmt_shape(node.shape[1:] if node.attrs["return_sequences"] else node.shape)
+        seeds = {self.owner[s] for s in node.inputs[1:]} - {self.owner[node.inputs[0]]}
         edges = []
         for e in self.view.edges:
-            if e.dst == node.name and e.src in self.step_of:       # step t of an unrolled layer below
+            if e.dst == node.name and e.src in seeds:           # initial_state seeds the first step
+                edges.append(VEdge(e.src, ids[0], e.label, e.style))
+            elif e.dst == node.name and e.src in self.step_of:       # step t of an unrolled layer below
                 t = self.step_of[e.src]
                 edges.extend(VEdge(e.src, sid, step_in, e.style) for sid, lab in zip(ids, labels) if lab == t)
             elif e.dst == node.name:

@@ -371,3 +371,62 @@ def test_fallback_layout_geometry():
         row.sort(key=lambda b: b.x)
         for a, b in itertools.pairwise(row):
             assert a.x + a.w / 2 <= b.x - b.w / 2 + 1e-6
+
+
+def svg_edges(path):
+    """{edge title 'src->dst': is dashed} of an SVG file drawn by `dot`."""
+    root = ET.parse(path).getroot()
+    edges = {}
+    for group in root.iter(f"{SVG}g"):
+        if group.get("class") == "edge":
+            edges[group.find(f"{SVG}title").text] = group.find(f"{SVG}path").get("stroke-dasharray") is not None
+    return edges
+
+
+@needs_dot
+def test_cell_is_a_cluster_with_dashed_state_feedback(tmp_path):
+    spec = os.path.join(ROOT, "specs", "cells", "gru.yaml")
+    assert draw(spec, tmp_path / "c.svg") == 0
+    root = ET.parse(tmp_path / "c.svg").getroot()
+    clusters = {g.find(f"{SVG}title").text for g in root.iter(f"{SVG}g") if g.get("class") == "cluster"}
+    assert "cluster_gru_cell_1" in clusters
+    titles, texts = svg_texts(tmp_path / "c.svg")
+    step = {f"gru_cell_1/{n}" for n in ("x_t", "h", "r", "z", "xn", "hn", "h_new")}
+    assert step <= titles and "gru_cell_1" not in titles
+    assert any(t.startswith("gru_cell_1: gru_cell cell (h 32)") for t in texts)
+    edges = svg_edges(tmp_path / "c.svg")
+    assert edges["gru_cell_1/h_new->gru_cell_1/h"] is True, "the update feeds back to its state, dashed"
+    assert edges["input->gru_cell_1/x_t"] is False and edges["gru_cell_1/h_new->linear_2"] is False
+    assert "8x8" in texts and "40" in texts                # the sequence in, the step's [x, h] inside
+
+
+@needs_dot
+def test_cell_unrolls_collapses_and_seeds_its_state(tmp_path):
+    spec = write(tmp_path, "seeded", """
+name: seeded
+inputs: {x: {shape: [T, 4]}, img: {shape: [6]}}
+blocks:
+  tiny:
+    params: {hidden: 3}
+    state: {h: ["${hidden}"]}
+    layers:
+      - {type: concat, name: xh, from: [input, h]}
+      - {type: linear, name: n, units: "${hidden}", activation: tanh}
+    update: {h: n}
+layers:
+  - {type: linear, name: seed, units: 3, from: img}
+  - {type: tiny, name: rnn1, from: x, initial_state: {h: seed}, return_sequences: true}
+""")
+    assert draw(spec, tmp_path / "u.svg", "--unroll", "3") == 0
+    titles, _ = svg_texts(tmp_path / "u.svg")
+    assert {"rnn1 (t=1)", "rnn1 (t=2)", "rnn1 (t=T)"} <= titles and "rnn1" not in titles
+    edges = svg_edges(tmp_path / "u.svg")
+    assert edges["rnn1 (t=1)->rnn1 (t=2)"] is True and edges["rnn1 (t=2)->rnn1 (t=T)"] is True
+    assert [e for e in edges if e.startswith("seed->")] == ["seed->rnn1 (t=1)"], "initial_state seeds step 1 only"
+    assert draw(spec, tmp_path / "s.svg") == 0
+    edges = svg_edges(tmp_path / "s.svg")
+    assert edges["seed->rnn1/h"] is False and edges["x->rnn1/x_t"] is False and edges["rnn1/n->rnn1/h"] is True
+    assert draw(spec, tmp_path / "f.svg", "--collapse") == 0
+    titles, _ = svg_texts(tmp_path / "f.svg")
+    assert "rnn1" in titles and "rnn1/n" not in titles
+    assert svg_edges(tmp_path / "f.svg")["rnn1->rnn1"] is True, "folded cell: a dashed self-loop"
