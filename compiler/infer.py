@@ -17,6 +17,7 @@ def infer(graph: Graph, errors: Collector, broken: set | None = None) -> Graph:
     """Fill shape, dtype, params, buffers, FLOPs and memory on every node; report shape faults."""
     broken = set() if broken is None else broken
     total_params = 0
+    known: dict = {}          # (op, attrs, input shapes, dtype) -> what inference made of it: big specs repeat layers
     for node in graph:
         layer_type = registry.lookup(node.op)
         if node.name in broken or any(i in broken or i not in graph.nodes for i in node.inputs):
@@ -31,6 +32,17 @@ def infer(graph: Graph, errors: Collector, broken: set | None = None) -> Graph:
                 broken.add(node.name)
                 continue
             node.dtype = layer_type.output_dtype or dtype
+        key = _memo_key(node, layer_type)
+        made = known.get(key) if key is not None else None
+        if made is not None:
+            shape, params, buffers, node.flops, count = made
+            node.shape = shape
+            node.params = [TensorSpec(*p) for p in params]
+            node.buffers = [TensorSpec(*b) for b in buffers]
+            node.memory = numel(shape) * ITEM_BYTES.get(node.dtype, 4)
+            total_params += count
+            if total_params <= MAX_PARAMS:
+                continue
         try:
             if layer_type.link:
                 layer_type.link(node, graph)
@@ -40,7 +52,8 @@ def infer(graph: Graph, errors: Collector, broken: set | None = None) -> Graph:
             node.params = [TensorSpec(n, tuple(s), True, i) for n, s, i in layer_type.params(node, node.in_shapes)]
             node.buffers = [TensorSpec(n, tuple(s), False, i)
                             for n, s, i in layer_type.buffers(node, node.in_shapes)]
-            total_params += node.param_count
+            if made is None:
+                total_params += node.param_count
             if total_params > MAX_PARAMS:
                 raise ShapeError(f"the network has more than {MAX_PARAMS:,} parameters ({total_params:,} so far)",
                                  "check the sizes: a dimension is far larger than intended")
@@ -52,10 +65,25 @@ def infer(graph: Graph, errors: Collector, broken: set | None = None) -> Graph:
             continue
         node.flops = int(layer_type.flops(node, node.in_shapes, shape))
         node.memory = numel(shape) * ITEM_BYTES.get(node.dtype, 4)
+        if key is not None:
+            known[key] = (shape, [(t.name, t.shape, True, t.init) for t in node.params],
+                          [(t.name, t.shape, False, t.init) for t in node.buffers], node.flops, node.param_count)
     for name in graph.outputs:
         if name not in graph.nodes and not name.startswith("!"):   # '!...': a faulty layer, already reported
             errors.add(None, f"output '{name}' is not a layer")
     return graph
+
+
+def _memo_key(node, layer_type):
+    """What a node's inference depends on, hashable; None where it is not (a link, an unhashable attr)."""
+    if layer_type.link is not None or not node.in_shapes:
+        return None
+    try:
+        key = (node.op, tuple(node.attrs.items()), tuple(node.in_shapes), node.dtype)
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def block_note(node) -> str:
