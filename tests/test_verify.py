@@ -23,7 +23,7 @@ def _specs():
         yield pytest.param(path, id=os.path.basename(path)[:-5])
 
 
-@pytest.mark.parametrize("path", _specs())
+@pytest.mark.parametrize("path", list(_specs()))
 def test_backends_agree(path, monkeypatch):
     monkeypatch.setenv("NETSPEC_THREADS", "1")
     pytest.importorskip("torch")
