@@ -110,7 +110,7 @@ def derivative(x, y, code, a, b):
     return HALF * (F1 + t) + HALF * x * (F1 - t * t) * SQRT_2_OVER_PI * (F1 + THREE * GELU_CUBIC * x * x)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _forward(x, y, code, a, b):
     i = cuda.grid(1)
     while i < x.size:
@@ -118,7 +118,7 @@ def _forward(x, y, code, a, b):
         i += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _backward(x, y, dy, dx, code, a, b):
     i = cuda.grid(1)
     while i < x.size:
@@ -126,7 +126,7 @@ def _backward(x, y, dy, dx, code, a, b):
         i += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _prelu(x, weight, y, inner, channels):
     """y = x if x > 0 else weight[channel] * x, channel = (i // inner) % channels."""
     i = cuda.grid(1)
@@ -135,7 +135,7 @@ def _prelu(x, weight, y, inner, channels):
         i += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _prelu_backward(x, weight, dy, dx, below, inner, channels):
     """dx, and below = dy * x where x <= 0 (the slope's gradient before its sum per channel)."""
     i = cuda.grid(1)
@@ -146,7 +146,7 @@ def _prelu_backward(x, weight, dy, dx, below, inner, channels):
         i += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _log_softmax(x, y, channels, inner):
     """x - max - log(sum exp(x - max)) along the middle axis of x viewed as (outer, channels, inner)."""
     i = cuda.grid(1)
@@ -164,7 +164,7 @@ def _log_softmax(x, y, channels, inner):
         i += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _log_softmax_backward(y, dy, dx, channels, inner):
     """dx = dy - exp(y) * sum(dy) along the middle axis."""
     i = cuda.grid(1)

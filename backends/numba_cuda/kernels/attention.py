@@ -8,7 +8,7 @@ from ..device import empty, grid1d, launch
 from .elementwise import flat
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _heads(wide, split, steps, heads, depth, columns, offset, to_split):
     """split[n * H + h, t, d] <-> wide[n, t, offset + h * D + d] (wide is [N, T, columns])."""
     i = cuda.grid(1)
@@ -25,7 +25,7 @@ def _heads(wide, split, steps, heads, depth, columns, offset, to_split):
         i += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _causal(scores, queries, keys, value):
     """scores[z, i, j] = value where key j comes after query i."""
     k = cuda.grid(1)

@@ -33,7 +33,7 @@ def _apply(a, b, code):
     return a
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _binary(a, b, out, shape, stride_a, stride_b, code):
     """out[i] = a[.] op b[.], a and b read through their broadcast strides at out's index i."""
     i = cuda.grid(1)
@@ -50,7 +50,7 @@ def _binary(a, b, out, shape, stride_a, stride_b, code):
         i += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _reduce_to(x, out, shape, target):
     """out (of shape target) = x (of shape) summed over the axes where target is 1 and shape is not."""
     i = cuda.grid(1)

@@ -106,7 +106,7 @@ def _binary(code, a, b):
     return max(a, b)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _run(code, starts, constants, data, offsets, strides, shape, out, size):
     """out[p * size + j] = program p at element j of `shape` (programs: starts[p] to starts[p + 1])."""
     stack = cuda.local.array(STACK, float32)
@@ -145,7 +145,7 @@ def _run(code, starts, constants, data, offsets, strides, shape, out, size):
         i += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _place(src, dst, offset):
     i = cuda.grid(1)
     while i < src.size:

@@ -30,7 +30,7 @@ def _block_sum(part, t):
     return total
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _row_stats(x, mean, inv_std, k, kf, eps):
     """mean and 1/sqrt(var + eps) of each row of x (k values per row); the variance from centred values."""
     part = cuda.shared.array(REDUCE_THREADS, float32)
@@ -59,7 +59,7 @@ def _row_stats(x, mean, inv_std, k, kf, eps):
         r += cuda.gridDim.x
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _row_apply(x, mean, inv_std, weight, bias, xhat, y, k, inner, period, affine):
     i = cuda.grid(1)
     while i < x.size:
@@ -73,7 +73,7 @@ def _row_apply(x, mean, inv_std, weight, bias, xhat, y, k, inner, period, affine
         i += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _row_grad_sums(dy, xhat, weight, s1, s2, k, inner, period, affine):
     """s1[r] = sum of d and s2[r] = sum of d * xhat over row r, where d = dy * weight (the gradient of xhat)."""
     part = cuda.shared.array(REDUCE_THREADS, float32)
@@ -100,7 +100,7 @@ def _row_grad_sums(dy, xhat, weight, s1, s2, k, inner, period, affine):
         r += cuda.gridDim.x
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _row_backward(dy, xhat, weight, inv_std, s1, s2, dx, k, kf, inner, period, affine):
     """dx = inv_std * (d - mean(d) - xhat * mean(d * xhat)) with the means over the row."""
     i = cuda.grid(1)

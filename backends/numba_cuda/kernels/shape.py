@@ -15,7 +15,7 @@ from ..device import F0, empty, grid1d, launch, to_device
 from .elementwise import flat
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _permute(x, y, shape, strides):
     """y[i] (C order over `shape`) = x[sum_d coord_d * strides[d]]."""
     i = cuda.grid(1)
@@ -29,7 +29,7 @@ def _permute(x, y, shape, strides):
         i += cuda.gridsize(1)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _axis_gather(x, y, index, weight, taps, out_len, in_len, inner, fill):
     """y as (outer, out_len, inner) from x as (outer, in_len, inner): y[., j, .] = sum_t weight[t, j] x[., index[t, j], .],
     or `fill` where index[0, j] is -1."""
