@@ -46,6 +46,21 @@ def _channel_sums(x, mx, y, my, out1, out2, outer, channels, inner):
         c += cuda.gridDim.x
 
 
+@cuda.jit(device=True)
+def block_sum(part, t):
+    """The sum of the shared array `part`, in which every thread of the block has written its slot t."""
+    cuda.syncthreads()
+    half = REDUCE_THREADS // 2
+    while half > 0:
+        if t < half:
+            part[t] += part[t + half]
+        cuda.syncthreads()
+        half //= 2
+    total = part[0]
+    cuda.syncthreads()              # every thread has read the total before the slots are written again
+    return total
+
+
 @cuda.jit(cache=True)
 def _sum_squares(x, out):
     part = cuda.shared.array(REDUCE_THREADS, float32)
@@ -56,15 +71,9 @@ def _sum_squares(x, out):
         a += x[i] * x[i]
         i += cuda.gridsize(1)
     part[t] = a
-    cuda.syncthreads()
-    half = REDUCE_THREADS // 2
-    while half > 0:
-        if t < half:
-            part[t] += part[t + half]
-        cuda.syncthreads()
-        half //= 2
+    total = block_sum(part, t)
     if t == 0:
-        cuda.atomic.add(out, 0, part[0])
+        cuda.atomic.add(out, 0, total)
 
 
 def _blocks(n: int) -> int:

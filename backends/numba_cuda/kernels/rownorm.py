@@ -12,22 +12,7 @@ from numba import cuda, float32
 
 from ..device import F0, F1, MAX_BLOCKS, REDUCE_THREADS, SIMULATOR, empty, grid1d, launch
 from .elementwise import flat
-from .reduce import channel_sums
-
-
-@cuda.jit(device=True)
-def _block_sum(part, t):
-    """The sum of the shared array `part`, in which every thread of the block has written its slot t."""
-    cuda.syncthreads()
-    half = REDUCE_THREADS // 2
-    while half > 0:
-        if t < half:
-            part[t] += part[t + half]
-        cuda.syncthreads()
-        half //= 2
-    total = part[0]
-    cuda.syncthreads()              # every thread has read the total before the slots are written again
-    return total
+from .reduce import block_sum, channel_sums
 
 
 @cuda.jit(cache=True)
@@ -44,7 +29,7 @@ def _row_stats(x, mean, inv_std, k, kf, eps):
             a += x[base + j]
             j += cuda.blockDim.x
         part[t] = a
-        m = _block_sum(part, t) / kf
+        m = block_sum(part, t) / kf
         a = F0
         j = t
         while j < k:
@@ -52,7 +37,7 @@ def _row_stats(x, mean, inv_std, k, kf, eps):
             a += d * d
             j += cuda.blockDim.x
         part[t] = a
-        var = _block_sum(part, t) / kf
+        var = block_sum(part, t) / kf
         if t == 0:
             mean[r] = m
             inv_std[r] = F1 / math.sqrt(var + eps)
@@ -91,9 +76,9 @@ def _row_grad_sums(dy, xhat, weight, s1, s2, k, inner, period, affine):
             b += d * xhat[i]
             j += cuda.blockDim.x
         part[t] = a
-        total = _block_sum(part, t)
+        total = block_sum(part, t)
         part[t] = b
-        total_x = _block_sum(part, t)
+        total_x = block_sum(part, t)
         if t == 0:
             s1[r] = total
             s2[r] = total_x
