@@ -236,3 +236,34 @@ def test_init_schemes_sample_the_schemas_initialisers(tmp_path):
     assert bound * 0.99 < model.xavier.weight.abs().max() <= bound and not model.xavier.bias.any()
     assert abs(model.he.weight.std() / (2 / 72) ** 0.5 - 1) < 0.05    # he: N(0, sqrt(2 / fan_in))
     assert not model.he.bias.any() and abs(model.small.weight.std() / 0.01 - 1) < 0.05
+
+
+DEAD_BLOCKS = """name: dead_blocks
+input: {shape: [8]}
+blocks:
+  two:
+    layers:
+      - {type: linear, units: 4}
+      - relu
+layers:
+  - {type: linear, name: a, units: 3}
+  - {type: two, name: b, from: input}        # read by c only
+  - {type: two, name: c, from: b, repeat: 2}  # read by nothing
+output: a
+"""
+
+
+def test_block_instances_that_feed_no_output_compile_and_run(tmp_path):
+    """A block's class serves all its instances: one nobody reads still returns its last layer, and the
+    model skips it (its parameters are kept)."""
+    path = tmp_path / "dead.yaml"
+    path.write_text(DEAD_BLOCKS)
+    graph = load_graph(str(path))
+    source = generate(graph)
+    assert "# c_2: no output depends on it" in source
+    module = load_module(graph, source)
+    model = module.build_model()
+    assert sum(p.numel() for p in model.parameters()) == graph.total_params
+    out = model(torch.zeros(2, 8))
+    assert tuple(out.shape) == (2, 3)
+    assert tuple(model.c_2(torch.zeros(2, 4)).shape) == (2, 4)

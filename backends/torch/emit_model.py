@@ -60,12 +60,13 @@ def build_tree(graph) -> Scope:
     return root
 
 
-def live_nodes(graph) -> set:
-    """Nodes that some output depends on (others keep their parameters but are not computed)."""
-    live, stack = set(), list(graph.outputs)
+def live_nodes(graph, outputs=None, members=None) -> set:
+    """Nodes that `outputs` (default: the graph's) depend on, within `members` when given; the others keep
+    their parameters but are not computed."""
+    live, stack = set(), list(graph.outputs if outputs is None else outputs)
     while stack:
         name = stack.pop()
-        if name not in live and name in graph.nodes:
+        if name not in live and name in graph.nodes and (members is None or name in members):
             live.add(name)
             stack.extend(graph[name].inputs)
     return live
@@ -89,6 +90,8 @@ def _fill_edges(scope: Scope, graph, consumers) -> None:
         used_outside = any(c not in scope.members for c in consumers[name]) or name in graph.outputs
         if used_outside:
             scope.outputs.append(name)
+    if not scope.outputs:     # an instance nothing reads: its class still returns its last layer, like its siblings
+        scope.outputs = [list(_ordered_members(scope))[-1]]
 
 
 def _ordered_members(scope: Scope):
@@ -182,6 +185,8 @@ class ModelEmitter:
     def _body(self, scope: Scope) -> str:
         """__init__ and forward of a scope's class (everything but the class line and docstring)."""
         init, forward = [], []
+        # liveness within the scope: a block's class serves all its instances, read or not
+        live = self.live if not scope.path else live_nodes(self.graph, scope.outputs, scope.members)
         namer = Namer()
         var = {}
         params = []
@@ -195,7 +200,7 @@ class ModelEmitter:
                 local = scope.local(item.path)
                 ref = attribute(local)
                 init.append(f"{ref} = {item.class_name}()")
-                if not any(o in self.live for o in item.outputs):
+                if not any(o in live for o in item.outputs):
                     forward.append(f"# {comment(local)}: no output depends on it (its parameters are kept)")
                     continue
                 args = ", ".join(var[s] for s in item.inputs)
@@ -213,7 +218,7 @@ class ModelEmitter:
             if lowered.module is not None:
                 init.append(f"{ref} = {lowered.module}")
                 init.extend(line.format(m=ref) for line in lowered.init)
-            if item.name not in self.live:
+            if item.name not in live:
                 forward.append(f"# {comment(local)}: no output depends on it (its parameters are kept)")
                 continue
             var[item.name] = namer.take(local)
