@@ -75,8 +75,9 @@ def build(spec, errors: Collector) -> tuple[Graph, set]:
         node = Node(decl.name, "input", {"shape": decl.shape, "dtype": decl.dtype}, [], decl.pos)
         node.dtype = decl.dtype
         nodes[decl.name] = node
+    types: dict = {}
     for decl in spec.layers:
-        layer_type = registry.lookup(decl.type)
+        layer_type = types.get(decl.type) or types.setdefault(decl.type, registry.lookup(decl.type))
         try:
             key = (decl.type, *((name, _frozen(value)) for name, value in decl.attrs.items())) \
                 if not decl.faults else None
@@ -123,8 +124,13 @@ def _positioned(section) -> dict:
 
 def _topological(nodes: dict, errors: Collector, broken: set) -> dict:
     """Nodes in dependency order, declaration order kept where free; cycles are reported."""
-    remaining = {name: {i for i in node.inputs if i in nodes} for name, node in nodes.items()}
     ordered: dict[str, Node] = {}
+    remaining: dict[str, set] = {}
+    for name, node in nodes.items():    # one pass settles a spec written in order (nearly every spec)
+        if remaining or not all(i in ordered or i not in nodes for i in node.inputs):
+            remaining[name] = {i for i in node.inputs if i in nodes}
+        else:
+            ordered[name] = node
     progress = True
     while remaining and progress:
         progress = False

@@ -18,12 +18,14 @@ def infer(graph: Graph, errors: Collector, broken: set | None = None) -> Graph:
     broken = set() if broken is None else broken
     total_params = 0
     known: dict = {}          # (op, attrs, input shapes, dtype) -> what inference made of it: big specs repeat layers
+    types: dict = {}
+    nodes = graph.nodes
     for node in graph:
-        layer_type = registry.lookup(node.op)
-        if node.name in broken or any(i in broken or i not in graph.nodes for i in node.inputs):
+        layer_type = types.get(node.op) or types.setdefault(node.op, registry.lookup(node.op))
+        if node.name in broken or any(i in broken or i not in nodes for i in node.inputs):
             broken.add(node.name)
             continue
-        in_nodes = [graph[i] for i in node.inputs]
+        in_nodes = [nodes[i] for i in node.inputs]
         node.in_shapes = [n.shape for n in in_nodes]
         if in_nodes:
             dtype = in_nodes[0].dtype

@@ -296,8 +296,12 @@ def _ensure_loaded() -> None:
 
 def lookup(type_name: str) -> LayerType | None:
     """The layer type for a name or alias, or None."""
-    _ensure_loaded()
     canonical = _ALIASES.get(type_name)
+    if canonical is None:
+        if _TYPES:
+            return None
+        _ensure_loaded()     # the first call: the built-in types register themselves
+        canonical = _ALIASES.get(type_name)
     return _TYPES[canonical] if canonical else None
 
 

@@ -509,6 +509,11 @@ class _Expander:
         if made is None:
             return None
         type_name, block, base, repeat, attrs, faults, attr_pos = made
+        parts = 0
+        if block is None and not faults:
+            parts = self.split_parts(registry.lookup(type_name), attrs, entry.pos)
+            if parts is None:
+                return None
         out = None
         for copy in range(repeat):
             if len(self.layers) > MAX_LAYERS:
@@ -561,9 +566,6 @@ class _Expander:
                 out = self.expand_block(block, full, attrs, attr_pos, entry, scope, stack,
                                         ref_list, ref_pos, source_default, index)
             else:
-                parts = self.split_parts(registry.lookup(type_name), attrs, entry.pos) if not faults else 0
-                if parts is None:
-                    return None
                 for part in range(parts) if parts else [None]:
                     name = full if part is None else f"{full}.{part}"
                     part_attrs = dict(attrs) if part is None else {**attrs, "index": part}
