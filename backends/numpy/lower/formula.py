@@ -5,6 +5,8 @@ gradient is grad * d(formula)/d(input), summed back to the input's shape.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from netspec.formula import derivative, parse
@@ -73,7 +75,14 @@ class Expr:
                 if not wanted:
                     out.append(None)
                     continue
-                local = evaluate(derivative(ctx["tree"], name), ctx["env"], ops.dtype, memo)
-                out.append(unbroadcast(np.broadcast_to(grad * local, grad.shape), shape))
+                local = evaluate(_derivative(ctx["tree"], name), ctx["env"], ops.dtype, memo)
+                value = grad * local
+                out.append(value if value.shape == shape else unbroadcast(np.broadcast_to(value, grad.shape), shape))
         return out, {}
+
+
+@functools.lru_cache(maxsize=1024)
+def _derivative(tree: tuple, name: str) -> tuple:
+    """d tree / d name, derived once per formula and input (a cell's step runs its backward T times)."""
+    return derivative(tree, name)
 
