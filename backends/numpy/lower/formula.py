@@ -11,13 +11,14 @@ import numpy as np
 
 from netspec.formula import derivative, parse
 
+from .. import fastexp
 from . import NUMPY
 from .merge import expand, unbroadcast
 
 UFUNCS = {
     "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": np.power,
     "<": np.less, ">": np.greater, "<=": np.less_equal, ">=": np.greater_equal, "==": np.equal, "!=": np.not_equal,
-    "tanh": np.tanh, "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "abs": np.abs, "sign": np.sign,
+    "tanh": fastexp.tanh, "exp": fastexp.exp, "log": np.log, "sqrt": np.sqrt, "abs": np.abs, "sign": np.sign,
     "minimum": np.minimum, "maximum": np.maximum,
 }
 
@@ -38,7 +39,8 @@ def evaluate(tree: tuple, env: dict, dtype, memo: dict | None = None):
         if op == "neg":
             value = -args[0]
         elif op == "sigmoid":
-            value = 0.5 * (1.0 + np.tanh(0.5 * args[0]))
+            a = np.asarray(args[0], dtype=dtype)
+            value = fastexp.sigmoid(a) if a.dtype == np.float32 else 0.5 * (1.0 + np.tanh(0.5 * a))
         elif op == "relu":
             value = np.maximum(args[0], 0)
         elif op == "clip":
