@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernels
+from .lstm_step import lstm_step32
 
 
 def _sigmoid_(x) -> None:
@@ -98,8 +99,8 @@ def _direction_backward(cache, dhs, need_dx=True):
 
 def _lstm_forward(x, w_ih, w_hh, b_ih, b_hh, reverse):
     """One LSTM direction, feature-major inside: each step's gates are [4H, N] (W_hh h, the fastest product
-    layout here) in PyTorch's order i, f, g, o; Numba passes around one exp and two tanh calls per step do the
-    elementwise work. The outputs land in hs_ext [T + 1, N, H] next to the zero initial state, so the
+    layout here) in PyTorch's order i, f, g, o; in float32 one Numba pass per step does the elementwise work
+    (lstm_step.py), in float64 Numba passes around NumPy's exp and tanh. The outputs land in hs_ext [T + 1, N, H] next to the zero initial state, so the
     backward's "state each step started from" is a contiguous slice of it, not a copy."""
     steps, batch, features = x.shape
     hidden = w_hh.shape[1]
@@ -112,9 +113,16 @@ def _lstm_forward(x, w_ih, w_hh, b_ih, b_hh, reverse):
     hs_ext[steps if reverse else 0] = 0
     h, c = np.zeros((hidden, batch), dtype=dtype), np.zeros((hidden, batch), dtype=dtype)
     one = dtype.type(1)
+    fused = dtype == np.float32                   # one vectorised Numba pass per step (lstm_step.py)
+    bits = np.empty(4 * hidden * batch, dtype=np.int32) if fused else None
     for t in range(steps - 1, -1, -1) if reverse else range(steps):
         gt = gates[t]
         np.matmul(w_hh, h, out=gt)
+        if fused:
+            lstm_step32(gt, xw, t, bias, c, cells[t], tanh_c[t], h, bits)
+            c = cells[t]
+            hs_ext[t if reverse else t + 1] = h.T
+            continue
         kernels.lstm_preact(gt, xw, t, bias)
         np.exp(gt[:2 * hidden], out=gt[:2 * hidden])
         np.tanh(gt[2 * hidden:3 * hidden], out=gt[2 * hidden:3 * hidden])
@@ -141,11 +149,11 @@ def _lstm_backward(cache, dhs, need_dx=True):
     zeros = np.zeros((hidden, batch), dtype=dtype)
     one = dtype.type(1)
     w_hh_t = w_hh.T                                     # a transposed view: BLAS runs it as fast as a copy
+    dys = np.ascontiguousarray(dhs.transpose(2, 0, 1))  # [H, T, N]: one transpose, not a strided add per step
     for t in range(steps) if reverse else range(steps - 1, -1, -1):
         first = t == (steps - 1 if reverse else 0)
         c_prev = zeros if first else cells[t + (1 if reverse else -1)]
-        dh_next += dhs[t].T
-        kernels.lstm_cell_backward(dh_next, gates[t], tanh_c[t], c_prev, one, dc, grads, t, dbias)
+        kernels.lstm_cell_backward(dh_next, dys[:, t], gates[t], tanh_c[t], c_prev, one, dc, grads, t, dbias)
         np.matmul(w_hh_t, grads[:, t], out=dh_next)
     prev = hs_ext[1:] if reverse else hs_ext[:-1]       # the hidden state each step started from
     flat = grads.reshape(4 * hidden, steps * batch)

@@ -5,6 +5,8 @@ through time), feeding each step the gradient of its output and of the states it
 the parameter gradients over the steps. Arrays are time-major inside (x [T, N, F]); a bidirectional
 cell runs a second executor over `reverse.`-prefixed parameters, its outputs joined on the last axis.
 Uses only the Ops array primitives of the stacked recurrent layers (backends/runtime/recurrent.py).
+The step executor runs with defer_weights: a backend may hand a step's weight gradient back as factors
+(an object with `+` and `join()`), and the cell joins every step's at the end, one product per weight.
 """
 from __future__ import annotations
 
@@ -73,13 +75,15 @@ class Cell:
                 executor.contexts = contexts[t]
                 for key, value in executor.backward(grads).items():
                     key = prefix + key
-                    param_grads[key] = value if key not in param_grads else ops.add(param_grads[key], value)
+                    param_grads[key] = value if key not in param_grads else param_grads[key] + value \
+                        if hasattr(value, "join") else ops.add(param_grads[key], value)
                 got = executor.input_gradients
                 if STEP_INPUT in got:
                     ops.rnn_assign(dx[t], ops.add(dx[t], got[STEP_INPUT]))
                 dstate = {s: got[s] for s in states if s in got}
             for name, value in dstate.items():
                 initial_grads[name] = value if name not in initial_grads else ops.add(initial_grads[name], value)
+        param_grads = {key: value.join() if hasattr(value, "join") else value for key, value in param_grads.items()}
         wanted = ctx["input_grads"]
         input_grads = [ops.rnn_swap01(dx) if wanted[0] else None]
         input_grads += [initial_grads.get(name) if want else None for name, want in zip(attrs["initial"], wanted[1:])]
@@ -87,6 +91,16 @@ class Cell:
 
 
 def _executor(ops, step, params, prefix):
-    """An Executor of the step graph over the cell's parameters of one direction (local keys: 'z.weight')."""
+    """The Executor of the step graph over the cell's parameters of one direction (local keys: 'z.weight').
+
+    Built once per (Ops, step graph, direction) and kept on the Ops: building one walks the graph, and its
+    thread plan is the enclosing model's (plan=False). Each call hands it the current parameter arrays."""
     state = {key[len(prefix):]: value for key, value in params.items() if key.startswith(prefix)}
-    return Executor(step, ops, state, grad_inputs=True)
+    cache = ops.__dict__.setdefault("_cell_executors", {})
+    found = cache.get((id(step), prefix))
+    if found is None or found[0] is not step:          # the graph itself is kept, so its id is not reused
+        executor = Executor(step, ops, state, grad_inputs=True, plan=False, defer_weights=True)
+        found = cache[(id(step), prefix)] = (step, executor)
+    executor = found[1]
+    executor.state = state
+    return executor

@@ -8,10 +8,15 @@ class Executor:
     forward(inputs, train) -> {output name: Array}; after a training forward, backward(grads of the
     outputs) -> {checkpoint key: gradient Array} for every trainable parameter. With grad_inputs, backward
     also leaves the gradients of the float graph inputs in `input_gradients` (conformance and gradient checks).
+    With plan=False the Ops' thread plan is left as it is (a cell's step graph runs inside its model's plan).
+    With defer_weights, a lowering may return a weight gradient as factors to be joined later (`join()`: a cell
+    forms one product over all its steps instead of one per step; ctx['defer_weights'] asks for it).
     """
 
-    def __init__(self, graph, ops, state: dict, grad_inputs: bool = False):
+    def __init__(self, graph, ops, state: dict, grad_inputs: bool = False, plan: bool = True,
+                 defer_weights: bool = False):
         self.graph, self.ops, self.state = graph, ops, state
+        self.defer_weights = defer_weights
         ops.lowerings.require(graph)
         self.nodes = graph.layers()
         self.params = {n.name: {t.name: f"{n.module_path}.{t.name}" for t in (*n.params, *n.buffers)}
@@ -33,7 +38,8 @@ class Executor:
                     self.requires_grad[i] for i in n.inputs)
         self.input_gradients: dict = {}
         self.input_grads = {n.name: tuple(self.requires_grad[i] for i in n.inputs) for n in self.nodes}
-        ops.plan(graph)
+        if plan:
+            ops.plan(graph)
 
     def node_params(self, node) -> dict:
         return {local: self.state[key] for local, key in self.params[node.name].items()}
@@ -46,6 +52,8 @@ class Executor:
         remaining = self._use_counts()
         for node in self.nodes:
             ctx: dict = {"op": node.op, "input_grads": self.input_grads[node.name]}
+            if self.defer_weights:
+                ctx["defer_weights"] = True
             act = node.activation
             if act and ops.fuses(node.op, act):      # the layer kernel applies it in the same pass
                 ctx["activation"], ctx["activation_attrs"], act = act, node.activation_attrs, None

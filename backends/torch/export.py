@@ -1,6 +1,8 @@
 """ONNX export of a generated model through torch.onnx (opens in Netron, runs in any ONNX runtime).
 
-The batch dimension and every symbolic spec dimension (e.g. a sequence length T) stay dynamic.
+The batch dimension and every symbolic spec dimension (e.g. a sequence length T) stay dynamic. The model is
+generated for export with `scan_loops()`: a recurrent cell over a symbolic length becomes an ONNX `Scan`
+(torch's scan op, which the dynamo exporter lowers), over a fixed length its loop unrolls.
 """
 from __future__ import annotations
 
@@ -46,10 +48,13 @@ def export_onnx(graph, path: str, checkpoint: str | None = None, opset: int | No
 
     from backends.checkpoint import atomic_write
 
-    from . import build_model, load_module
-    model = build_model(graph)
+    from . import generate, load_module
+    from .lower.cell import scan_loops
+    with scan_loops():
+        module = load_module(graph, generate(graph, format_code=False))
+    model = module.build_model()
     if checkpoint:
-        load_module(graph).load_weights(model, checkpoint)
+        module.load_weights(model, checkpoint)
     model.eval()
     args, dynamic = example_inputs(graph)
     names = list(graph.inputs)
@@ -87,6 +92,7 @@ def _dynamic_outputs(graph, data: bytes) -> bytes:
 
     from compiler.dims import Sym
     proto = onnx.load_from_string(data)
+    _unique_names(proto.graph)
     for output in proto.graph.output:
         if output.name not in graph.nodes:
             continue
@@ -99,6 +105,28 @@ def _dynamic_outputs(graph, data: bytes) -> bytes:
                 dim.Clear()
                 dim.dim_param = _dim_name(symbol) if symbol != "batch" else "batch"
     return proto.SerializeToString()
+
+
+def _unique_names(graph) -> None:
+    """Rename values the graph defines twice (torch.onnx can name an inner `linear` call after the output
+    layer, e.g. two `linear_3`, which onnxruntime rejects): every definition but the last gets a fresh name,
+    and the uses up to the next definition follow it. The last keeps the name the graph outputs refer to."""
+    left: dict = {}
+    for node in graph.node:
+        for name in node.output:
+            left[name] = left.get(name, 0) + 1
+    alias: dict = {}
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name in alias:
+                node.input[i] = alias[name]
+        for i, name in enumerate(node.output):
+            left[name] -= 1
+            if left[name]:
+                alias[name] = f"{name}__{left[name]}"
+                node.output[i] = alias[name]
+            else:
+                alias.pop(name, None)
 
 
 def _dim_name(symbol: str) -> str:

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from .. import fastexp
 from ..kernels import erf
 from . import NUMPY
 
@@ -51,7 +52,8 @@ class LeakyRelu:
 @NUMPY.layer("sigmoid")
 class Sigmoid:
     def forward(ops, ctx, inputs, params, attrs, train):
-        ctx["out"] = out = sigmoid(inputs[0])
+        x = inputs[0]        # float32: fastexp's vectorised loop (NumPy's float32 exp runs scalar without AVX-512)
+        ctx["out"] = out = fastexp.sigmoid(x) if x.dtype == np.float32 else sigmoid(x)
         return out
 
     def backward(ops, ctx, grad):
@@ -62,7 +64,7 @@ class Sigmoid:
 @NUMPY.layer("tanh")
 class Tanh:
     def forward(ops, ctx, inputs, params, attrs, train):
-        ctx["out"] = out = np.tanh(inputs[0])
+        ctx["out"] = out = fastexp.tanh(inputs[0])
         return out
 
     def backward(ops, ctx, grad):

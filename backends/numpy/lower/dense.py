@@ -41,18 +41,39 @@ class Linear:
         x2, weight = ctx["x2"], ctx["weight"]
         rows, outputs = g2.shape
         want_dx = ctx["input_grads"][0]
-        grads = {"weight": np.empty(weight.shape, dtype=g2.dtype)}
+        deferred = ctx.get("defer_weights", False)
+        grads = {"weight": WeightFactors([(g2, x2)]) if deferred else np.empty(weight.shape, dtype=g2.dtype)}
         dx = np.empty(x2.shape, dtype=g2.dtype) if want_dx else None
 
         def backward_slice(lo, hi):
-            f0, f1 = outputs * lo // rows, outputs * hi // rows
-            np.matmul(g2[:, f0:f1].T, x2, out=grads["weight"][f0:f1])
+            if not deferred:
+                f0, f1 = outputs * lo // rows, outputs * hi // rows
+                np.matmul(g2[:, f0:f1].T, x2, out=grads["weight"][f0:f1])
             if want_dx:
                 np.matmul(g2[lo:hi], weight, out=dx[lo:hi])
 
         ops.over_linear(backward_slice, rows, g2.size * x2.shape[1])
         if ctx["has_bias"]:
-            grads["bias"] = g2.sum(axis=0)
+            grads["bias"] = WeightFactors([(g2, None)]) if deferred else g2.sum(axis=0)
         if not want_dx:
             return [None], grads
         return [dx.reshape(ctx["x_shape"])], grads
+
+
+class WeightFactors:
+    """A linear layer's weight gradient left as (output gradient, input) row blocks, sum of g^T x over them
+    (a bias's: x None, sum of g's rows). A cell's steps add theirs up and `join()` forms one product over all
+    steps, instead of a small product and an accumulation per step (backends/runtime/cell.py)."""
+
+    def __init__(self, pairs: list):
+        self.pairs = pairs
+
+    def __add__(self, other: WeightFactors) -> WeightFactors:
+        return WeightFactors(self.pairs + other.pairs)
+
+    def join(self):
+        g = np.concatenate([g for g, _ in self.pairs]) if len(self.pairs) > 1 else self.pairs[0][0]
+        if self.pairs[0][1] is None:
+            return g.sum(axis=0)
+        x = np.concatenate([x for _, x in self.pairs]) if len(self.pairs) > 1 else self.pairs[0][1]
+        return g.T @ x

@@ -5,17 +5,20 @@ gradient is grad * d(formula)/d(input), summed back to the input's shape.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from netspec.formula import derivative, parse
 
+from .. import fastexp
 from . import NUMPY
 from .merge import expand, unbroadcast
 
 UFUNCS = {
     "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": np.power,
     "<": np.less, ">": np.greater, "<=": np.less_equal, ">=": np.greater_equal, "==": np.equal, "!=": np.not_equal,
-    "tanh": np.tanh, "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "abs": np.abs, "sign": np.sign,
+    "tanh": fastexp.tanh, "exp": fastexp.exp, "log": np.log, "sqrt": np.sqrt, "abs": np.abs, "sign": np.sign,
     "minimum": np.minimum, "maximum": np.maximum,
 }
 
@@ -36,7 +39,8 @@ def evaluate(tree: tuple, env: dict, dtype, memo: dict | None = None):
         if op == "neg":
             value = -args[0]
         elif op == "sigmoid":
-            value = 0.5 * (1.0 + np.tanh(0.5 * args[0]))
+            a = np.asarray(args[0], dtype=dtype)
+            value = fastexp.sigmoid(a) if a.dtype == np.float32 else 0.5 * (1.0 + np.tanh(0.5 * a))
         elif op == "relu":
             value = np.maximum(args[0], 0)
         elif op == "clip":
@@ -73,7 +77,14 @@ class Expr:
                 if not wanted:
                     out.append(None)
                     continue
-                local = evaluate(derivative(ctx["tree"], name), ctx["env"], ops.dtype, memo)
-                out.append(unbroadcast(np.broadcast_to(grad * local, grad.shape), shape))
+                local = evaluate(_derivative(ctx["tree"], name), ctx["env"], ops.dtype, memo)
+                value = grad * local
+                out.append(value if value.shape == shape else unbroadcast(np.broadcast_to(value, grad.shape), shape))
         return out, {}
+
+
+@functools.lru_cache(maxsize=1024)
+def _derivative(tree: tuple, name: str) -> tuple:
+    """d tree / d name, derived once per formula and input (a cell's step runs its backward T times)."""
+    return derivative(tree, name)
 
