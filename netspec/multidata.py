@@ -1,4 +1,5 @@
-"""Data for several inputs and outputs: named arrays, .npz files with one array per input, `digits_captions`.
+"""Data for several inputs and outputs: named arrays, .npz files with one array per input, `digits_captions`,
+and the per-output test metrics.
 
 Standard library and NumPy only (the PyTorch code generator inlines it beside netspec/data.py). A sample set
 with several inputs (or several targets) is an `Arrays`: named arrays of one length that index together.
@@ -186,3 +187,18 @@ def load_multi_dataset(data: dict, inputs: dict, outputs: list, seed: int = 0, l
     if not classes and task == "classification":
         classes = int(max(y_train.max(), y_test.max() if len(y_test) else 0) + 1)
     return Dataset(x_train, y_train, x_test, y_test, task, classes, words, pad=pad)
+
+
+def summarize(loss: float, per_output: dict) -> dict:
+    """Test metrics: {'test_loss', 'test_accuracy' (the first class output's)} plus, with several outputs,
+    'test_loss/<output>' and 'test_accuracy/<output>'. per_output: name -> (loss, accuracy or None)."""
+    result = {"test_loss": loss}
+    accuracies = [acc for _, acc in per_output.values() if acc is not None]
+    if accuracies:
+        result["test_accuracy"] = accuracies[0]
+    if len(per_output) > 1:
+        for name, (each, acc) in per_output.items():
+            result[f"test_loss/{name}"] = each
+            if acc is not None:
+                result[f"test_accuracy/{name}"] = acc
+    return result

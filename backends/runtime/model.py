@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from netspec.losses import IGNORE, loss_terms
+from netspec.multidata import summarize
 
 from .executor import Executor
 
@@ -140,17 +141,3 @@ class Model:
         return summarize(total / seen, {name: (loss_sum / seen, correct / counted if counted else None)
                                         for name, (loss_sum, correct, counted) in sums.items()})
 
-
-def summarize(loss: float, per_output: dict) -> dict:
-    """{'test_loss', 'test_accuracy' (the first class output's)} plus, with several outputs,
-    'test_loss/<output>' and 'test_accuracy/<output>'."""
-    result = {"test_loss": loss}
-    accuracies = [acc for _, acc in per_output.values() if acc is not None]
-    if accuracies:
-        result["test_accuracy"] = accuracies[0]
-    if len(per_output) > 1:
-        for name, (each, acc) in per_output.items():
-            result[f"test_loss/{name}"] = each
-            if acc is not None:
-                result[f"test_accuracy/{name}"] = acc
-    return result

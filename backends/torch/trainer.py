@@ -36,6 +36,7 @@ from backends.loop import (
 )
 from netspec.argtypes import non_negative_int, positive_int, random_seed
 from netspec.data import DataError, load_dataset
+from netspec.multidata import Arrays, load_multi_dataset, summarize
 
 OPT_PREFIX = "__opt__/"
 
@@ -116,22 +117,72 @@ def compute_loss(output, target, kind: str, output_activation: str | None):
     raise RunError(f"unknown loss '{kind}'")
 
 
+def loss_terms(spec: dict, cfg: dict) -> list:
+    """One {'output', 'type', 'weight', 'ignore_index', 'activation'} per output (TRAIN['losses'], else the one
+    plain loss of the first output)."""
+    return cfg.get("terms") or [{"output": spec.get("output_names", ["output"])[0], "type": cfg["loss"],
+                                 "weight": 1.0, "ignore_index": None, "activation": spec.get("output_activation")}]
+
+
+def run_model(model, x, spec: dict) -> dict:
+    """{output name: tensor} for a batch: x is one tensor, or Arrays of tensors named after the inputs."""
+    out = model(*[x[name] for name in spec["inputs"]]) if isinstance(x, Arrays) else model(x)
+    names = spec.get("output_names", ["output"])
+    if len(names) == 1:
+        return {names[0]: out[0] if isinstance(out, (tuple, list)) else out}
+    return dict(zip(names, out))
+
+
+def scored_labels(target, output, ignore_index):
+    """Class targets as scored: ignore_index ids become -100 (never scored), and a sequence target shorter than
+    the output is aligned to its last steps (the first ones, e.g. an image step, are not scored)."""
+    if ignore_index is not None:
+        target = torch.where(target == ignore_index, torch.full_like(target, -100), target)
+    if output.dim() > 2 and target.dim() >= 2 and target.shape[1] < output.shape[1]:
+        full = target.new_full((target.shape[0], output.shape[1], *target.shape[2:]), -100)
+        full[:, output.shape[1] - target.shape[1]:] = target
+        target = full
+    return target
+
+
+def batch_losses(outs: dict, y, terms: list):
+    """(weighted total loss, {output: loss}, {output: scored targets})."""
+    targets = y.arrays if isinstance(y, Arrays) else {terms[0]["output"]: y}
+    total, each, labels = 0.0, {}, {}
+    for term in terms:
+        name, output = term["output"], outs[term["output"]]
+        target = targets[name]
+        if term["type"] == "cross_entropy":
+            target = scored_labels(target, output, term.get("ignore_index"))
+        labels[name] = target
+        each[name] = compute_loss(output, target, term["type"], term.get("activation"))
+        total = total + term["weight"] * each[name]
+    return total, each, labels
+
+
+def token_hits(output, labels):
+    """(correct, counted) argmax predictions, targets of -100 (padding, unscored steps) excluded."""
+    counted = labels != -100
+    return ((output.argmax(-1) == labels) & counted).sum(), counted.sum()
+
+
 # ---------------------------------------------------------------- data
 
 def load_data(spec: dict, cfg: dict):
     """(dataset, task): the spec's training data, checked against the model's input and output."""
-    if spec.get("outputs", 1) != 1:
-        raise RunError(f"spec '{spec['name']}' has {spec['outputs']} outputs; training needs one (the loss reads it)",
-                       "declare a single 'output:' in the spec")
-    if len(spec["inputs"]) != 1:
-        raise RunError(f"spec '{spec['name']}' has {len(spec['inputs'])} inputs "
-                       f"({', '.join(spec['inputs'])}); the bundled data loaders feed one input")
+    loss = None if cfg.get("task") == "reconstruction" else cfg["loss"]    # reconstruction never reads targets
+    if len(spec["inputs"]) > 1 or spec.get("outputs", 1) > 1 or cfg["data"]["name"] == "digits_captions":
+        inputs = {name: (tuple(info["shape"]), info["dtype"]) for name, info in spec["inputs"].items()}
+        dataset = load_multi_dataset(cfg["data"], inputs, spec["output_names"], cfg["seed"], loss)
+        for name, info in spec["inputs"].items():
+            for split in (dataset.x_train, dataset.x_test):
+                check_token_ids(split[name], info.get("vocab"))
+        return dataset, dataset.task
     (info,) = spec["inputs"].values()
     is_text = cfg["data"]["name"] == "text"
     shape = tuple(info["shape"])
     if any(isinstance(d, str) for d in shape) and not is_text:
         raise RunError(f"the input shape {shape} has a symbolic dim; only text data (name: text) fits it")
-    loss = None if cfg.get("task") == "reconstruction" else cfg["loss"]    # reconstruction never reads targets
     dataset = load_dataset(cfg["data"], shape, cfg["seed"], info["dtype"], loss)
     for ids in (dataset.x_train, dataset.x_test):
         check_token_ids(ids, info.get("vocab"))
@@ -161,6 +212,13 @@ def check_token_ids(ids: np.ndarray, vocab: int | None) -> None:
 def _tensor(array: np.ndarray, device, float_dtype):
     tensor = torch.from_numpy(np.ascontiguousarray(array))
     return tensor.to(device, float_dtype if tensor.is_floating_point() else None)
+
+
+def _tensors(data, device, float_dtype):
+    """One array, or Arrays of them, as tensors on `device`."""
+    if isinstance(data, Arrays):
+        return data.map(lambda array: _tensor(array, device, float_dtype))
+    return _tensor(data, device, float_dtype)
 
 
 # ---------------------------------------------------------------- checkpoints
@@ -251,25 +309,28 @@ def restore_optimizer(model, optimizer, extra: dict) -> int:
 # ---------------------------------------------------------------- evaluation
 
 @torch.no_grad()
-def evaluate(model, x, y, loss: str, output_activation: str | None, batch_size: int = 512) -> dict:
-    """Mean loss and (for class targets) accuracy over a held-out split."""
+def evaluate(model, x, y, spec: dict, terms: list, batch_size: int = 512) -> dict:
+    """Mean loss and (for class targets) accuracy over a held-out split; per output when several."""
     if len(x) == 0:
         return {}
     was_training = model.training
     model.eval()
-    total, correct, count = 0.0, 0, 0
+    total, sums = 0.0, {term["output"]: [0.0, 0, 0] for term in terms}      # loss sum, correct, counted
     for start in range(0, len(x), batch_size):
-        output = model(x[start:start + batch_size])
+        outs = run_model(model, x[start:start + batch_size], spec)
         target = y[start:start + batch_size]
-        total += float(compute_loss(output, target, loss, output_activation)) * len(target)
-        if loss == "cross_entropy":
-            correct += int((output.argmax(-1) == target).sum())
-            count += target.numel()
+        loss, each, labels = batch_losses(outs, target, terms)
+        total += float(loss) * len(target)
+        for term in terms:
+            name = term["output"]
+            sums[name][0] += float(each[name]) * len(target)
+            if term["type"] == "cross_entropy":
+                correct, counted = token_hits(outs[name], labels[name])
+                sums[name][1] += int(correct)
+                sums[name][2] += int(counted)
     model.train(was_training)
-    result = {"test_loss": total / len(x)}
-    if count:
-        result["test_accuracy"] = correct / count
-    return result
+    return summarize(total / len(x), {name: (loss_sum / len(x), correct / counted if counted else None)
+                                      for name, (loss_sum, correct, counted) in sums.items()})
 
 
 # ---------------------------------------------------------------- training
@@ -335,11 +396,11 @@ class _Steps:
         if world > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda"
                                                                  else None)
-        self.x_train = _tensor(dataset.x_train, device, float_dtype)
-        self.y_train = _tensor(dataset.y_train, device, float_dtype)
-        self.x_test, self.y_test = _tensor(dataset.x_test, device, float_dtype), _tensor(dataset.y_test, device,
-                                                                                         float_dtype)
-        self.loss_kind, self.activation = cfg["loss"], spec.get("output_activation")
+        self.x_train, self.y_train = _tensors(dataset.x_train, device, float_dtype), \
+            _tensors(dataset.y_train, device, float_dtype)
+        self.x_test, self.y_test = _tensors(dataset.x_test, device, float_dtype), \
+            _tensors(dataset.y_test, device, float_dtype)
+        self.spec, self.terms = spec, loss_terms(spec, cfg)
         self.sampler = None
         if world > 1:
             self.sampler = torch.utils.data.DistributedSampler(range(len(self.x_train)), world, rank, shuffle=True,
@@ -364,9 +425,8 @@ class _Steps:
         return order.to(self.device).split(self.cfg["batch_size"])
 
     def step(self, batch):
-        output = self.net(self.x_train[batch])
-        target = self.y_train[batch]
-        loss = compute_loss(output, target, self.loss_kind, self.activation)
+        outs = run_model(self.net, self.x_train[batch], self.spec)
+        loss, _each, labels = batch_losses(outs, self.y_train[batch], self.terms)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.cfg.get("grad_clip"):
@@ -374,8 +434,11 @@ class _Steps:
         self.optimizer.step()
         self.steps += 1
         accuracy = None
-        if self.loss_kind == "cross_entropy":
-            accuracy = (output.detach().argmax(-1) == target).double().mean()
+        for term in self.terms:       # the first class output's accuracy (per token, padding excluded)
+            if term["type"] == "cross_entropy":
+                correct, counted = token_hits(outs[term["output"]].detach(), labels[term["output"]])
+                accuracy = correct.double() / counted.clamp_min(1)
+                break
         return loss.detach().double(), accuracy
 
     def totals(self, loss_sum, accuracy_sum, seen: int):
@@ -387,7 +450,7 @@ class _Steps:
         return float(loss_sum), None if accuracy_sum is None else float(accuracy_sum), seen
 
     def evaluate(self) -> dict:
-        return evaluate(self.model, self.x_test, self.y_test, self.loss_kind, self.activation)
+        return evaluate(self.model, self.x_test, self.y_test, self.spec, self.terms)
 
     def save(self, epoch: int, partial: bool) -> None:
         save(self.path, state_arrays(self.model), {**self.meta, "epoch": epoch, "steps": self.steps,
