@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 PAD, BOS, EOS = "<pad>", "<bos>", "<eos>"
+IGNORE = -100          # a target that no loss or accuracy counts (PyTorch's ignore_index; netspec.losses.IGNORE)
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 CAPTION_WORDS = (PAD, BOS, EOS, "a", "handwritten", *DIGIT_WORDS)      # index = token id; <pad> is 0
 
@@ -44,7 +45,9 @@ def caption_text(ids, words) -> str:
     """The words of a token-id sequence, without <bos>, <pad> and whatever follows <eos>."""
     out = []
     for i in ids:
-        word = words[int(i)] if 0 <= int(i) < len(words) else "<unk>"
+        if int(i) < 0:                     # an unscored target step (IGNORE)
+            continue
+        word = words[int(i)] if int(i) < len(words) else "<unk>"
         if word == EOS:
             break
         if word not in (PAD, BOS):
@@ -73,9 +76,10 @@ def digits_captions(test_fraction: float, seed: int):
 
 def teacher_forcing(split: Arrays):
     """(inputs, target) of a caption set: the model reads the caption shifted right (ends cut) and predicts
-    the next token at each step."""
+    the next token at each step; <pad> targets become IGNORE (-100, never scored)."""
     caption = split["caption"]
-    return Arrays({"image": split["image"], "tokens": caption[:, :-1]}), caption[:, 1:]
+    target = np.where(caption[:, 1:] == CAPTION_WORDS.index(PAD), IGNORE, caption[:, 1:])
+    return Arrays({"image": split["image"], "tokens": caption[:, :-1]}), target
 
 
 def bind_inputs(arrays: Arrays, inputs: dict, origin: str, error) -> Arrays:

@@ -45,6 +45,28 @@ def token_hits(out: np.ndarray, labels: np.ndarray) -> tuple[int, int]:
     return int(((out.argmax(axis=-1) == labels) & counted).sum()), int(counted.sum())
 
 
+def score_batch(ops, terms: list, outs: dict, y, backward: bool = False):
+    """(weighted total loss, {output: loss}, {output: scored labels}[, {output: gradient}]) of a batch's outputs
+    (backend Arrays) against y (one array, or Arrays named after the outputs), one term per output."""
+    targets = y.arrays if hasattr(y, "arrays") else {terms[0]["output"]: y}
+    total, each, labels, grads = 0.0, {}, {}, {}
+    for term in terms:
+        name, out = term["output"], outs[term["output"]]
+        if term["type"] == "cross_entropy":
+            labels[name] = scored_labels(targets[name], out.shape[1] if len(out.shape) > 2 else None,
+                                         term["ignore_index"])
+        else:
+            labels[name] = np.asarray(targets[name], dtype=ops.dtype)
+        ctx: dict = {}
+        each[name] = ops.loss_forward(term["type"], ctx, out, ops.from_numpy(labels[name]), term["activation"])
+        total += term["weight"] * each[name]
+        if backward:
+            grads[name] = ops.loss_backward(ctx)
+            if term["weight"] != 1.0:
+                ops.scale_(grads[name], term["weight"])
+    return (total, each, labels, grads) if backward else (total, each, labels)
+
+
 class Model:
     """Parameters (backend Arrays keyed by PyTorch names) plus an Executor over the graph.
 
@@ -76,31 +98,9 @@ class Model:
     def forward(self, x, train: bool = False):
         return self.forward_all(x, train)[self.output_name]
 
-    def _targets(self, y) -> dict:
-        return y.arrays if hasattr(y, "arrays") else {self.output_name: y}
-
-    def _labels(self, term, target, out_shape) -> np.ndarray:
-        if term["type"] != "cross_entropy":
-            return np.asarray(target, dtype=self.ops.dtype)
-        steps = out_shape[1] if len(out_shape) > 2 else None
-        return scored_labels(target, steps, term["ignore_index"])
-
     def losses(self, outs: dict, y, backward: bool = False):
         """(weighted total loss, {output: its loss}, {output: scored labels}[, grads of the outputs])."""
-        targets, total, each, labels, grads = self._targets(y), 0.0, {}, {}, {}
-        for term in self.terms:
-            name = term["output"]
-            out = outs[name]
-            labels[name] = self._labels(term, targets[name], out.shape)
-            ctx: dict = {}
-            each[name] = self.ops.loss_forward(term["type"], ctx, out, self.ops.from_numpy(labels[name]),
-                                               term["activation"])
-            total += term["weight"] * each[name]
-            if backward:
-                grads[name] = self.ops.loss_backward(ctx)
-                if term["weight"] != 1.0:
-                    self.ops.scale_(grads[name], term["weight"])
-        return (total, each, labels, grads) if backward else (total, each, labels)
+        return score_batch(self.ops, self.terms, outs, y, backward)
 
     def train_step(self, x, y):
         """Forward + loss + backward: (loss, outputs by name, scored labels by name, gradients by checkpoint key)."""
