@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from netspec.decode import beam_search, bleu, log_softmax
+from netspec.decode import beam_search, caption_scores, log_softmax
 from netspec.errors import UserError
-from netspec.multidata import BOS, EOS, PAD, Arrays, caption_text
+from netspec.multidata import BOS, EOS, PAD, Arrays
 
 
 def token_input(graph) -> str:
@@ -45,24 +45,6 @@ def generate(graph, run_all, context: Arrays, words: list, beam: int = 1, max_le
             return log_softmax(logits[:, -1])
         out += beam_search(step, len(chunk), [bos], eos, beam, max_length, alpha)
     return out
-
-
-def caption_scores(references: np.ndarray, generated: list, words: list) -> dict:
-    """exact_match (share of captions equal to the reference) and corpus BLEU-4 (netspec.decode.bleu).
-
-    BLEU reads each caption's tokens after <bos> up to and including <eos> (a caption cut off at --max-length
-    has none): the digits' captions have three words, so without the end token they hold no 4-gram at all."""
-    refs = [_ended(row, words) for row in references]
-    hyps = [_ended(ids, words) for ids in generated]
-    exact = sum(r == h for r, h in zip(refs, hyps)) / max(len(refs), 1)
-    return {"exact_match": exact, "bleu4": bleu(refs, hyps)}
-
-
-def _ended(ids, words: list) -> list:
-    """A caption's words, with <eos> last when the ids hold one."""
-    text = caption_text(ids, words).split()
-    eos = words.index(EOS)
-    return text + [EOS] if any(int(i) == eos for i in ids) else text
 
 
 __all__ = ["PAD", "caption_scores", "generate", "special_ids", "token_input"]

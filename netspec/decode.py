@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .multidata import EOS, caption_text
+
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
     logits = np.asarray(logits, dtype=np.float64)
@@ -90,3 +92,21 @@ def _ngrams(words: list, n: int) -> dict:
         gram = tuple(words[i:i + n])
         counts[gram] = counts.get(gram, 0) + 1
     return counts
+
+
+def caption_scores(references: np.ndarray, generated: list, words: list) -> dict:
+    """exact_match (share of captions equal to the reference) and corpus BLEU-4 (netspec.decode.bleu).
+
+    BLEU reads each caption's tokens after <bos> up to and including <eos> (a caption cut off at --max-length
+    has none): the digits' captions have three words, so without the end token they hold no 4-gram at all."""
+    refs = [_ended(row, words) for row in references]
+    hyps = [_ended(ids, words) for ids in generated]
+    exact = sum(r == h for r, h in zip(refs, hyps)) / max(len(refs), 1)
+    return {"exact_match": exact, "bleu4": bleu(refs, hyps)}
+
+
+def _ended(ids, words: list) -> list:
+    """A caption's words, with <eos> last when the ids hold one."""
+    text = caption_text(ids, words).split()
+    eos = words.index(EOS)
+    return text + [EOS] if any(int(i) == eos for i in ids) else text

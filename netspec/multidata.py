@@ -206,3 +206,15 @@ def summarize(loss: float, per_output: dict) -> dict:
             if acc is not None:
                 result[f"test_accuracy/{name}"] = acc
     return result
+
+
+def context_arrays(found: dict, inputs: dict, origin: str, error) -> Arrays:
+    """The conditioning inputs (`inputs`: name -> (shape, dtype)) from an .npz's arrays: named after the inputs,
+    or else the unclaimed arrays that fit; an array 'caption' (reference captions) is kept beside them."""
+    chosen = {k: v for k, v in found.items() if k in inputs}
+    if len(chosen) < len(inputs):
+        chosen.update({k: v for k, v in found.items() if k not in inputs and k != "caption"})
+    bound = bind_inputs(Arrays(chosen), inputs, origin, error)
+    if "caption" in found and "caption" not in inputs:
+        bound.arrays["caption"] = found["caption"]
+    return bound

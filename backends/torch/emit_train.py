@@ -12,7 +12,7 @@ from .inline import Imports, inline_module
 from .pysource import assignment
 
 # inlined in this order; each is the one implementation netspec itself uses
-RUNTIME_MODULES = ("netspec.argtypes", "netspec.data", "netspec.multidata", "backends.progress", "backends.checkpoint", "backends.plot",
+RUNTIME_MODULES = ("netspec.argtypes", "netspec.data", "netspec.multidata", "netspec.decode", "backends.progress", "backends.checkpoint", "backends.plot",
                    "backends.loop",
                    "backends.torch.trainer")
 

@@ -35,8 +35,9 @@ from backends.loop import (
     thread_count,
 )
 from netspec.argtypes import non_negative_int, positive_int, random_seed
-from netspec.data import DataError, load_dataset
-from netspec.multidata import Arrays, load_multi_dataset, summarize
+from netspec.data import DataError, check_array, load_dataset, read_arrays
+from netspec.decode import beam_search, caption_scores, log_softmax
+from netspec.multidata import CAPTION_WORDS, Arrays, caption_text, context_arrays, load_multi_dataset, summarize
 
 OPT_PREFIX = "__opt__/"
 
@@ -505,6 +506,46 @@ def sample_text(build_model, spec: dict, train_cfg: dict, checkpoint: str, prime
     return prime + "".join(vocab[i] for i in ids)
 
 
+def token_input_name(spec: dict) -> str | None:
+    """The token input that generation extends: the int input whose length is symbolic (None: there is none)."""
+    found = [name for name, info in spec["inputs"].items()
+             if info["dtype"].startswith("int") and any(isinstance(d, str) for d in info["shape"])]
+    return found[0] if len(found) == 1 else None
+
+
+@torch.no_grad()
+def generate_captions(build_model, spec: dict, train_cfg: dict, checkpoint: str, input_path: str, beam: int = 1,
+                      max_length: int = 20, alpha: float = 1.0, device: str | None = None) -> dict:
+    """Captions for the conditioning inputs of an .npz (as `netspec generate`): greedy or beam search."""
+    if train_cfg["data"]["name"] != "digits_captions":
+        raise RunError(f"spec '{spec['name']}' trains on '{train_cfg['data']['name']}', which has no caption "
+                       "vocabulary", "generate from a spec trained on data: {name: digits_captions}")
+    words = list(CAPTION_WORDS)
+    model = build_model()
+    load_weights(model, checkpoint)
+    model.to(parse_device(device or "cpu")).eval()
+    tokens = token_input_name(spec)
+    found = read_arrays(input_path, DataError, "input file")
+    names = [name for name in spec["inputs"] if name != tokens]
+    found = found if isinstance(found, dict) else {names[0]: found}
+    for key, value in found.items():
+        check_array(value, f"{input_path}: array '{key}'")
+    context = context_arrays(found, {n: (tuple(spec["inputs"][n]["shape"]), spec["inputs"][n]["dtype"])
+                                     for n in names}, input_path, DataError)
+    device_of = next(model.parameters()).device
+
+    def step(rows, prefixes):
+        batch = Arrays({**{n: context[n][rows] for n in names}, tokens: prefixes})
+        x = batch.map(lambda a: _tensor(a, device_of, next(model.parameters()).dtype))
+        outs = run_model(model, x, spec)
+        return log_softmax(outs[spec["output_names"][0]][:, -1].double().cpu().numpy())
+    ids = beam_search(step, len(context), [words.index("<bos>")], words.index("<eos>"), beam, max_length, alpha)
+    result = {"spec": spec["name"], "backend": "torch", "beam": beam, "captions": [caption_text(r, words) for r in ids]}
+    if "caption" in context:
+        result.update(caption_scores(context["caption"], ids, words))
+    return result
+
+
 # ---------------------------------------------------------------- command line
 
 def run_cli(build_model, spec: dict, train_cfg: dict, argv=None, hooks=None) -> int:
@@ -530,10 +571,23 @@ def run_cli(build_model, spec: dict, train_cfg: dict, argv=None, hooks=None) -> 
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     if is_token_model(spec):
         _add_sampling_arguments(parser)
+    elif token_input_name(spec):
+        _add_caption_arguments(parser)
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     try:
-        if getattr(args, "sample", False):
+        if getattr(args, "input", None) is not None or (getattr(args, "generate", False) and
+                                                        not is_token_model(spec)):
+            if not args.input:
+                raise RunError("--generate needs --input FILE.npz with one array per conditioning input")
+            set_threads(args.threads)
+            checkpoint = args.checkpoint or os.path.join(args.out, CHECKPOINT)
+            result = generate_captions(build_model, spec, train_cfg, checkpoint, args.input, args.beam,
+                                       args.max_length, args.alpha, args.device)
+            print(json.dumps(result) if args.json else "\n".join(f"{i}: {c}" for i, c in
+                                                                   enumerate(result["captions"])))
+            return 0
+        if getattr(args, "sample", False) or getattr(args, "generate", False):
             set_threads(args.threads)
             checkpoint = args.checkpoint or os.path.join(args.out, CHECKPOINT)
             print(sample_text(build_model, spec, train_cfg, checkpoint, args.prime, args.length, max(args.beam, 1),
@@ -566,9 +620,20 @@ def is_token_model(spec: dict) -> bool:
     return len(inputs) == 1 and inputs[0]["dtype"].startswith("int") and len(spec["output_shape"]) == 2
 
 
+def _add_caption_arguments(parser) -> None:
+    group = parser.add_argument_group("generation (captioning models)")
+    group.add_argument("--generate", action="store_true", help="caption the inputs of --input")
+    group.add_argument("--input", metavar="FILE", help=".npz with one array per conditioning input (e.g. image)")
+    group.add_argument("--checkpoint", metavar="FILE", help="checkpoint (default: DIR/checkpoint.npz)")
+    group.add_argument("--beam", type=positive_int, default=1, help="beam width; 1 is greedy decoding (default)")
+    group.add_argument("--max-length", type=positive_int, default=20, help="most tokens per caption (default 20)")
+    group.add_argument("--alpha", type=float, default=1.0, help="length normalisation exponent (default 1)")
+
+
 def _add_sampling_arguments(parser) -> None:
     group = parser.add_argument_group("sampling (character models)")
-    group.add_argument("--sample", action="store_true", help="generate text from DIR/checkpoint.npz")
+    group.add_argument("--sample", "--generate", dest="sample", action="store_true",
+                       help="generate text from DIR/checkpoint.npz")
     group.add_argument("--checkpoint", metavar="FILE", help="checkpoint to sample from (default: DIR/checkpoint.npz)")
     group.add_argument("--prime", default="The ", help="text to start from (default: %(default)r)")
     group.add_argument("--length", type=non_negative_int, default=200, help="characters to generate (default: %(default)s)")

@@ -75,21 +75,14 @@ def run(args) -> int:
 def read_context(path: str, graph, names: list):
     """The conditioning inputs of an .npz (arrays named after the inputs, or its one array), checked."""
     from netspec.data import check_array, read_arrays
-    from netspec.multidata import Arrays, bind_inputs
+    from netspec.multidata import context_arrays
     found = read_arrays(path, UserError, "input file")
     if not isinstance(found, dict):
         found = {names[0]: found}
     for key, value in found.items():
         check_array(value, f"{path}: array '{key}'")
-    extra = {k: v for k, v in found.items() if k not in names}
     inputs = {name: (tuple(graph[name].shape), graph[name].dtype) for name in names}
-    chosen = {k: v for k, v in found.items() if k in names}
-    if len(chosen) < len(names):       # unnamed arrays: the only one that fits
-        chosen.update({k: v for k, v in extra.items() if k != "caption"})
-    bound = bind_inputs(Arrays(chosen), inputs, path, UserError)
-    if "caption" in extra:            # reference captions: generate also scores against them
-        bound.arrays["caption"] = extra["caption"]
-    return bound
+    return context_arrays(found, inputs, path, UserError)
 
 
 def vocabulary(graph) -> list:
