@@ -5,8 +5,6 @@ its last step; every other input (the image) conditions it. Decoding itself is n
 """
 from __future__ import annotations
 
-import numpy as np
-
 from netspec.decode import beam_search, caption_scores, log_softmax
 from netspec.errors import UserError
 from netspec.multidata import BOS, EOS, PAD, Arrays

@@ -57,6 +57,7 @@ def metrics(graph, outputs, targets) -> dict:
     when several. outputs: the first output's array, or {output: array}; targets: an array or Arrays."""
     from backends.numpy.ops import NumpyOps
     from netspec.multidata import summarize
+
     from .runtime.model import score_batch, token_hits
     if not isinstance(outputs, dict):
         outputs = {graph.outputs[0]: outputs}

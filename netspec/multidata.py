@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from netspec.data import DataError, Dataset, _split, check_array, check_labels, load_digits_arrays, read_arrays
+
 PAD, BOS, EOS = "<pad>", "<bos>", "<eos>"
 IGNORE = -100          # a target that no loss or accuracy counts (PyTorch's ignore_index; netspec.losses.IGNORE)
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -61,7 +63,6 @@ def digits_captions(test_fraction: float, seed: int):
     Captions are word tokens (ids into CAPTION_WORDS), padded with <pad> (id 0) to the longest caption. The
     train/test split is `digits`' (same permutation of the same seed). Arrays: image (N, 8, 8) in [0, 1],
     caption (N, L) int64."""
-    from netspec.data import _split, load_digits_arrays
     images, labels = load_digits_arrays()
     lookup = {word: index for index, word in enumerate(CAPTION_WORDS)}
     captions = [[BOS, "a", "handwritten", DIGIT_WORDS[label], EOS] for label in labels]
@@ -151,7 +152,6 @@ def load_multi_dataset(data: dict, inputs: dict, outputs: list, seed: int = 0, l
 
     data: the spec's train.data (digits_captions, or npz with one array per input); inputs: name -> (shape,
     dtype) in the spec's order; outputs: the output names."""
-    from netspec.data import Dataset, DataError, check_array, check_labels, read_arrays
     name = data.get("name", "digits")
     test_fraction = float(data.get("test_fraction", 0.2))
     words, pad = [], None

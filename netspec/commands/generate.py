@@ -86,8 +86,8 @@ def read_context(path: str, graph, names: list):
 
 
 def vocabulary(graph) -> list:
-    from backends.runtime.trainer import run_settings
     from backends.base import TrainOptions
+    from backends.runtime.trainer import run_settings
     from netspec.multidata import CAPTION_WORDS
     _cfg, data = run_settings(graph, TrainOptions(out_dir="", data={}))
     if data.get("name") != "digits_captions":
