@@ -258,3 +258,18 @@ def test_arrays_index_together():
     arrays = Arrays({"a": np.arange(5), "b": np.arange(10).reshape(5, 2)})
     part = arrays[np.array([4, 0])]
     assert len(part) == 2 and part["a"].tolist() == [4, 0] and part["b"].tolist() == [[8, 9], [0, 1]]
+
+
+def test_generate_continues_a_character_model_on_every_backend(tmp_path):
+    spec = os.path.join(ROOT, "specs", "char_lstm.yaml")
+    proc = cli("train", spec, "--backend", "numpy", "--out", str(tmp_path / "run"), "--max-steps", "3", "-q")
+    assert proc.returncode == 0, proc.stderr
+    texts = []
+    for backend in ("numpy", "torch"):
+        proc = cli("generate", spec, "--checkpoint", str(tmp_path / "run" / "checkpoint.npz"), "--length", "20",
+                   "--beam", "2", "--backend", backend, "--json")
+        assert proc.returncode == 0, proc.stderr
+        texts.append(json.loads(proc.stdout)["text"])
+    assert texts[0] == texts[1] and texts[0].startswith("The ") and len(texts[0]) == 24
+    proc = cli("generate", spec, "--checkpoint", str(tmp_path / "run" / "checkpoint.npz"), "--prime", "\u00e9")
+    assert proc.returncode == 1 and "--prime has characters the model never saw" in proc.stderr

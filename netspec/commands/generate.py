@@ -97,10 +97,28 @@ def vocabulary(graph) -> list:
 
 
 def _continue_text(args, graph, checkpoint: str) -> int:
-    """A character model: continue --prime with the generated model's decoder (as `python model.py --sample`)."""
-    from backends.torch import load_module
-    generated = load_module(graph)
-    text = generated.sample_text(generated.build_model, generated.SPEC, generated.TRAIN, checkpoint, args.prime,
-                                 args.length, args.beam, args.temperature)
-    print(json.dumps({"spec": graph.name, "text": text}) if args.json else text)
+    """A character model: continue --prime on any backend with the same decoder (greedy, beam or sampled)."""
+    from backends.base import TrainOptions
+    from backends.runtime.trainer import load_data, run_settings
+    from backends.serve import predictor_all
+    from netspec.decode import beam_search, log_softmax, sample_tokens
+    cfg, data = run_settings(graph, TrainOptions(out_dir="", data={}))
+    vocab = load_data(graph, data, cfg.seed).vocab
+    if not vocab:
+        raise UserError(f"spec '{graph.name}' trains on '{data.get('name')}', which has no character vocabulary")
+    unknown = sorted({char for char in args.prime if char not in vocab})
+    if unknown or not args.prime:
+        raise UserError(f"--prime has characters the model never saw: {''.join(unknown)!r}" if unknown else
+                        "--prime must have at least one character")
+    run_all, context = predictor_all(graph, checkpoint, args.backend), int(data.get("seq_len") or 64)
+
+    def step(rows, prefixes):
+        return log_softmax(run_all(prefixes[:, -context:])[graph.outputs[0]][:, -1])
+    start = [vocab.index(char) for char in args.prime]
+    if args.temperature > 0:
+        ids = sample_tokens(step, start, args.length, args.temperature, args.seed)
+    else:
+        ids = beam_search(step, 1, start, None, args.beam, args.length, alpha=0.0)[0]
+    text = args.prime + "".join(vocab[i] for i in ids)
+    print(json.dumps({"spec": graph.name, "backend": args.backend, "text": text}) if args.json else text)
     return 0
