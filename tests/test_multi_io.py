@@ -185,6 +185,17 @@ def test_two_outputs_train_with_weighted_losses(tmp_path, backend):
     assert out["digit"].shape == (5, 10) and out["ink"].shape == (5, 1)
 
 
+def test_verify_weighs_every_output(tmp_path):
+    from backends.verify import verify
+    from netspec import load_graph
+    graph = load_graph(str(two_heads(tmp_path)))
+    report = verify(graph, only=["torch"])
+    torch_row = report["backends"]["torch"]
+    assert torch_row["loss_diff"] <= 1e-5 and torch_row["grad_max_abs"] <= 1e-5
+    (tmp_path / "no_ink.yaml").write_text(TWO_HEADS.replace("weight: 0.5", "weight: 0.0"))
+    assert verify(load_graph(str(tmp_path / "no_ink.yaml")), only=["torch"])["loss"] < report["loss"]
+
+
 def test_verify_captioning_numpy_and_torch_agree():
     proc = cli("verify", CAPTIONING, "--json")
     assert proc.returncode == 0, proc.stderr
