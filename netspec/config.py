@@ -173,12 +173,31 @@ def check_loss_fits_data(raw, section: Section, errors: Collector) -> None:
                    hint="use loss: cross_entropy, or task: reconstruction to learn the input itself")
 
 
+def check_loss_outputs(graph, section: Section, errors: Collector) -> None:
+    """Per-output losses name the graph's outputs, every one of them."""
+    entries = section.get("losses") or []
+    if not entries or entries[0]["output"] is None:
+        return
+    raw = graph.train
+    pos = raw.pos_of("loss") if hasattr(raw, "pos_of") else getattr(raw, "pos", Pos("<spec>"))
+    named = [e["output"] for e in entries]
+    for name in named:
+        if name not in graph.outputs:
+            errors.add(pos, f"train.loss names '{name}', which is not an output (outputs: {', '.join(graph.outputs)})",
+                       hint=did_you_mean(name, graph.outputs) or "give one loss per output, named after it")
+    missing = [name for name in graph.outputs if name not in named]
+    if missing:
+        errors.add(pos, f"train.loss gives no loss for output {', '.join(repr(n) for n in missing)}",
+                   hint="give one loss per output, named after it")
+
+
 def check_sections(graph, errors: Collector) -> None:
     """Validate a graph's train/pretrain sections into `errors` (used by `netspec check`); with a
     `pretrain:` section and an otherwise sound graph, also that its rbm layers form a trainable stack."""
     section = read_train(graph.train, errors=errors)
     if graph.train:
         check_loss_fits_data(graph.train, section, errors)
+        check_loss_outputs(graph, section, errors)
     if graph.pretrain:
         sound = not errors
         section = read_pretrain(graph.pretrain, errors=errors)

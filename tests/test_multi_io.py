@@ -137,6 +137,10 @@ def test_loss_mapping_is_validated(tmp_path):
     proc = cli("check", str(tmp_path / "s.yaml"))
     assert proc.returncode == 1 and "unknown key 'wieght' in 'train.loss.ink'" in proc.stderr
     assert "did you mean 'weight'?" in proc.stderr
+    (tmp_path / "t.yaml").write_text(TWO_HEADS.replace("ink: {type: mse", "inc: {type: mse"))
+    proc = cli("check", str(tmp_path / "t.yaml"))
+    assert proc.returncode == 1 and "train.loss names 'inc', which is not an output" in proc.stderr
+    assert "did you mean 'ink'?" in proc.stderr and "no loss for output 'ink'" in proc.stderr
 
 
 # ------------------------------------------------------------------ decoding and BLEU
