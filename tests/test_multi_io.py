@@ -288,3 +288,19 @@ def test_generate_continues_a_character_model_on_every_backend(tmp_path):
     assert texts[0] == texts[1] and texts[0].startswith("The ") and len(texts[0]) == 24
     proc = cli("generate", spec, "--checkpoint", str(tmp_path / "run" / "checkpoint.npz"), "--prime", "\u00e9")
     assert proc.returncode == 1 and "--prime has characters the model never saw" in proc.stderr
+
+
+@pytest.mark.slow
+def test_generated_captioner_trains_under_torchrun(tmp_path):
+    import shutil
+    torchrun = shutil.which("torchrun")
+    assert torchrun, "torchrun is installed with torch"
+    model = tmp_path / "cap.py"
+    assert cli("compile", CAPTIONING, "--target", "torch", "-o", str(model)).returncode == 0
+    proc = subprocess.run([torchrun, "--nproc_per_node=2", str(model), "--epochs", "1", "--out", str(tmp_path / "run"),
+                           "--json", "--threads", "1"], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                          check=False, env=dict(os.environ, PYTHONPATH=""))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert sorted(r["rank"] for r in rows) == [0, 1] and len({r["state_sha256"] for r in rows}) == 1
+    assert 0 < rows[0]["test_accuracy"] <= 1
