@@ -68,3 +68,16 @@ train: {optimizer: {type: adam, lr: 0.01}, batch_size: 16, epochs: 1,
         assert proc.returncode == 0, proc.stderr
         result = json.loads(proc.stdout)
         assert result["epochs"] == 1 and 0 <= result["test_accuracy"] <= 1 and np.isfinite(result["final_loss"])
+        from netspec.multidata import digits_captions
+        _, test, _ = digits_captions(0.2, 0)
+        np.savez(tmp_path / "some.npz", image=test["image"][:3])
+        captions = []
+        for backend in ("numba-cuda", "numpy"):          # beam search on the GPU backend: the same captions
+            proc = subprocess.run([sys.executable, "-m", "netspec", "generate", str(tmp_path / "tiny_captioner.yaml"),
+                                   "--checkpoint", str(tmp_path / "run" / "checkpoint.npz"), "--input",
+                                   str(tmp_path / "some.npz"), "--beam", "2", "--max-length", "6", "--backend",
+                                   backend, "--json"], cwd=ROOT, env=env, capture_output=True, text=True,
+                                  timeout=900, check=False)
+            assert proc.returncode == 0, proc.stderr
+            captions.append(json.loads(proc.stdout)["captions"])
+        assert captions[0] == captions[1] and len(captions[0]) == 3
