@@ -40,7 +40,6 @@ class Dataset:
     classes: int = 0
     vocab: list = field(default_factory=list)   # text: the characters, index = token id
     labeled: np.ndarray | None = None     # mask of training samples whose label may be used
-    pad: int | None = None                # a target token id that no loss or accuracy counts (captions' <pad>)
 
 
 def _split(x, y, test_fraction, seed):

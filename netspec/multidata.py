@@ -154,13 +154,13 @@ def load_multi_dataset(data: dict, inputs: dict, outputs: list, seed: int = 0, l
     dtype) in the spec's order; outputs: the output names."""
     name = data.get("name", "digits")
     test_fraction = float(data.get("test_fraction", 0.2))
-    words, pad = [], None
+    words = []
     if name == "digits_captions":
         train, test, words = digits_captions(test_fraction, seed)
         (x_train, y_train), (x_test, y_test) = teacher_forcing(train), teacher_forcing(test)
         x_train = bind_inputs(x_train, inputs, name, DataError)
         x_test = bind_inputs(x_test, inputs, name, DataError)
-        pad, task = 0, "captioning"
+        task = "captioning"
     elif name == "npz":
         path = data.get("path")
         found = read_arrays(path, DataError, ".npz data file")
@@ -190,7 +190,7 @@ def load_multi_dataset(data: dict, inputs: dict, outputs: list, seed: int = 0, l
     classes = len(words)
     if not classes and task == "classification":
         classes = int(max(y_train.max(), y_test.max() if len(y_test) else 0) + 1)
-    return Dataset(x_train, y_train, x_test, y_test, task, classes, words, pad=pad)
+    return Dataset(x_train, y_train, x_test, y_test, task, classes, words)
 
 
 def summarize(loss: float, per_output: dict) -> dict:
