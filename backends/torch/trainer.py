@@ -408,7 +408,7 @@ class _Steps:
                                                                seed=cfg["seed"])
         self.meta = {"spec": spec["name"], "source_hash": spec["source_hash"], "backend": "torch",
                      "dtype": cfg["dtype"]}
-        if dataset.vocab:
+        if dataset.vocab and dataset.task == "language_model":     # characters (caption vocabularies are words)
             self.meta["vocab"] = "".join(dataset.vocab)
         self.steps = 0
 
