@@ -5,11 +5,17 @@ import numpy as np
 
 from netspec.errors import UserError
 
-from .runtime.model import loss_kind, output_activation
+from .runtime.model import output_activation
 
 
 def predictor(graph, checkpoint_path: str, backend: str = "numpy", dtype: str | None = None):
-    """A function x (NumPy batch) -> outputs (NumPy) with the checkpoint's weights on `backend`."""
+    """A function x (NumPy batch) -> the first output (NumPy) with the checkpoint's weights on `backend`."""
+    run_all = predictor_all(graph, checkpoint_path, backend, dtype)
+    return lambda x: run_all(x)[graph.outputs[0]]
+
+
+def predictor_all(graph, checkpoint_path: str, backend: str = "numpy", dtype: str | None = None):
+    """A function x -> {output name: NumPy array}; x is one array, or Arrays named after the inputs."""
     from backends import checkpoint, get_backend
     module = get_backend(backend)
     ok, reason = module.available()
@@ -20,38 +26,58 @@ def predictor(graph, checkpoint_path: str, backend: str = "numpy", dtype: str | 
     if hasattr(module, "make_ops"):
         from .runtime.trainer import load_model
         model = load_model(graph, checkpoint_path, module.make_ops, dtype)
-        return lambda x: np.asarray(model.ops.to_numpy(model.forward(x)))
+        return lambda x: {k: np.asarray(model.ops.to_numpy(v)) for k, v in model.forward_all(x).items()}
     import torch
     generated = module.load_module(graph)
     net = generated.build_model()
     net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
     net.eval()
-    vocab = generated.SPEC["inputs"][graph.inputs[0]]["vocab"]
 
     def run(x):
-        generated.check_token_ids(x, vocab)
+        arrays = x.arrays if hasattr(x, "arrays") else {graph.inputs[0]: x}
+        for name in graph.inputs:
+            generated.check_token_ids(arrays[name], generated.SPEC["inputs"][name]["vocab"])
         with torch.no_grad():
-            out = net(torch.from_numpy(np.ascontiguousarray(x)))
-        return (out[0] if isinstance(out, (tuple, list)) else out).numpy()
+            out = net(*[torch.from_numpy(np.ascontiguousarray(arrays[name])) for name in graph.inputs])
+        outs = list(out) if isinstance(out, (tuple, list)) else [out]
+        return {name: value.numpy() for name, value in zip(graph.outputs, outs)}
     return run
 
 
-def predict_all(run, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+def predict_all(run, x, batch_size: int = 256):
+    """Every sample through `run` in batches: an array, or a dict of arrays when run returns one."""
     parts = [run(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    if parts and isinstance(parts[0], dict):
+        return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
     return np.concatenate(parts) if parts else np.zeros((0,))
 
 
-def metrics(graph, outputs: np.ndarray, targets: np.ndarray) -> dict:
-    """Mean loss (the spec's, computed in float64 by NumpyOps) and accuracy for class targets."""
+def metrics(graph, outputs, targets) -> dict:
+    """Mean loss (the spec's, computed in float64 by NumpyOps) and accuracy for class targets; per output
+    when several. outputs: the first output's array, or {output: array}; targets: an array or Arrays."""
     from backends.numpy.ops import NumpyOps
-    ops = NumpyOps("float64")
-    kind = loss_kind(graph)
-    target = targets.astype(np.int64) if kind == "cross_entropy" else targets.astype(np.float64)
-    out = {"samples": len(outputs),
-           "test_loss": ops.loss_forward(kind, {}, outputs.astype(np.float64), target, output_activation(graph))}
-    if kind == "cross_entropy":
-        out["test_accuracy"] = float((outputs.argmax(axis=-1) == targets).mean())
-    return out
+    from netspec.multidata import summarize
+
+    from .runtime.model import score_batch, token_hits
+    if not isinstance(outputs, dict):
+        outputs = {graph.outputs[0]: outputs}
+    terms = model_terms(graph)
+    loss, each, labels = score_batch(NumpyOps("float64"), terms, {k: v.astype(np.float64) for k, v in
+                                                                  outputs.items()}, targets)
+    per_output = {}
+    for term in terms:
+        name = term["output"]
+        accuracy = None
+        if term["type"] == "cross_entropy":
+            correct, counted = token_hits(outputs[name], labels[name])
+            accuracy = correct / counted if counted else None
+        per_output[name] = (each[name], accuracy)
+    return {"samples": len(next(iter(outputs.values()))), **summarize(loss, per_output)}
+
+
+def model_terms(graph) -> list:
+    from netspec.losses import loss_terms
+    return [{**term, "activation": output_activation(graph, term["output"])} for term in loss_terms(graph)]
 
 
 def fit_input(graph, x: np.ndarray, origin: str) -> np.ndarray:

@@ -16,7 +16,6 @@ from compiler.dims import Sym
 
 from .runtime.executor import Executor
 from .runtime.init import init_state
-from .runtime.model import loss_kind, output_activation
 
 SEQUENCE_STEPS = 5          # the length given to a symbolic dim such as T
 
@@ -61,29 +60,38 @@ def make_target(kind: str, output_shape: tuple, seed: int = 1) -> np.ndarray:
     return rng.normal(0.0, 1.0, size=output_shape).astype(np.float32)
 
 
+def make_targets(graph, outputs: dict, target_seed: int = 1):
+    """One random target per output (the loss terms of the spec, in output order), as netspec Arrays."""
+    from netspec.multidata import Arrays
+
+    from .serve import model_terms
+    terms = model_terms(graph)
+    return terms, Arrays({t["output"]: make_target(t["type"], tuple(outputs[t["output"]].shape), target_seed + i)
+                          for i, t in enumerate(terms)})
+
+
 def run_runtime(graph, make_ops, state: dict, inputs: dict, target_seed: int = 1, dtype: str = "float32"):
-    """(outputs, loss, gradients) as NumPy arrays from a runtime backend."""
+    """(outputs, loss, gradients) as NumPy arrays from a runtime backend; the loss is the weighted sum of every
+    output's term."""
+    from .runtime.model import score_batch
     ops = make_ops(dtype, np.random.default_rng(0))
     params = {key: ops.from_numpy(value) for key, value in state.items()}
     executor = Executor(graph, ops, params)
     outs = executor.forward({k: ops.from_numpy(v) for k, v in inputs.items()}, train=True)
-    first = graph.outputs[0]
-    out0 = ops.to_numpy(outs[first])
-    kind = loss_kind(graph)
-    ctx: dict = {}
-    loss = ops.loss_forward(kind, ctx, outs[first], ops.from_numpy(make_target(kind, out0.shape, target_seed)),
-                            output_activation(graph))
-    grads = executor.backward({first: ops.loss_backward(ctx)})
+    terms, targets = make_targets(graph, outs, target_seed)
+    loss, _each, _labels, grad_outs = score_batch(ops, terms, outs, targets, backward=True)
+    grads = executor.backward(grad_outs)
     return ({k: np.array(ops.to_numpy(v)) for k, v in outs.items()}, loss,
             {k: np.array(ops.to_numpy(v)) for k, v in grads.items()})
 
 
 def run_torch(graph, state: dict, inputs: dict, target_seed: int = 1, dtype: str = "float32"):
-    """(outputs, loss, gradients) from the generated PyTorch model (backends.torch.build_model)."""
+    """(outputs, loss, gradients) from the generated PyTorch model (backends.torch.build_model), with the
+    generated file's own loss code."""
     import torch
-    import torch.nn.functional as F
 
     from backends.torch import build_model
+    from backends.torch.trainer import batch_losses
     model = build_model(graph)
     if dtype == "float64":
         model = model.double()
@@ -93,21 +101,10 @@ def run_torch(graph, state: dict, inputs: dict, target_seed: int = 1, dtype: str
     result = model(*args)
     results = list(result) if isinstance(result, (tuple, list)) else [result]
     outs = dict(zip(graph.outputs, results))
-    output = outs[graph.outputs[0]]
-    kind, activation = loss_kind(graph), output_activation(graph)
-    target = torch.from_numpy(make_target(kind, tuple(output.shape), target_seed))
-    if target.is_floating_point():
-        target = target.to(output.dtype)
-    if kind == "cross_entropy":
-        flat, labels = output.reshape(-1, output.shape[-1]), target.reshape(-1)
-        loss = (F.nll_loss(torch.log(flat.clamp_min(1e-12)), labels) if activation == "softmax"
-                else F.cross_entropy(flat, labels))
-    elif kind == "mse":
-        loss = F.mse_loss(output, target)
-    elif activation == "sigmoid":
-        loss = F.binary_cross_entropy(output.clamp(1e-7, 1 - 1e-7), target)
-    else:
-        loss = F.binary_cross_entropy_with_logits(output, target)
+    terms, targets = make_targets(graph, outs, target_seed)
+    targets = targets.map(lambda t: torch.from_numpy(t).to(outs[graph.outputs[0]].dtype)
+                          if t.dtype.kind == "f" else torch.from_numpy(t))
+    loss, _each, _labels = batch_losses(outs, targets, terms)
     loss.backward()
     grads = {}
     for key, param in model.named_parameters():

@@ -12,7 +12,7 @@ from .argtypes import positive_int
 from .errors import SpecError, UsageError, UserError
 from .expr import parse_literal
 
-COMMANDS = ["check", "summary", "draw", "compile", "train", "eval", "predict", "verify", "sample", "schema", "serve"]
+COMMANDS = ["check", "summary", "draw", "compile", "train", "eval", "predict", "verify", "sample", "generate", "schema", "serve"]
 
 EPILOG = """examples:
   netspec check specs/*.yaml

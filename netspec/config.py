@@ -5,13 +5,14 @@ from compiler.registry import REQUIRED, Attr, AttrError
 from compiler.stacks import StackError, check_pretrain_stack
 
 from .errors import Collector, Pos, SpecError, did_you_mean
+from .losses import read_loss
 from .record import Record
 
 LOSSES = {"cross_entropy": ("softmax_cross_entropy", "ce", "nll"), "mse": ("mean_squared_error", "l2"),
           "bce": ("binary_cross_entropy", "sigmoid_cross_entropy")}
 OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam", "adamw")
 SCHEDULES = ("none", "step", "exponential", "cosine")
-DATASETS = ("digits", "mnist", "npz", "text", "synthetic")
+DATASETS = ("digits", "mnist", "npz", "text", "synthetic", "digits_captions")
 
 OPTIMIZER_ATTRS = [
     Attr("type", "choice", "sgd", choices=OPTIMIZERS), Attr("lr", "float", 0.01, min=0.0, aliases=("learning_rate",)),
@@ -87,7 +88,7 @@ def _canonical_loss(name: str) -> str:
     return name
 
 
-def _read(raw, attrs, where: str, errors: Collector, pos: Pos, nested: dict | None = None) -> Section:
+def _read(raw, attrs, where: str, errors: Collector, pos: Pos, nested: dict | None = None, skip=()) -> Section:
     nested = nested or {}
     if isinstance(raw, str) and "type" in [a.name for a in attrs]:
         raw = {"type": raw}          # optimizer: adam
@@ -99,6 +100,8 @@ def _read(raw, attrs, where: str, errors: Collector, pos: Pos, nested: dict | No
     values = {}
     pos_of = getattr(raw, "pos_of", lambda key: pos)
     for key, value in raw.items():
+        if key in skip:
+            continue
         if key in nested:
             sub_attrs, sub_where = nested[key]
             values[key] = _read(value, sub_attrs, f"{where}.{key}", errors, pos_of(key))
@@ -129,9 +132,14 @@ def read_train(raw: dict, pos: Pos | None = None, errors: Collector | None = Non
     own = errors is None
     errors = Collector() if own else errors
     pos = pos or getattr(raw, "pos", Pos("<spec>"))
+    mapping = isinstance(raw, dict) and isinstance(raw.get("loss"), dict)     # one loss per output, or options
     section = _read(raw or {}, TRAIN_ATTRS, "train", errors, pos,
                     nested={"optimizer": (OPTIMIZER_ATTRS, "optimizer"), "schedule": (SCHEDULE_ATTRS, "schedule"),
-                            "data": (DATA_ATTRS, "data")})
+                            "data": (DATA_ATTRS, "data")}, skip=("loss",) if mapping else ())
+    section.values["losses"] = None
+    if mapping:
+        loss_pos = raw.pos_of("loss") if hasattr(raw, "pos_of") else pos
+        section.values["loss"], section.values["losses"] = read_loss(raw["loss"], LOSSES, errors, loss_pos)
     section.values["loss"] = _canonical_loss(section.loss)
     data = section.data
     if data.name in ("mnist", "npz", "text") and not data.path:
@@ -153,7 +161,7 @@ def read_pretrain(raw: dict, pos: Pos | None = None, errors: Collector | None = 
 
 
 # datasets whose targets are class indices (text: the next character's)
-LABEL_DATASETS = ("digits", "mnist", "synthetic", "text")
+LABEL_DATASETS = ("digits", "mnist", "synthetic", "text", "digits_captions")
 
 
 def check_loss_fits_data(raw, section: Section, errors: Collector) -> None:
@@ -165,12 +173,31 @@ def check_loss_fits_data(raw, section: Section, errors: Collector) -> None:
                    hint="use loss: cross_entropy, or task: reconstruction to learn the input itself")
 
 
+def check_loss_outputs(graph, section: Section, errors: Collector) -> None:
+    """Per-output losses name the graph's outputs, every one of them."""
+    entries = section.get("losses") or []
+    if not entries or entries[0]["output"] is None:
+        return
+    raw = graph.train
+    pos = raw.pos_of("loss") if hasattr(raw, "pos_of") else getattr(raw, "pos", Pos("<spec>"))
+    named = [e["output"] for e in entries]
+    for name in named:
+        if name not in graph.outputs:
+            errors.add(pos, f"train.loss names '{name}', which is not an output (outputs: {', '.join(graph.outputs)})",
+                       hint=did_you_mean(name, graph.outputs) or "give one loss per output, named after it")
+    missing = [name for name in graph.outputs if name not in named]
+    if missing:
+        errors.add(pos, f"train.loss gives no loss for output {', '.join(repr(n) for n in missing)}",
+                   hint="give one loss per output, named after it")
+
+
 def check_sections(graph, errors: Collector) -> None:
     """Validate a graph's train/pretrain sections into `errors` (used by `netspec check`); with a
     `pretrain:` section and an otherwise sound graph, also that its rbm layers form a trainable stack."""
     section = read_train(graph.train, errors=errors)
     if graph.train:
         check_loss_fits_data(graph.train, section, errors)
+        check_loss_outputs(graph, section, errors)
     if graph.pretrain:
         sound = not errors
         section = read_pretrain(graph.pretrain, errors=errors)

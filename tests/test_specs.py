@@ -80,12 +80,13 @@ def test_googlenet_inception_widths():
     assert graph["i5b/out"].shape == (1024, 7, 7)
 
 
-def test_symbolic_dims_flow_through_the_captioning_net():
-    graph = load_graph(os.path.join(SPECS, "captioning.yaml"))
+@pytest.mark.parametrize("name, vocab", [("captioning.yaml", 15), ("captioning_224.yaml", 1000)])
+def test_symbolic_dims_flow_through_the_captioning_net(name, vocab):
+    graph = load_graph(os.path.join(SPECS, name))
     assert graph.inputs == ["image", "tokens"]
     assert graph["tokens"].dtype == "int64"
     assert str(graph["steps"].shape[0]) == "T+1"
-    assert str(graph["logits"].shape[0]) == "T+1" and graph["logits"].shape[1] == 1000
+    assert str(graph["logits"].shape[0]) == "T+1" and graph["logits"].shape[1] == vocab
 
 
 def test_char_lstm_vocab_matches_its_text():

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -152,11 +153,13 @@ def test_two_input_spec_runs_but_cannot_train_on_one_array_data(tmp_path, capsys
     graph = load_graph(os.path.join(SPECS, "captioning.yaml"))
     model = load_module(graph).build_model().eval()
     with torch.no_grad():
-        logits = model(torch.rand(2, 3, 64, 64), torch.randint(0, 1000, (2, 6)))
-    assert tuple(logits.shape) == (2, 7, 1000)          # the image is step 0, then T = 6 tokens
-    assert main(["train", graph.source, "--backend", "torch", "-o", str(tmp_path)]) == 1
+        logits = model(torch.rand(2, 1, 8, 8), torch.randint(0, 15, (2, 6)))
+    assert tuple(logits.shape) == (2, 7, 15)          # the image is step 0, then T = 6 tokens
+    text = Path(graph.source).read_text().replace("name: digits_captions", "name: digits")
+    (tmp_path / "cap.yaml").write_text(text)
+    assert main(["train", str(tmp_path / "cap.yaml"), "--backend", "torch", "-o", str(tmp_path / "run")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "2 inputs" in err[0]
+    assert len(err) == 1 and "data 'digits' feeds one input" in err[0]
 
 
 def _model_py(tmp_path, spec_name="digits_mlp.yaml"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from backends.runtime.ops import Ops
+from netspec.losses import IGNORE
 
 from . import kernels
 from .lower import NUMPY
@@ -109,6 +110,7 @@ class NumpyOps(RecurrentOps, Ops):
         return float(np.mean(np.maximum(output, 0) - output * target + np.log1p(np.exp(-np.abs(output)))))
 
     def _cross_entropy(self, ctx, output, target, probabilities: bool) -> float:
+        """Mean over the labels that are not IGNORE (-100, PyTorch's ignore_index: padding, unscored steps)."""
         classes = output.shape[-1]
         scores = output.reshape(-1, classes)
         labels = target.reshape(-1)
@@ -116,12 +118,18 @@ class NumpyOps(RecurrentOps, Ops):
             from netspec.errors import UserError
             raise UserError(f"cross_entropy: the output has {scores.shape[0]} predictions per batch but the "
                             f"targets have {labels.size} labels", "check the spec's output against the data")
+        rows = np.flatnonzero(labels != IGNORE)
+        labels = labels[rows]
         if labels.size and (labels.min() < 0 or labels.max() >= classes):
             from netspec.errors import UserError
-            raise UserError(f"cross_entropy: label {int(labels.max())} does not fit the output's {classes} "
+            bad = int(labels.max()) if labels.max() >= classes else int(labels.min())
+            raise UserError(f"cross_entropy: label {bad} does not fit the output's {classes} "
                             "classes", "give the last layer as many units as there are classes")
-        rows = np.arange(len(labels))
-        ctx.update(kind="cross_entropy", labels=labels, rows=rows, shape=output.shape, probabilities=probabilities)
+        ctx.update(kind="cross_entropy", labels=labels, rows=rows, shape=output.shape, probabilities=probabilities,
+                   all_rows=len(rows) == scores.shape[0])
+        if not len(rows):
+            ctx["probs"] = np.zeros_like(scores)
+            return 0.0
         if probabilities:                                    # the model ends in softmax: nll(log(p))
             picked = np.maximum(scores[rows, labels], 1e-12)
             ctx.update(picked=picked, raw=scores[rows, labels])
@@ -130,17 +138,21 @@ class NumpyOps(RecurrentOps, Ops):
         exp = np.exp(shifted)
         total = exp.sum(axis=1, keepdims=True)
         ctx["probs"] = exp / total
-        return float(np.mean(np.log(total[:, 0]) - shifted[rows, labels]))
+        return float(np.mean(np.log(total[rows, 0]) - shifted[rows, labels]))
 
     def loss_backward(self, ctx):
         kind = ctx["kind"]
         if kind == "cross_entropy":
-            count = len(ctx["labels"])
+            count = max(len(ctx["labels"]), 1)
             if ctx["probabilities"]:
                 grad = np.zeros((count, ctx["shape"][-1]), dtype=self.dtype)
                 grad[ctx["rows"], ctx["labels"]] = np.where(ctx["raw"] > 1e-12, -1.0 / (ctx["picked"] * count), 0)
                 return grad.reshape(ctx["shape"])
             grad = ctx["probs"]
+            if not ctx["all_rows"]:                   # ignored labels: no gradient
+                keep = np.zeros(len(grad), dtype=bool)
+                keep[ctx["rows"]] = True
+                grad[~keep] = 0
             grad[ctx["rows"], ctx["labels"]] -= 1
             grad *= grad.dtype.type(1.0 / count)
             return grad.reshape(ctx["shape"])

@@ -16,7 +16,7 @@ from netspec.errors import UserError
 
 from .init import init_state
 from .jit_notice import announce_compiles
-from .model import Model, require_one_input
+from .model import Model
 from .optim import Optimizer, clip_grad_norm
 
 
@@ -35,10 +35,13 @@ def run_settings(graph, options):
 
 def load_data(graph, data: dict, seed: int):
     from netspec.data import load_dataset
-    require_one_input(graph)
+    cfg = read_train(graph.train)
+    if len(graph.inputs) > 1 or len(graph.outputs) > 1 or data.get("name") == "digits_captions":
+        from netspec.multidata import load_multi_dataset
+        inputs = {name: (tuple(graph[name].shape), graph[name].dtype) for name in graph.inputs}
+        return load_multi_dataset(data, inputs, list(graph.outputs), seed, cfg.loss)
     node = graph[graph.inputs[0]]
     shape = tuple(node.shape)
-    cfg = read_train(graph.train)
     loss = None if cfg.task == "reconstruction" else cfg.loss       # reconstruction never reads the targets
     return load_dataset(data, shape, seed=seed, input_dtype=node.dtype, loss=loss)
 
@@ -115,17 +118,14 @@ class _Steps:
         return [order[start:start + size] for start in range(0, len(order), size)]
 
     def step(self, idx) -> tuple:
-        model, target = self.model, self.y_train[idx]
-        loss, out, grads = model.train_step(self.x_train[idx], target)
+        model = self.model
+        loss, outs, labels, grads = model.train_step(self.x_train[idx], self.y_train[idx])
         if not np.isfinite(loss):
             raise UserError(f"training diverged: the loss became {loss}", "lower the learning rate or add grad_clip")
         if self.cfg.grad_clip:
             clip_grad_norm(model.ops, grads, self.cfg.grad_clip)
         self.optimizer.step(model.state, grads)
-        accuracy = None
-        if model.loss == "cross_entropy":
-            accuracy = float((model.ops.to_numpy(out).argmax(-1) == target).mean())
-        return float(loss), accuracy
+        return float(loss), model.accuracy(outs, labels)
 
     def totals(self, loss_sum, accuracy_sum, seen: int) -> tuple:
         return float(loss_sum), accuracy_sum, seen

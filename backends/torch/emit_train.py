@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 
 from netspec.config import read_train
+from netspec.losses import loss_terms
 from netspec.paths import default_run_dir
 
 from .inline import Imports, inline_module
 from .pysource import assignment
 
 # inlined in this order; each is the one implementation netspec itself uses
-RUNTIME_MODULES = ("netspec.argtypes", "netspec.data", "backends.progress", "backends.checkpoint", "backends.plot",
+RUNTIME_MODULES = ("netspec.argtypes", "netspec.data", "netspec.multidata", "netspec.decode", "backends.progress", "backends.checkpoint", "backends.plot",
                    "backends.loop",
                    "backends.torch.trainer")
 
@@ -21,9 +22,9 @@ def _absolute(path: str | None) -> str | None:
     return os.path.abspath(path) if path else path
 
 
-def output_activation(graph) -> str | None:
-    """The activation the model's (first) output ends with, so that the loss can account for it."""
-    node = graph[graph.outputs[0]]
+def output_activation(graph, name: str | None = None) -> str | None:
+    """The activation an output (default: the first) ends with, so that the loss can account for it."""
+    node = graph[name or graph.outputs[0]]
     if node.op in ("softmax", "sigmoid"):
         return node.op
     return node.activation if node.activation in ("softmax", "sigmoid") else None
@@ -44,6 +45,7 @@ def spec_dict(graph) -> dict:
         "inputs": {name: {"shape": shape_json(graph[name].shape), "dtype": graph[name].dtype,
                           "vocab": token_range(graph, name)} for name in graph.inputs},
         "outputs": len(graph.outputs),
+        "output_names": list(graph.outputs),
         "output_shape": shape_json(graph[graph.outputs[0]].shape),
         "output_activation": output_activation(graph),
     }
@@ -54,6 +56,7 @@ def train_dict(graph) -> dict:
     cfg = read_train(graph.train).as_dict()
     cfg["data"]["path"] = _absolute(resolve_data_path(graph, cfg["data"].get("path")))
     cfg["optimizer"]["betas"] = list(cfg["optimizer"]["betas"])
+    cfg["terms"] = [{**term, "activation": output_activation(graph, term["output"])} for term in loss_terms(graph)]
     return cfg
 
 

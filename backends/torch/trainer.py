@@ -35,7 +35,9 @@ from backends.loop import (
     thread_count,
 )
 from netspec.argtypes import non_negative_int, positive_int, random_seed
-from netspec.data import DataError, load_dataset
+from netspec.data import DataError, check_array, load_dataset, read_arrays
+from netspec.decode import beam_search, caption_scores, log_softmax
+from netspec.multidata import CAPTION_WORDS, Arrays, caption_text, context_arrays, load_multi_dataset, summarize
 
 OPT_PREFIX = "__opt__/"
 
@@ -116,22 +118,72 @@ def compute_loss(output, target, kind: str, output_activation: str | None):
     raise RunError(f"unknown loss '{kind}'")
 
 
+def loss_terms(spec: dict, cfg: dict) -> list:
+    """One {'output', 'type', 'weight', 'ignore_index', 'activation'} per output (TRAIN['losses'], else the one
+    plain loss of the first output)."""
+    return cfg.get("terms") or [{"output": spec.get("output_names", ["output"])[0], "type": cfg["loss"],
+                                 "weight": 1.0, "ignore_index": None, "activation": spec.get("output_activation")}]
+
+
+def run_model(model, x, spec: dict) -> dict:
+    """{output name: tensor} for a batch: x is one tensor, or Arrays of tensors named after the inputs."""
+    out = model(*[x[name] for name in spec["inputs"]]) if isinstance(x, Arrays) else model(x)
+    names = spec.get("output_names", ["output"])
+    if len(names) == 1:
+        return {names[0]: out[0] if isinstance(out, (tuple, list)) else out}
+    return dict(zip(names, out))
+
+
+def scored_labels(target, output, ignore_index):
+    """Class targets as scored: ignore_index ids become -100 (never scored), and a sequence target shorter than
+    the output is aligned to its last steps (the first ones, e.g. an image step, are not scored)."""
+    if ignore_index is not None:
+        target = torch.where(target == ignore_index, torch.full_like(target, -100), target)
+    if output.dim() > 2 and target.dim() >= 2 and target.shape[1] < output.shape[1]:
+        full = target.new_full((target.shape[0], output.shape[1], *target.shape[2:]), -100)
+        full[:, output.shape[1] - target.shape[1]:] = target
+        target = full
+    return target
+
+
+def batch_losses(outs: dict, y, terms: list):
+    """(weighted total loss, {output: loss}, {output: scored targets})."""
+    targets = y.arrays if isinstance(y, Arrays) else {terms[0]["output"]: y}
+    total, each, labels = 0.0, {}, {}
+    for term in terms:
+        name, output = term["output"], outs[term["output"]]
+        target = targets[name]
+        if term["type"] == "cross_entropy":
+            target = scored_labels(target, output, term.get("ignore_index"))
+        labels[name] = target
+        each[name] = compute_loss(output, target, term["type"], term.get("activation"))
+        total = total + term["weight"] * each[name]
+    return total, each, labels
+
+
+def token_hits(output, labels):
+    """(correct, counted) argmax predictions, targets of -100 (padding, unscored steps) excluded."""
+    counted = labels != -100
+    return ((output.argmax(-1) == labels) & counted).sum(), counted.sum()
+
+
 # ---------------------------------------------------------------- data
 
 def load_data(spec: dict, cfg: dict):
     """(dataset, task): the spec's training data, checked against the model's input and output."""
-    if spec.get("outputs", 1) != 1:
-        raise RunError(f"spec '{spec['name']}' has {spec['outputs']} outputs; training needs one (the loss reads it)",
-                       "declare a single 'output:' in the spec")
-    if len(spec["inputs"]) != 1:
-        raise RunError(f"spec '{spec['name']}' has {len(spec['inputs'])} inputs "
-                       f"({', '.join(spec['inputs'])}); the bundled data loaders feed one input")
+    loss = None if cfg.get("task") == "reconstruction" else cfg["loss"]    # reconstruction never reads targets
+    if len(spec["inputs"]) > 1 or spec.get("outputs", 1) > 1 or cfg["data"]["name"] == "digits_captions":
+        inputs = {name: (tuple(info["shape"]), info["dtype"]) for name, info in spec["inputs"].items()}
+        dataset = load_multi_dataset(cfg["data"], inputs, spec["output_names"], cfg["seed"], loss)
+        for name, info in spec["inputs"].items():
+            for split in (dataset.x_train, dataset.x_test):
+                check_token_ids(split[name], info.get("vocab"))
+        return dataset, dataset.task
     (info,) = spec["inputs"].values()
     is_text = cfg["data"]["name"] == "text"
     shape = tuple(info["shape"])
     if any(isinstance(d, str) for d in shape) and not is_text:
         raise RunError(f"the input shape {shape} has a symbolic dim; only text data (name: text) fits it")
-    loss = None if cfg.get("task") == "reconstruction" else cfg["loss"]    # reconstruction never reads targets
     dataset = load_dataset(cfg["data"], shape, cfg["seed"], info["dtype"], loss)
     for ids in (dataset.x_train, dataset.x_test):
         check_token_ids(ids, info.get("vocab"))
@@ -161,6 +213,13 @@ def check_token_ids(ids: np.ndarray, vocab: int | None) -> None:
 def _tensor(array: np.ndarray, device, float_dtype):
     tensor = torch.from_numpy(np.ascontiguousarray(array))
     return tensor.to(device, float_dtype if tensor.is_floating_point() else None)
+
+
+def _tensors(data, device, float_dtype):
+    """One array, or Arrays of them, as tensors on `device`."""
+    if isinstance(data, Arrays):
+        return data.map(lambda array: _tensor(array, device, float_dtype))
+    return _tensor(data, device, float_dtype)
 
 
 # ---------------------------------------------------------------- checkpoints
@@ -251,25 +310,28 @@ def restore_optimizer(model, optimizer, extra: dict) -> int:
 # ---------------------------------------------------------------- evaluation
 
 @torch.no_grad()
-def evaluate(model, x, y, loss: str, output_activation: str | None, batch_size: int = 512) -> dict:
-    """Mean loss and (for class targets) accuracy over a held-out split."""
+def evaluate(model, x, y, spec: dict, terms: list, batch_size: int = 512) -> dict:
+    """Mean loss and (for class targets) accuracy over a held-out split; per output when several."""
     if len(x) == 0:
         return {}
     was_training = model.training
     model.eval()
-    total, correct, count = 0.0, 0, 0
+    total, sums = 0.0, {term["output"]: [0.0, 0, 0] for term in terms}      # loss sum, correct, counted
     for start in range(0, len(x), batch_size):
-        output = model(x[start:start + batch_size])
+        outs = run_model(model, x[start:start + batch_size], spec)
         target = y[start:start + batch_size]
-        total += float(compute_loss(output, target, loss, output_activation)) * len(target)
-        if loss == "cross_entropy":
-            correct += int((output.argmax(-1) == target).sum())
-            count += target.numel()
+        loss, each, labels = batch_losses(outs, target, terms)
+        total += float(loss) * len(target)
+        for term in terms:
+            name = term["output"]
+            sums[name][0] += float(each[name]) * len(target)
+            if term["type"] == "cross_entropy":
+                correct, counted = token_hits(outs[name], labels[name])
+                sums[name][1] += int(correct)
+                sums[name][2] += int(counted)
     model.train(was_training)
-    result = {"test_loss": total / len(x)}
-    if count:
-        result["test_accuracy"] = correct / count
-    return result
+    return summarize(total / len(x), {name: (loss_sum / len(x), correct / counted if counted else None)
+                                      for name, (loss_sum, correct, counted) in sums.items()})
 
 
 # ---------------------------------------------------------------- training
@@ -335,18 +397,18 @@ class _Steps:
         if world > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda"
                                                                  else None)
-        self.x_train = _tensor(dataset.x_train, device, float_dtype)
-        self.y_train = _tensor(dataset.y_train, device, float_dtype)
-        self.x_test, self.y_test = _tensor(dataset.x_test, device, float_dtype), _tensor(dataset.y_test, device,
-                                                                                         float_dtype)
-        self.loss_kind, self.activation = cfg["loss"], spec.get("output_activation")
+        self.x_train, self.y_train = _tensors(dataset.x_train, device, float_dtype), \
+            _tensors(dataset.y_train, device, float_dtype)
+        self.x_test, self.y_test = _tensors(dataset.x_test, device, float_dtype), \
+            _tensors(dataset.y_test, device, float_dtype)
+        self.spec, self.terms = spec, loss_terms(spec, cfg)
         self.sampler = None
         if world > 1:
             self.sampler = torch.utils.data.DistributedSampler(range(len(self.x_train)), world, rank, shuffle=True,
                                                                seed=cfg["seed"])
         self.meta = {"spec": spec["name"], "source_hash": spec["source_hash"], "backend": "torch",
                      "dtype": cfg["dtype"]}
-        if dataset.vocab:
+        if dataset.vocab and dataset.task == "language_model":     # characters (caption vocabularies are words)
             self.meta["vocab"] = "".join(dataset.vocab)
         self.steps = 0
 
@@ -364,9 +426,8 @@ class _Steps:
         return order.to(self.device).split(self.cfg["batch_size"])
 
     def step(self, batch):
-        output = self.net(self.x_train[batch])
-        target = self.y_train[batch]
-        loss = compute_loss(output, target, self.loss_kind, self.activation)
+        outs = run_model(self.net, self.x_train[batch], self.spec)
+        loss, _each, labels = batch_losses(outs, self.y_train[batch], self.terms)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.cfg.get("grad_clip"):
@@ -374,8 +435,11 @@ class _Steps:
         self.optimizer.step()
         self.steps += 1
         accuracy = None
-        if self.loss_kind == "cross_entropy":
-            accuracy = (output.detach().argmax(-1) == target).double().mean()
+        for term in self.terms:       # the first class output's accuracy (per token, padding excluded)
+            if term["type"] == "cross_entropy":
+                correct, counted = token_hits(outs[term["output"]].detach(), labels[term["output"]])
+                accuracy = correct.double() / counted.clamp_min(1)
+                break
         return loss.detach().double(), accuracy
 
     def totals(self, loss_sum, accuracy_sum, seen: int):
@@ -387,7 +451,7 @@ class _Steps:
         return float(loss_sum), None if accuracy_sum is None else float(accuracy_sum), seen
 
     def evaluate(self) -> dict:
-        return evaluate(self.model, self.x_test, self.y_test, self.loss_kind, self.activation)
+        return evaluate(self.model, self.x_test, self.y_test, self.spec, self.terms)
 
     def save(self, epoch: int, partial: bool) -> None:
         save(self.path, state_arrays(self.model), {**self.meta, "epoch": epoch, "steps": self.steps,
@@ -442,6 +506,46 @@ def sample_text(build_model, spec: dict, train_cfg: dict, checkpoint: str, prime
     return prime + "".join(vocab[i] for i in ids)
 
 
+def token_input_name(spec: dict) -> str | None:
+    """The token input that generation extends: the int input whose length is symbolic (None: there is none)."""
+    found = [name for name, info in spec["inputs"].items()
+             if info["dtype"].startswith("int") and any(isinstance(d, str) for d in info["shape"])]
+    return found[0] if len(found) == 1 else None
+
+
+@torch.no_grad()
+def generate_captions(build_model, spec: dict, train_cfg: dict, checkpoint: str, input_path: str, beam: int = 1,
+                      max_length: int = 20, alpha: float = 1.0, device: str | None = None) -> dict:
+    """Captions for the conditioning inputs of an .npz (as `netspec generate`): greedy or beam search."""
+    if train_cfg["data"]["name"] != "digits_captions":
+        raise RunError(f"spec '{spec['name']}' trains on '{train_cfg['data']['name']}', which has no caption "
+                       "vocabulary", "generate from a spec trained on data: {name: digits_captions}")
+    words = list(CAPTION_WORDS)
+    model = build_model()
+    load_weights(model, checkpoint)
+    model.to(parse_device(device or "cpu")).eval()
+    tokens = token_input_name(spec)
+    found = read_arrays(input_path, DataError, "input file")
+    names = [name for name in spec["inputs"] if name != tokens]
+    found = found if isinstance(found, dict) else {names[0]: found}
+    for key, value in found.items():
+        check_array(value, f"{input_path}: array '{key}'")
+    context = context_arrays(found, {n: (tuple(spec["inputs"][n]["shape"]), spec["inputs"][n]["dtype"])
+                                     for n in names}, input_path, DataError)
+    device_of = next(model.parameters()).device
+
+    def step(rows, prefixes):
+        batch = Arrays({**{n: context[n][rows] for n in names}, tokens: prefixes})
+        x = batch.map(lambda a: _tensor(a, device_of, next(model.parameters()).dtype))
+        outs = run_model(model, x, spec)
+        return log_softmax(outs[spec["output_names"][0]][:, -1].double().cpu().numpy())
+    ids = beam_search(step, len(context), [words.index("<bos>")], words.index("<eos>"), beam, max_length, alpha)
+    result = {"spec": spec["name"], "backend": "torch", "beam": beam, "captions": [caption_text(r, words) for r in ids]}
+    if "caption" in context:
+        result.update(caption_scores(context["caption"], ids, words))
+    return result
+
+
 # ---------------------------------------------------------------- command line
 
 def run_cli(build_model, spec: dict, train_cfg: dict, argv=None, hooks=None) -> int:
@@ -467,10 +571,23 @@ def run_cli(build_model, spec: dict, train_cfg: dict, argv=None, hooks=None) -> 
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     if is_token_model(spec):
         _add_sampling_arguments(parser)
+    elif token_input_name(spec):
+        _add_caption_arguments(parser)
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     try:
-        if getattr(args, "sample", False):
+        if getattr(args, "input", None) is not None or (getattr(args, "generate", False) and
+                                                        not is_token_model(spec)):
+            if not args.input:
+                raise RunError("--generate needs --input FILE.npz with one array per conditioning input")
+            set_threads(args.threads)
+            checkpoint = args.checkpoint or os.path.join(args.out, CHECKPOINT)
+            result = generate_captions(build_model, spec, train_cfg, checkpoint, args.input, args.beam,
+                                       args.max_length, args.alpha, args.device)
+            print(json.dumps(result) if args.json else "\n".join(f"{i}: {c}" for i, c in
+                                                                   enumerate(result["captions"])))
+            return 0
+        if getattr(args, "sample", False) or getattr(args, "generate", False):
             set_threads(args.threads)
             checkpoint = args.checkpoint or os.path.join(args.out, CHECKPOINT)
             print(sample_text(build_model, spec, train_cfg, checkpoint, args.prime, args.length, max(args.beam, 1),
@@ -503,9 +620,20 @@ def is_token_model(spec: dict) -> bool:
     return len(inputs) == 1 and inputs[0]["dtype"].startswith("int") and len(spec["output_shape"]) == 2
 
 
+def _add_caption_arguments(parser) -> None:
+    group = parser.add_argument_group("generation (captioning models)")
+    group.add_argument("--generate", action="store_true", help="caption the inputs of --input")
+    group.add_argument("--input", metavar="FILE", help=".npz with one array per conditioning input (e.g. image)")
+    group.add_argument("--checkpoint", metavar="FILE", help="checkpoint (default: DIR/checkpoint.npz)")
+    group.add_argument("--beam", type=positive_int, default=1, help="beam width; 1 is greedy decoding (default)")
+    group.add_argument("--max-length", type=positive_int, default=20, help="most tokens per caption (default 20)")
+    group.add_argument("--alpha", type=float, default=1.0, help="length normalisation exponent (default 1)")
+
+
 def _add_sampling_arguments(parser) -> None:
     group = parser.add_argument_group("sampling (character models)")
-    group.add_argument("--sample", action="store_true", help="generate text from DIR/checkpoint.npz")
+    group.add_argument("--sample", "--generate", dest="sample", action="store_true",
+                       help="generate text from DIR/checkpoint.npz")
     group.add_argument("--checkpoint", metavar="FILE", help="checkpoint to sample from (default: DIR/checkpoint.npz)")
     group.add_argument("--prime", default="The ", help="text to start from (default: %(default)r)")
     group.add_argument("--length", type=non_negative_int, default=200, help="characters to generate (default: %(default)s)")

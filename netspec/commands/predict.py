@@ -13,6 +13,8 @@ EPILOG = """examples:
   netspec predict specs/digits_cnn.yaml --checkpoint ckpt.npz --input batch.npz --output out.npz
 an .npz input is read from its array 'x' (or its only array); outputs are written atomically
 (.npy: the raw outputs; .npz: 'output' and, for classifiers, 'prediction')
+a spec with several inputs reads an .npz with one array per input, named after the inputs; with several
+outputs, --output FILE.npz holds one array per output, named after the outputs
 """
 
 
@@ -46,7 +48,7 @@ def read_input(path: str, allow_nan: bool = False) -> np.ndarray:
 def run(args) -> int:
     from backends.checkpoint import atomic_write
     from backends.numpy import set_threads
-    from backends.runtime.model import loss_kind, require_one_input
+    from backends.runtime.model import loss_kind
     from backends.serve import fit_input, predict_all, predictor
     if args.output and not args.output.endswith((".npy", ".npz")):
         raise UsageError(f"--output {args.output}: outputs are written as .npy or .npz; use a name ending in "
@@ -54,8 +56,9 @@ def run(args) -> int:
     if args.output:
         check_output_file(args.output, "--output")
     graph = load_graph(args.spec, args.overrides)
-    require_one_input(graph)
     set_threads()
+    if len(graph.inputs) > 1 or len(graph.outputs) > 1:
+        return _run_several(args, graph)
     x = fit_input(graph, read_input(args.input, args.allow_nan), args.input)
     outputs = predict_all(predictor(graph, args.checkpoint, args.backend), x, args.batch_size)
     classes = outputs.argmax(axis=-1) if loss_kind(graph) == "cross_entropy" else None
@@ -77,4 +80,40 @@ def run(args) -> int:
             print(f"{index}: {label}")
     else:
         print(", ".join(f"{k} {v}" for k, v in result.items() if k != "predictions"))
+    return 0
+
+
+def _run_several(args, graph) -> int:
+    """Several inputs (an .npz with one array per input) or several outputs (one array each in --output .npz)."""
+    from backends.checkpoint import atomic_write
+    from backends.serve import predict_all, predictor_all
+
+    from ..data import check_array, read_arrays
+    from ..multidata import Arrays, bind_inputs
+    found = read_arrays(args.input, UserError, "input file")
+    if not isinstance(found, dict):
+        if len(graph.inputs) > 1:
+            raise UserError(f"{args.input}: is one array; spec '{graph.name}' has inputs {', '.join(graph.inputs)}",
+                            "save an .npz with one array per input: np.savez(FILE, " +
+                            ", ".join(f"{n}={n}" for n in graph.inputs) + ")")
+        found = {graph.inputs[0]: found}
+    for key, value in found.items():
+        check_array(value, f"{args.input}: array '{key}'", args.allow_nan)
+    inputs = {name: (tuple(graph[name].shape), graph[name].dtype) for name in graph.inputs}
+    lengths = {len(found[n]) for n in graph.inputs if n in found}
+    if len(lengths) > 1:
+        raise UserError(f"{args.input}: the input arrays hold different numbers of samples "
+                        f"({', '.join(f'{n}: {len(found[n])}' for n in graph.inputs if n in found)})")
+    x = bind_inputs(Arrays(found), inputs, args.input, UserError)
+    outputs = predict_all(predictor_all(graph, args.checkpoint, args.backend), x, args.batch_size)
+    if args.output:
+        if not args.output.endswith(".npz"):
+            raise UsageError(f"--output {args.output}: a spec with several inputs or outputs writes an .npz "
+                             "(one array per output)")
+        atomic_write(args.output, lambda handle: np.savez(handle, **outputs))
+    result = {"spec": graph.name, "samples": len(x),
+              "output_shapes": {name: list(value.shape[1:]) for name, value in outputs.items()}}
+    if args.output:
+        result["output"] = args.output
+    print(json.dumps(result) if args.json else ", ".join(f"{k} {v}" for k, v in result.items()))
     return 0

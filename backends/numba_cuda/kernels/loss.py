@@ -17,14 +17,22 @@ from .reduce import channel_sums
 TINY = np.float32(1e-12)
 CLAMP = np.float32(1e-7)
 MSE, BCE_LOGITS, BCE_PROBS = 0, 1, 2
+IGNORE = -100               # PyTorch's ignore_index (netspec.losses.IGNORE)
 
 
 @cuda.jit(cache=True)
 def _softmax_xent(logits, labels, losses, grad, classes, inv_rows, bad, probabilities):
-    """Cross-entropy of logits (or, when `probabilities`, of softmax outputs: nll(log(max(p, 1e-12))))."""
+    """Cross-entropy of logits (or, when `probabilities`, of softmax outputs: nll(log(max(p, 1e-12)))); a row
+    whose label is IGNORE (-100) adds nothing and gets no gradient."""
     r = cuda.grid(1)
     while r < losses.size:
         base = r * classes
+        if labels[r] == IGNORE:
+            losses[r] = F0
+            for c in range(classes):
+                grad[base + c] = F0
+            r += cuda.gridsize(1)
+            continue
         if probabilities:
             label = labels[r]
             if label < 0 or label >= classes:
@@ -86,11 +94,13 @@ def softmax_cross_entropy(logits, labels, probabilities: bool = False):
 
     With `probabilities` the rows are already softmax outputs (a spec ending in softmax)."""
     rows, classes = logits.shape
+    scored = int((labels.copy_to_host() != IGNORE).sum()) if hasattr(labels, "copy_to_host") else \
+        int((np.asarray(labels) != IGNORE).sum())
     losses, grad = empty((rows,)), empty(logits.shape)
     bad = cuda.to_device(np.zeros(1, np.int32))
     launch(_softmax_xent, grid1d(rows), flat(logits), flat(labels), losses, flat(grad), classes,
-           np.float32(1.0 / rows), bad, bool(probabilities))
-    return _mean(losses), grad, bool(bad.copy_to_host()[0])
+           np.float32(1.0 / max(scored, 1)), bad, bool(probabilities))
+    return _mean(losses) * rows / max(scored, 1), grad, bool(bad.copy_to_host()[0])
 
 
 def pointwise_loss(kind: str, out, target, from_probabilities: bool = False):
