@@ -80,7 +80,8 @@ def _apply(kernel, x, fallback):
 
 def sigmoid(x):
     """sigmoid(x) in a fresh array (NumPy's 1 / (1 + exp(-x)) for dtypes other than float32)."""
-    return _apply(sigmoid_, x, lambda a: 1 / (1 + np.exp(-a)))
+    with np.errstate(over="ignore"):     # exp(-a) = inf far below 0: the sigmoid is then 0
+        return _apply(sigmoid_, x, lambda a: 1 / (1 + np.exp(-a)))
 
 
 def tanh(x):

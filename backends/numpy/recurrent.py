@@ -15,7 +15,8 @@ from .lstm_step import lstm_step32
 def _sigmoid_(x) -> None:
     """x = 1 / (1 + exp(-x)), in place."""
     np.negative(x, out=x)
-    np.exp(x, out=x)
+    with np.errstate(over="ignore"):     # exp(-x) = inf far below 0: the sigmoid is then 0, as it should be
+        np.exp(x, out=x)
     x += 1
     np.reciprocal(x, out=x)
 
@@ -124,9 +125,10 @@ def _lstm_forward(x, w_ih, w_hh, b_ih, b_hh, reverse):
             hs_ext[t if reverse else t + 1] = h.T
             continue
         kernels.lstm_preact(gt, xw, t, bias)
-        np.exp(gt[:2 * hidden], out=gt[:2 * hidden])
-        np.tanh(gt[2 * hidden:3 * hidden], out=gt[2 * hidden:3 * hidden])
-        np.exp(gt[3 * hidden:], out=gt[3 * hidden:])
+        with np.errstate(over="ignore"):     # the gates' exp(-a): inf makes the sigmoid 0
+            np.exp(gt[:2 * hidden], out=gt[:2 * hidden])
+            np.tanh(gt[2 * hidden:3 * hidden], out=gt[2 * hidden:3 * hidden])
+            np.exp(gt[3 * hidden:], out=gt[3 * hidden:])
         kernels.lstm_cell(gt, c, one, cells[t])
         c = cells[t]
         np.tanh(c, out=tanh_c[t])

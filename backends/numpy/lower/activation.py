@@ -21,7 +21,8 @@ def sigmoid(x):
     """1 / (1 + exp(-x)) in a fresh array, computed in place over it."""
     out = np.empty_like(x)
     np.negative(x, out=out)
-    np.exp(out, out=out)
+    with np.errstate(over="ignore"):     # exp(-x) = inf for x below about -88 (float32): the sigmoid is then 0
+        np.exp(out, out=out)
     out += 1
     np.reciprocal(out, out=out)
     return out
