@@ -22,6 +22,7 @@ class TensorSpec(Record):
         self.shape = shape
         self.trainable = trainable
         self.init = init          # a compiler.registry.Init from the layer type's schema
+        self.clip = None          # (low, high): clamped to after each optimizer step (a binary layer's weight)
 
 
 class Node(Record):
@@ -121,6 +122,11 @@ class Graph(Record):
     @property
     def total_flops(self) -> int:
         return sum(n.flops for n in self.nodes.values())
+
+    def param_clips(self) -> dict:
+        """Checkpoint key -> (low, high) for every trainable parameter clamped after each step (binary weights)."""
+        return {f"{node.module_path}.{t.name}": t.clip for node in self.nodes.values() for t in node.params
+                if t.clip is not None and t.trainable}
 
     def state_layout(self) -> dict:
         """Checkpoint key -> (shape, trainable) for every parameter and buffer, in order."""

@@ -65,11 +65,13 @@ class Attr(FrozenRecord):
             return value
         if kind in ("int", "float", "prob"):
             return self._number(value, int if kind == "int" else float)
+        if kind == "choice" and isinstance(value, bool) and value in self.choices:
+            return value          # a choice that also reads true/false (`binary: true | xnor`)
         if kind in ("choice", "str"):
             if not isinstance(value, str):
                 raise AttrError(f"'{self.name}' must be a name, found {shown(value)}")
             if self.choices and value not in self.choices:
-                options = [c for c in self.choices if c is not None]
+                options = [str(c).lower() if isinstance(c, bool) else c for c in self.choices if c is not None]
                 raise AttrError(f"'{self.name}' must be one of {', '.join(options)}; found '{value}'",
                                 did_you_mean(value, options))
             if self.check:

@@ -92,6 +92,26 @@ class NumpyOps(RecurrentOps, Ops):
     def scale_(self, array, factor: float) -> None:
         array *= array.dtype.type(factor)
 
+    # -- binary layers ---------------------------------------------------------------------------
+    def binarize_weight(self, weight, xnor: bool):
+        out = np.where(weight >= 0, 1, -1).astype(weight.dtype)
+        if xnor:
+            out *= np.abs(weight).reshape(len(weight), -1).mean(axis=1).reshape(-1, *[1] * (weight.ndim - 1))
+        return out
+
+    def binary_weight_grad(self, grad, weight, xnor: bool):
+        inside = np.abs(weight) <= 1
+        if not xnor:
+            return grad * inside
+        rows = len(weight)
+        w, g = weight.reshape(rows, -1), grad.reshape(rows, -1)
+        alpha = np.abs(w).mean(axis=1, keepdims=True)
+        through_alpha = (g * np.where(w >= 0, 1, -1)).sum(axis=1, keepdims=True) / w.shape[1]
+        return (g * alpha * inside.reshape(rows, -1) + np.sign(w) * through_alpha).reshape(weight.shape)
+
+    def clamp_(self, array, low: float, high: float) -> None:
+        np.clip(array, low, high, out=array)
+
     # -- losses ------------------------------------------------------------------------------
     def loss_forward(self, kind, ctx, output, target, output_activation=None):
         if kind == "cross_entropy":

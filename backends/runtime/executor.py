@@ -2,6 +2,16 @@
 from __future__ import annotations
 
 
+def binary_weights(ops, node, params: dict) -> tuple:
+    """(params, latent weight): a `binary:` layer computes with BIN(W) (times mean|W| per output channel for
+    xnor) in place of its latent weight W, which is returned for the backward pass (None for other layers)."""
+    mode = node.attrs.get("binary")
+    if not mode or "weight" not in params:
+        return params, None
+    latent = params["weight"]
+    return {**params, "weight": ops.binarize_weight(latent, mode == "xnor")}, latent
+
+
 class Executor:
     """Forward/backward over a Graph: `state` maps checkpoint keys (PyTorch names) to backend Arrays.
 
@@ -50,14 +60,15 @@ class Executor:
             if act and ops.fuses(node.op, act):      # the layer kernel applies it in the same pass
                 ctx["activation"], ctx["activation_attrs"], act = act, node.activation_attrs, None
             args = [values[name] for name in node.inputs]
-            out = ops.forward(node.op, ctx, args, self.node_params(node), node.attrs, train)
+            params, latent = binary_weights(ops, node, self.node_params(node))
+            out = ops.forward(node.op, ctx, args, params, node.attrs, train)
             act_ctx = None
             if act:
                 act_ctx = {"op": act, "input_grads": (True,)}
                 out = ops.forward(act, act_ctx, [out], {}, node.activation_attrs, train)
             values[node.name] = out
             if train:
-                self.contexts[node.name] = (ctx, act, act_ctx)
+                self.contexts[node.name] = (ctx, act, act_ctx, latent)
             else:
                 for name in node.inputs:     # free activations nobody needs any more (inference)
                     remaining[name] -= 1
@@ -74,10 +85,13 @@ class Executor:
             grad = grads.pop(node.name, None)
             if grad is None or node.name not in self.contexts:
                 continue
-            ctx, act, act_ctx = self.contexts.pop(node.name)
+            ctx, act, act_ctx, latent = self.contexts.pop(node.name)
             if act:
                 grad = ops.backward(act, act_ctx, grad)[0][0]
             grad_inputs, grad_params = ops.backward(node.op, ctx, grad)
+            if latent is not None and "weight" in grad_params:    # straight through BIN to the latent weight
+                grad_params["weight"] = ops.binary_weight_grad(grad_params["weight"], latent,
+                                                               node.attrs["binary"] == "xnor")
             keys = self.params[node.name]
             for local, value in grad_params.items():
                 if local in self.trainable[node.name]:

@@ -46,6 +46,7 @@ def spec_dict(graph) -> dict:
         "outputs": len(graph.outputs),
         "output_shape": shape_json(graph[graph.outputs[0]].shape),
         "output_activation": output_activation(graph),
+        "clip": {key: list(bounds) for key, bounds in graph.param_clips().items()},   # binary latent weights
     }
 
 

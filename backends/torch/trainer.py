@@ -325,6 +325,13 @@ def fit(build_model, spec: dict, train_cfg: dict, *, epochs=None, out=None, resu
         return result
 
 
+@torch.no_grad()
+def clamp_parameters(model, clips: dict | None) -> None:
+    """Clamp the parameters SPEC['clip'] names (binary layers' latent weights) into their range after a step."""
+    for key, (low, high) in (clips or {}).items():
+        model.get_parameter(key).clamp_(low, high)
+
+
 class _Steps:
     """The PyTorch half of a training run (see backends/loop.py, TrainingRun.fit); one process of DDP."""
 
@@ -339,7 +346,7 @@ class _Steps:
         self.y_train = _tensor(dataset.y_train, device, float_dtype)
         self.x_test, self.y_test = _tensor(dataset.x_test, device, float_dtype), _tensor(dataset.y_test, device,
                                                                                          float_dtype)
-        self.loss_kind, self.activation = cfg["loss"], spec.get("output_activation")
+        self.loss_kind, self.activation, self.spec = cfg["loss"], spec.get("output_activation"), spec
         self.sampler = None
         if world > 1:
             self.sampler = torch.utils.data.DistributedSampler(range(len(self.x_train)), world, rank, shuffle=True,
@@ -372,6 +379,7 @@ class _Steps:
         if self.cfg.get("grad_clip"):
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg["grad_clip"])
         self.optimizer.step()
+        clamp_parameters(self.model, self.spec.get("clip"))
         self.steps += 1
         accuracy = None
         if self.loss_kind == "cross_entropy":

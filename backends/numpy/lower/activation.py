@@ -109,6 +109,20 @@ class Sign(_Flat):
         return np.sign(inputs[0])
 
 
+@NUMPY.layer("binarize")
+class Binarize:
+    """BIN(x) = +1 where x >= 0, else -1; the straight-through gradient passes where |x| <= 1."""
+
+    def forward(ops, ctx, inputs, params, attrs, train):
+        x = inputs[0]
+        if train:
+            ctx["inside"] = np.abs(x) <= 1
+        return np.where(x >= 0, 1, -1).astype(x.dtype)
+
+    def backward(ops, ctx, grad):
+        return [grad * ctx["inside"]], {}
+
+
 @NUMPY.layer("identity")
 class Identity:
     def forward(ops, ctx, inputs, params, attrs, train):
