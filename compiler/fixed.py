@@ -85,7 +85,7 @@ def apply(node, errors) -> None:
     if node.attrs.get("binary"):
         for tensor in node.params:
             if tensor.name == "weight":
-                tensor.clip = BINARY_CLIP
+                tensor.clip, tensor.bits = BINARY_CLIP, 1
 
 
 def _describe(shape) -> str:

@@ -23,6 +23,7 @@ class TensorSpec(Record):
         self.trainable = trainable
         self.init = init          # a compiler.registry.Init from the layer type's schema
         self.clip = None          # (low, high): clamped to after each optimizer step (a binary layer's weight)
+        self.bits = 32            # bits per value in a deployed model: 1 for a binary layer's weight
 
 
 class Node(Record):
@@ -59,6 +60,11 @@ class Node(Record):
     @property
     def param_count(self) -> int:
         return sum(numel(t.shape) for t in self.params)
+
+    @property
+    def param_bits(self) -> int:
+        """Bits the parameters take deployed: 32 per value, 1 per binary weight."""
+        return sum(numel(t.shape) * t.bits for t in self.params)
 
     @property
     def activation(self) -> str | None:
@@ -118,6 +124,10 @@ class Graph(Record):
     @property
     def total_params(self) -> int:
         return sum(n.param_count for n in self.nodes.values())
+
+    @property
+    def total_param_bits(self) -> int:
+        return sum(n.param_bits for n in self.nodes.values())
 
     @property
     def total_flops(self) -> int:
