@@ -10,6 +10,8 @@ import numpy as np
 
 from netspec.errors import fmt_shape, shown
 
+from .registry import Attr, AttrError
+
 COMMON = ("weights", "trainable")
 BINARY_CLIP = (-1.0, 1.0)
 
@@ -33,31 +35,14 @@ def read(decl, errors) -> tuple[dict, bool]:
             return out, False
         given = {}
         for name, array in value.items():
-            where = value.pos_of(name) if hasattr(value, "pos_of") else pos
             try:
-                numbers = np.asarray(array, dtype=np.float64)
-                if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in _leaves(array)):
-                    raise ValueError
-            except (ValueError, TypeError):
-                errors.add(where, f"weights '{name}' must be a number or a nested list of numbers with equal "
-                           f"row lengths, found {shown(array)}", decl.name, decl.type)
+                given[str(name)] = Attr(f"weights.{name}", "array").coerce(array)
+            except AttrError as exc:
+                errors.add(value.pos_of(name) if hasattr(value, "pos_of") else pos, str(exc), decl.name, decl.type,
+                           "give a number or a nested list such as [[0.5, 0.5]]")
                 ok = False
-                continue
-            if not np.isfinite(numbers).all():
-                errors.add(where, f"weights '{name}' must be finite numbers", decl.name, decl.type)
-                ok = False
-                continue
-            given[str(name)] = numbers.tolist()
         out["weights"] = given
     return out, ok
-
-
-def _leaves(value):
-    if isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _leaves(item)
-    else:
-        yield value
 
 
 def apply(node, errors) -> None:

@@ -19,7 +19,8 @@ an .npz input is read from its array 'x' (or its only array); outputs are writte
 def add_arguments(parser) -> None:
     from ..cli import add_backend_argument, add_batch_size_argument, add_spec_argument, add_threads_argument
     add_spec_argument(parser)
-    parser.add_argument("--checkpoint", required=True, metavar="FILE", help="checkpoint.npz from netspec train")
+    parser.add_argument("--checkpoint", metavar="FILE", help="checkpoint.npz from netspec train (optional where "
+                                                             "the spec gives every parameter in 'weights:')")
     parser.add_argument("--input", required=True, metavar="FILE", help="inputs as .npy, or .npz with array 'x'")
     parser.add_argument("--output", metavar="FILE", help="write outputs to FILE (.npy or .npz)")
     add_backend_argument(parser)
@@ -70,11 +71,16 @@ def run(args) -> int:
         result["output"] = args.output
     if classes is not None:
         result["predictions"] = classes.tolist()
+    if not args.output and classes is None:
+        result["outputs"] = outputs.tolist()
     if args.json:
         print(json.dumps(result))
     elif classes is not None and not args.output:
         for index, label in enumerate(classes.tolist()):
             print(f"{index}: {label}")
+    elif not args.output:
+        for index, row in enumerate(outputs.reshape(len(outputs), -1).tolist()):
+            print(f"{index}: {' '.join(f'{v:g}' for v in row)}")
     else:
         print(", ".join(f"{k} {v}" for k, v in result.items() if k != "predictions"))
     return 0
