@@ -38,7 +38,8 @@ def predictor(graph, checkpoint_path: str | None, backend: str = "numpy", dtype:
         from netspec.config import read_train
 
         from .runtime.model import Model
-        model = Model(graph, module.make_ops(dtype or read_train(graph.train).dtype, np.random.default_rng(0)), state)
+        model = Model(graph, module.make_ops(dtype or read_train(graph.train).dtype, np.random.default_rng(0)), state,
+                      frozen=True)
         return lambda x: np.asarray(model.ops.to_numpy(model.forward(x)))
     import torch
     generated = module.load_module(graph)

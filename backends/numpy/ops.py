@@ -112,6 +112,11 @@ class NumpyOps(RecurrentOps, Ops):
     def clamp_(self, array, low: float, high: float) -> None:
         np.clip(array, low, high, out=array)
 
+    def pack_weight(self, binary_weight):
+        """BIN(W) as sign bits, one row of uint64 words per output channel (backends/numpy/packed.py)."""
+        from .packed import pack
+        return pack(binary_weight.reshape(len(binary_weight), -1))[0]
+
     # -- losses ------------------------------------------------------------------------------
     def loss_forward(self, kind, ctx, output, target, output_activation=None):
         if kind == "cross_entropy":

@@ -33,11 +33,13 @@ def require_one_input(graph) -> None:
 class Model:
     """Parameters (backend Arrays keyed by PyTorch names) plus an Executor over the graph."""
 
-    def __init__(self, graph, ops, state_np: dict):
+    def __init__(self, graph, ops, state_np: dict, frozen: bool = False):
+        """frozen: for inference only (predict, eval): the parameters never change, so binary layers binarise
+        (and, reading +-1 inputs, bit-pack) their weights once."""
         require_one_input(graph)
         self.graph, self.ops = graph, ops
         self.state = {key: ops.from_numpy(np.asarray(value)) for key, value in state_np.items()}
-        self.executor = Executor(graph, ops, self.state)
+        self.executor = Executor(graph, ops, self.state, frozen=frozen)
         self.input_name = graph.inputs[0]
         self.output_name = graph.outputs[0]
         self.input_int = graph[self.input_name].dtype.startswith("int")
