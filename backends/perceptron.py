@@ -49,10 +49,10 @@ def train(graph, options) -> dict:
     """Run the rule on the spec's training data; save the checkpoint; say whether the data was separated."""
     linear, unit = single_layer(graph)
     cfg, data = run_settings(graph, options)
-    lr = float(read_train(graph.train).lr or 1.0)
+    lr = np.float32(read_train(graph.train).lr or 1.0)
     dataset = load_data(graph, data, cfg.seed)
-    x = dataset.x_train.reshape(len(dataset.x_train), -1).astype(np.float64)
-    y = np.asarray(dataset.y_train, dtype=np.float64).reshape(len(x), -1)
+    x = dataset.x_train.reshape(len(dataset.x_train), -1).astype(np.float32)   # the checkpoint's arithmetic, so
+    y = np.asarray(dataset.y_train, dtype=np.float32).reshape(len(x), -1)       # predict sees what the rule saw
     units = linear.attrs["units"]
     if y.shape[1] != units:
         raise UserError(f"train.data: targets have {y.shape[1]} value(s) per sample, the layer has {units} unit(s)")
@@ -62,15 +62,17 @@ def train(graph, options) -> dict:
                         "use 0/1 targets with step units, -1/1 with sign units")
     prepare_run_dir(options.out_dir, False, options.overwrite)
     os.makedirs(options.out_dir, exist_ok=True)
-    state = init_state(graph, cfg.seed)
+    state = {key: value.astype(np.float32) for key, value in init_state(graph, cfg.seed).items()}
     weight = state[f"{linear.module_path}.weight"] = np.zeros_like(state[f"{linear.module_path}.weight"])
     bias = state.get(f"{linear.module_path}.bias")       # the textbook start: zero weights, not `weights:`
     if bias is not None:
         bias[:] = 0.0
 
     def outputs(batch):
-        z = batch @ weight.T + (bias if bias is not None else 0.0)
-        return np.where(z > 0, 1.0, low if unit == "step" else np.where(z < 0, -1.0, 0.0))
+        z = batch @ weight.T
+        if bias is not None:
+            z += bias
+        return np.where(z > 0, 1.0, low if unit == "step" else np.where(z < 0, -1.0, 0.0)).astype(np.float32)
 
     start, epochs, log = time.perf_counter(), options.epochs if options.epochs is not None else cfg.epochs, []
     mistakes, epoch = int((outputs(x) != y).any(axis=1).sum()), 0
@@ -87,7 +89,7 @@ def train(graph, options) -> dict:
         if options.progress:
             print(f"epoch {epoch}/{epochs}: misclassified {mistakes} of {len(x)}", flush=True)
     path = os.path.join(options.out_dir, CHECKPOINT)
-    checkpoint.save(path, {k: v.astype(np.float32) for k, v in state.items()},
+    checkpoint.save(path, state,
                     {"spec": graph.name, "source_hash": graph.source_hash, "backend": "perceptron", "epoch": epoch,
                      "dtype": "float32"})
     with open(os.path.join(options.out_dir, "metrics.jsonl"), "w") as handle:
