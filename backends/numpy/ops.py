@@ -94,7 +94,8 @@ class NumpyOps(RecurrentOps, Ops):
 
     # -- binary layers ---------------------------------------------------------------------------
     def binarize_weight(self, weight, xnor: bool):
-        out = np.where(weight >= 0, 1, -1).astype(weight.dtype)
+        one = weight.dtype.type(1)
+        out = np.where(weight >= 0, one, -one)
         if xnor:
             out *= np.abs(weight).reshape(len(weight), -1).mean(axis=1).reshape(-1, *[1] * (weight.ndim - 1))
         return out

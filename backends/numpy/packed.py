@@ -28,15 +28,19 @@ def words_for(k: int) -> int:
 @njit(cache=True, nogil=True)
 def _pack(a, signs, valid, masked):
     rows, k = a.shape
-    one = np.uint64(1)
+    words = signs.shape[1]
     for r in range(rows):
-        for j in range(k):
-            v = a[r, j]
-            bit = one << np.uint64(j & 63)
-            if v > 0:
-                signs[r, j >> 6] |= bit
-            if masked and v != 0:
-                valid[r, j >> 6] |= bit
+        for w in range(words):
+            base = w * 64
+            sign_bits, valid_bits = np.uint64(0), np.uint64(0)
+            for b in range(min(64, k - base)):
+                v = a[r, base + b]
+                sign_bits |= np.uint64(v > 0) << np.uint64(b)
+                if masked:
+                    valid_bits |= np.uint64(v != 0) << np.uint64(b)
+            signs[r, w] = sign_bits
+            if masked:
+                valid[r, w] = valid_bits
 
 
 def pack(a: np.ndarray, masked: bool = False) -> tuple:

@@ -117,7 +117,8 @@ class Binarize:
         x = inputs[0]
         if train:
             ctx["inside"] = np.abs(x) <= 1
-        return np.where(x >= 0, 1, -1).astype(x.dtype)
+        one = x.dtype.type(1)
+        return np.where(x >= 0, one, -one)
 
     def backward(ops, ctx, grad):
         return [grad * ctx["inside"]], {}
