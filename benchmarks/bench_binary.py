@@ -23,10 +23,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from backends.numpy import make_ops, set_threads  # noqa: E402
-from backends.runtime.init import init_state  # noqa: E402
-from backends.runtime.model import Model  # noqa: E402
-from netspec.api import load_graph  # noqa: E402
+from backends.numpy import make_ops, set_threads
+from backends.runtime.init import init_state
+from backends.runtime.model import Model
+from netspec.api import load_graph
 
 SPEC = """
 name: binary_mlp_{width}

@@ -60,8 +60,8 @@ def test_perceptron_rule_reports_xor_not_linearly_separable(tmp_path):
 
 
 def test_perceptron_rule_refuses_a_deeper_net(tmp_path):
-    text = open(os.path.join(SPECS, "perceptron", "xor.yaml")).read().replace("  loss: mse", "  method: perceptron\n"
-                                                                                "  loss: mse")
+    with open(os.path.join(SPECS, "perceptron", "xor.yaml")) as handle:
+        text = handle.read().replace("  loss: mse", "  method: perceptron\n  loss: mse")
     spec = tmp_path / "deep.yaml"
     spec.write_text(text)
     result = run("train", str(spec), "--out", str(tmp_path / "run"))

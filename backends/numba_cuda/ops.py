@@ -12,10 +12,9 @@ from backends.runtime.ops import Ops
 from netspec.errors import UserError
 
 from .device import to_device
-from .kernels import binary
+from .kernels import binary, optim
 from .kernels import elementwise as ew
 from .kernels import loss as losses
-from .kernels import optim
 from .kernels import random as rnd
 from .kernels.reduce import sum_squares
 from .lower import CUDA

@@ -1,7 +1,6 @@
 """Run an IR graph forward and backward with any backend's Ops (backend-neutral)."""
 from __future__ import annotations
 
-
 BINARY_KEEPING = ("flatten", "reshape", "maxpool1d", "maxpool2d", "global_maxpool")   # +-1 in, +-1 out
 
 
