@@ -28,8 +28,8 @@ train: {optimizer: {type: sgd, lr: 100.0}, epochs: 1, batch_size: 16, data: {nam
 """
 
 
-def run(*args):
-    env = {**os.environ, "PYTHONPATH": ROOT, "NETSPEC_THREADS": "1"}
+def run(*args, **extra_env):
+    env = {**os.environ, "PYTHONPATH": ROOT, "NETSPEC_THREADS": "1", **extra_env}
     return subprocess.run([sys.executable, "-m", "netspec", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=600, check=False)
 
@@ -88,17 +88,18 @@ def test_optimizer_clips_binary_latent_weights_to_plus_minus_one(tmp_path):
     assert params["linear_3.bias"].tolist() == [10.9]          # not a binary weight: not clipped
 
 
-@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("backend", ["numpy", "torch", "numba-cuda"])
 def test_training_keeps_latent_weights_in_range_and_frozen_layers_fixed(tmp_path, backend):
     if backend == "torch":
         pytest.importorskip("torch", reason="torch is not installed (pip install torch==2.13.0)")
+    simulator = {"NUMBA_ENABLE_CUDASIM": "1"} if backend == "numba-cuda" else {}      # the CUDA simulator
     spec = tmp_path / "spec.yaml"
     given = np.round(np.random.default_rng(5).normal(size=(5, 5)), 2)
     spec.write_text(MLP.replace("BINARY", "true").replace(
         "  - binarize\n", "  - binarize\n  - {type: linear, units: 5, trainable: false, weights: {weight: "
         f"{given.tolist()}, bias: [0.5, 0, 0, 0, -0.5]}}}}\n"))
     result = run("train", str(spec), "--backend", backend, "--out", str(tmp_path / "run"), "--max-steps", "2",
-                 "--quiet")
+                 "--quiet", **simulator)
     assert result.returncode == 0, result.stderr
     state = dict(np.load(tmp_path / "run" / "checkpoint.npz"))
     for key in ("linear_1.weight", "linear_4.weight"):
