@@ -87,6 +87,21 @@ def main() -> int:
             plain_rates.append(rate(plain, x, args.seconds))
         p, f = statistics.median(packed_rates), statistics.median(plain_rates)
         rows.append((batch, p, f, p / f))
+    # one width x width binary layer's product alone, batch 256: packed XNOR/popcount against float32 BLAS
+    from backends.numpy.packed import pack, xnor_matmul
+    layer = next(n for n in graph.layers() if n.name in packed.executor.packable)
+    weight_bin, weight_packed = packed.executor.binary_cache[layer.name]
+    x = np.where(rng.random((256, args.width)) >= 0.5, 1.0, -1.0).astype(np.float32)
+    out = np.empty((256, args.width), dtype=np.float32)
+    product_packed, product_float = [], []
+    for _ in range(args.rounds):
+        start = time.perf_counter()
+        xnor_matmul(pack(x), weight_packed, args.width, out, packed.ops.over_threads)
+        product_packed.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        reference = x @ weight_bin.T
+        product_float.append(time.perf_counter() - start)
+    assert np.array_equal(out, reference)
     load_end = os.getloadavg()
     weights = [n for n in graph.layers() if n.name in packed.executor.packable]
     float_bytes = sum(int(np.prod(n.params[0].shape)) * 4 for n in weights)
@@ -95,7 +110,10 @@ def main() -> int:
     print("| ---: | ---: | ---: | ---: |")
     for batch, p, f, ratio in rows:
         print(f"| {batch} | {p:,.0f} | {f:,.0f} | {ratio:.2f}x |")
-    print(f"\nweights of the packed layers: float32 {float_bytes / 2 ** 20:.2f} MiB, packed "
+    pp, pf = statistics.median(product_packed), statistics.median(product_float)
+    print(f"\none {args.width}x{args.width} binary layer's product at batch 256 (packing the input included): "
+          f"packed {pp * 1e3:.1f} ms, float32 BLAS {pf * 1e3:.1f} ms ({pf / pp:.1f}x)")
+    print(f"weights of the packed layers: float32 {float_bytes / 2 ** 20:.2f} MiB, packed "
           f"{packed_bytes / 2 ** 20:.3f} MiB ({float_bytes / packed_bytes:.1f}x smaller)")
     print(f"load average (1, 5, 15 min) at start {tuple(round(v, 2) for v in load_start)}, "
           f"at end {tuple(round(v, 2) for v in load_end)}; {os.cpu_count()} CPUs; "

@@ -64,6 +64,14 @@ class NumpyOps(RecurrentOps, Ops):
         else:
             fn(0, rows)
 
+    def over_threads(self, fn, n: int, work: int) -> None:
+        """fn(lo, hi) over slices of range(n), one per thread, when `work` is at least LINEAR_SPLIT_WORK, in
+        any graph (the bit-packed products of binary layers, which BLAS's threads do not run)."""
+        if self.threads > 1 and work >= self.LINEAR_SPLIT_WORK:
+            batch_split(self.threads).run(fn, n)
+        else:
+            fn(0, n)
+
     def dropout_mask(self, shape, p: float):
         """Inverted-dropout mask from the runtime's generator (float32 uniforms, as every backend draws)."""
         keep = self.rng.random(shape, dtype=np.float32) >= p

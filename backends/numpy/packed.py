@@ -21,6 +21,20 @@ def _popcount(typingctx, value):
     return types.uint64(types.uint64), codegen
 
 
+@njit(cache=True, nogil=True)
+def _binarize(x, out):
+    for i in range(x.size):
+        out[i] = 1.0 if x[i] >= 0 else -1.0
+
+
+def binarize(x: np.ndarray) -> np.ndarray:
+    """BIN(x): +1 where x >= 0, else -1, in a new array of x's dtype (one Numba pass)."""
+    x = np.ascontiguousarray(x)
+    out = np.empty_like(x)
+    _binarize(x.reshape(-1), out.reshape(-1))
+    return out
+
+
 def words_for(k: int) -> int:
     return -(-k // 64)
 
@@ -78,9 +92,17 @@ def _xnor_gemm(xs, xv, ws, k, masked, out):
             out[i, f] = counts[i] - 2 * np.int64(acc)
 
 
-def xnor_matmul(x_packed: tuple, w_signs: np.ndarray, k: int, dtype) -> np.ndarray:
-    """x @ w.T for +-1 rows packed by `pack` (x: (n, k) values, w: (m, k)), as an (n, m) array of `dtype`."""
+def xnor_matmul(x_packed: tuple, w_signs: np.ndarray, k: int, out: np.ndarray, split=None) -> np.ndarray:
+    """out = x @ w.T for +-1 rows packed by `pack` (x: (n, k) values, w: (m, k)); out is (n, m). split(fn, m,
+    work), where given, runs fn(lo, hi) over slices of the weight rows (the backend's threads)."""
     xs, xv = x_packed
-    out = np.empty((xs.shape[0], w_signs.shape[0]), dtype=dtype)
-    _xnor_gemm(xs, xv if xv is not None else xs[:1, :1], w_signs, k, xv is not None, out)
+    masked = xv is not None
+    xv = xv if masked else xs[:1, :1]
+
+    def rows(lo, hi):
+        _xnor_gemm(xs, xv, w_signs[lo:hi], k, masked, out[:, lo:hi])
+    if split is None:
+        rows(0, len(w_signs))
+    else:
+        split(rows, len(w_signs), out.size * xs.shape[1])
     return out

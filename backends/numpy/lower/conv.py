@@ -80,7 +80,8 @@ class Conv:
                 kernels.im2col(xp[lo:hi], kh, kw, sh, sw, dh, dw, oh, ow, cols[lo:hi])
             if packed is not None:
                 rows = cols[lo:hi].transpose(0, 2, 1).reshape(-1, cols.shape[1])
-                products = xnor_matmul(pack(rows, masked), packed, cols.shape[1], out.dtype)
+                products = xnor_matmul(pack(rows, masked), packed, cols.shape[1],
+                                       np.empty((len(rows), filters), dtype=out.dtype))
                 out[lo:hi] = products.reshape(hi - lo, -1, filters).transpose(0, 2, 1)
             else:
                 for (f0, f1), (k0, k1) in group_rows:

@@ -19,12 +19,12 @@ class Linear:
         has_bias, relu = "bias" in params, ctx.get("activation") == "relu"
 
         packed = None if train else ctx.get("packed_weight")   # +-1 inputs and weights: XNOR and popcount
+        if packed is not None:
+            xnor_matmul(pack(x2), packed, x2.shape[1], y, ops.over_threads)
 
         def forward_slice(lo, hi):
             part = y[lo:hi]
-            if packed is not None:
-                part[...] = xnor_matmul(pack(x2[lo:hi]), packed, x2.shape[1], y.dtype)
-            else:
+            if packed is None:
                 np.matmul(x2[lo:hi], weight.T, out=part)
             if has_bias:
                 part += params["bias"]
