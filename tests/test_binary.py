@@ -151,3 +151,20 @@ def test_packed_inference_equals_float_inference_exactly(tmp_path, spec):
     assert not plain.executor.packable
     x = rng.random((37, *graph[graph.inputs[0]].shape)).astype(np.float32)
     np.testing.assert_array_equal(packed.predict(x, batch_size=16), plain.predict(x, batch_size=16))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("spec", "backend", "goal"), [("binary_mlp_digits", "numpy", 0.93),
+                                                       ("binary_mlp_digits", "torch", 0.93),
+                                                       ("binary_cnn_digits", "numpy", 0.95),
+                                                       ("binary_cnn_digits", "torch", 0.95)])
+def test_binary_digits_specs_reach_their_accuracy(tmp_path, spec, backend, goal):
+    if backend == "torch":
+        pytest.importorskip("torch", reason="torch is not installed (pip install torch==2.13.0)")
+    path = os.path.join(SPECS, f"{spec}.yaml")
+    result = run("train", path, "--backend", backend, "--out", str(tmp_path / "run"), "--json", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["test_accuracy"] >= goal
+    # eval binarises the stored latent weights, bit-packed where a layer reads +-1 inputs: the same accuracy
+    evaluated = run("eval", path, "--checkpoint", str(tmp_path / "run" / "checkpoint.npz"), "--json")
+    assert json.loads(evaluated.stdout)["test_accuracy"] == pytest.approx(json.loads(result.stdout)["test_accuracy"])

@@ -11,6 +11,7 @@ HELP = "run a trained checkpoint on inputs from a .npy/.npz file"
 EPILOG = """examples:
   netspec predict specs/digits_cnn.yaml --checkpoint runs/digits_cnn/checkpoint.npz --input x.npy
   netspec predict specs/digits_cnn.yaml --checkpoint ckpt.npz --input batch.npz --output out.npz
+  netspec predict specs/perceptron/and.yaml --input specs/perceptron/truth_table.npy   (weights: in the spec)
 an .npz input is read from its array 'x' (or its only array); outputs are written atomically
 (.npy: the raw outputs; .npz: 'output' and, for classifiers, 'prediction')
 """
