@@ -8,24 +8,44 @@ from netspec.errors import UserError
 from .runtime.model import output_activation
 
 
-def predictor(graph, checkpoint_path: str, backend: str = "numpy", dtype: str | None = None):
-    """A function x (NumPy batch) -> the first output (NumPy) with the checkpoint's weights on `backend`."""
+def given_state(graph) -> dict:
+    """The spec's own parameters where every one is given by `weights:` (a perceptron's gates); else UsageError."""
+    from netspec.errors import UsageError
+
+    from .runtime.init import init_state
+    missing = [f"{n.name}.{t.name}" for n in graph.layers() for t in (*n.params, *n.buffers)
+               if t.name not in (n.attrs.get("weights") or {})]
+    if missing:
+        raise UsageError(f"--checkpoint is needed: spec '{graph.name}' gives no 'weights:' for "
+                         f"{', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
+    return init_state(graph, 0)
+
+
+def predictor(graph, checkpoint_path: str | None, backend: str = "numpy", dtype: str | None = None):
+    """A function x (NumPy batch) -> the first output (NumPy) with the checkpoint's weights on `backend` (None:
+    the weights the spec gives)."""
     run_all = predictor_all(graph, checkpoint_path, backend, dtype)
     return lambda x: run_all(x)[graph.outputs[0]]
 
 
-def predictor_all(graph, checkpoint_path: str, backend: str = "numpy", dtype: str | None = None):
+def predictor_all(graph, checkpoint_path: str | None, backend: str = "numpy", dtype: str | None = None):
     """A function x -> {output name: NumPy array}; x is one array, or Arrays named after the inputs."""
     from backends import checkpoint, get_backend
     module = get_backend(backend)
     ok, reason = module.available()
     if not ok:
         raise UserError(f"backend '{backend}' is not available here: {reason}")
-    state, _, _ = checkpoint.load(checkpoint_path)
-    checkpoint.check_layout(graph, state, checkpoint_path)
+    if checkpoint_path is None:
+        state = given_state(graph)
+    else:
+        state, _, _ = checkpoint.load(checkpoint_path)
+        checkpoint.check_layout(graph, state, checkpoint_path)
     if hasattr(module, "make_ops"):
-        from .runtime.trainer import load_model
-        model = load_model(graph, checkpoint_path, module.make_ops, dtype)
+        from netspec.config import read_train
+
+        from .runtime.model import Model
+        model = Model(graph, module.make_ops(dtype or read_train(graph.train).dtype, np.random.default_rng(0)), state,
+                      frozen=True)
         return lambda x: {k: np.asarray(model.ops.to_numpy(v)) for k, v in model.forward_all(x).items()}
     import torch
     generated = module.load_module(graph)

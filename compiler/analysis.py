@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from netspec.errors import fmt_shape
 
-from .dims import shape_json
+from .dims import numel, shape_json
 from .ir import Graph
 
 
@@ -13,7 +13,7 @@ def summary_rows(graph: Graph) -> list[dict]:
         rows.append({
             "name": node.name, "type": node.op, "inputs": list(node.inputs),
             "output_shape": shape_json(node.shape), "dtype": node.dtype, "params": node.param_count,
-            "flops": node.flops, "memory_bytes": node.memory,
+            "param_bits": node.param_bits, "flops": node.flops, "memory_bytes": node.memory,
             "block": node.scope[-1].path if node.scope else None,
         })
     return rows
@@ -21,7 +21,9 @@ def summary_rows(graph: Graph) -> list[dict]:
 
 def summary_json(graph: Graph) -> dict:
     outputs = [graph[name] for name in graph.outputs]
-    trainable = graph.total_params
+    total = graph.total_params
+    trainable = sum(numel(t.shape) for n in graph for t in n.params if t.trainable)
+    bits = graph.total_param_bits
     return {
         "name": graph.name,
         "description": graph.description,
@@ -29,11 +31,13 @@ def summary_json(graph: Graph) -> dict:
                    for name in graph.inputs},
         "output_shape": shape_json(outputs[0].shape) if len(outputs) == 1 else [shape_json(o.shape) for o in outputs],
         "outputs": [o.name for o in outputs],
-        "total_params": trainable,
+        "total_params": total,
         "trainable_params": trainable,
         "total_flops": graph.total_flops,
         "activation_bytes": sum(n.memory for n in graph),
-        "param_bytes": trainable * 4,
+        "param_bytes": -(-bits // 8),
+        "param_bits": bits,
+        "binary_params": sum(numel(t.shape) for n in graph for t in n.params if t.bits == 1),
         "layers": [row for row in summary_rows(graph) if row["type"] != "input"],
     }
 
@@ -83,7 +87,13 @@ def summary_table(graph: Graph) -> str:
     activation = sum(n.memory for n in graph)
     lines.append(f"Total params: {total:,}")
     lines.append(f"Total FLOPs (multiply-adds per sample): {graph.total_flops:,} ({_human(graph.total_flops)})")
-    lines.append(f"Params size: {total * 4 / 2 ** 20:.2f} MiB; activations per sample: {activation / 2 ** 20:.2f} MiB")
+    binary = sum(numel(t.shape) for n in graph for t in n.params if t.bits == 1)
+    frozen = sum(numel(t.shape) for n in graph for t in n.params if not t.trainable)
+    if frozen:
+        lines.append(f"Trainable params: {total - frozen:,} ({frozen:,} frozen)")
+    size = graph.total_param_bits / 8 / 2 ** 20
+    note = f" ({binary:,} binary params at 1 bit, the rest at 32)" if binary else ""
+    lines.append(f"Params size: {size:.2f} MiB{note}; activations per sample: {activation / 2 ** 20:.2f} MiB")
     if any(not isinstance(d, int) for n in graph if n.shape for d in n.shape):
         lines.append("Symbolic dims count as 1 in FLOPs and memory.")
     lines.append(rule)

@@ -3,16 +3,18 @@ from __future__ import annotations
 
 from netspec.errors import Collector, did_you_mean
 
-from . import registry
+from . import fixed, registry
 from .ir import Graph, Node
 from .registry import Activation, AttrError
 
 
 def validate_attrs(layer_type, decl, errors: Collector) -> dict | None:
     """Typed attributes with defaults filled, or None when any is wrong (each fault reported)."""
-    out, ok = {}, True
+    out, ok = fixed.read(decl, errors)
     reported = set()   # attrs whose fault is already reported: no 'missing required' for them
     for key, value in decl.attrs.items():
+        if key in fixed.COMMON:
+            continue
         attr = layer_type.attr(key)
         key_pos = decl.attr_pos.get(f"@{key}", decl.pos)
         if attr is None:

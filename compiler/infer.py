@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from netspec.errors import Collector, fmt_shape
 
-from . import registry
+from . import fixed, registry
 from .dims import Sym, numel
 from .ir import Graph, TensorSpec
 from .registry import ShapeError
@@ -70,6 +70,9 @@ def infer(graph: Graph, errors: Collector, broken: set | None = None) -> Graph:
         if key is not None:
             known[key] = (shape, [(t.name, t.shape, True, t.init) for t in node.params],
                           [(t.name, t.shape, False, t.init) for t in node.buffers], node.flops, node.param_count)
+    for node in graph:
+        if node.shape is not None and node.op != "input" and (node.params or node.attrs.get("weights")):
+            fixed.apply(node, errors)
     for name in graph.outputs:
         if name not in graph.nodes and not name.startswith("!"):   # '!...': a faulty layer, already reported
             errors.add(None, f"output '{name}' is not a layer")

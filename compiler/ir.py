@@ -22,6 +22,8 @@ class TensorSpec(Record):
         self.shape = shape
         self.trainable = trainable
         self.init = init          # a compiler.registry.Init from the layer type's schema
+        self.clip = None          # (low, high): clamped to after each optimizer step (a binary layer's weight)
+        self.bits = 32            # bits per value in a deployed model: 1 for a binary layer's weight
 
 
 class Node(Record):
@@ -58,6 +60,11 @@ class Node(Record):
     @property
     def param_count(self) -> int:
         return sum(numel(t.shape) for t in self.params)
+
+    @property
+    def param_bits(self) -> int:
+        """Bits the parameters take deployed: 32 per value, 1 per binary weight."""
+        return sum(numel(t.shape) * t.bits for t in self.params)
 
     @property
     def activation(self) -> str | None:
@@ -119,8 +126,17 @@ class Graph(Record):
         return sum(n.param_count for n in self.nodes.values())
 
     @property
+    def total_param_bits(self) -> int:
+        return sum(n.param_bits for n in self.nodes.values())
+
+    @property
     def total_flops(self) -> int:
         return sum(n.flops for n in self.nodes.values())
+
+    def param_clips(self) -> dict:
+        """Checkpoint key -> (low, high) for every trainable parameter clamped after each step (binary weights)."""
+        return {f"{node.module_path}.{t.name}": t.clip for node in self.nodes.values() for t in node.params
+                if t.clip is not None and t.trainable}
 
     def state_layout(self) -> dict:
         """Checkpoint key -> (shape, trainable) for every parameter and buffer, in order."""

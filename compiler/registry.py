@@ -34,7 +34,7 @@ class ShapeError(ValueError):
 class Attr(FrozenRecord):
     """One attribute of a layer type.
 
-    kind: int | float | bool | str | choice | ints/floats (one or a list) | spatial (int or n-tuple,
+    kind: int | float | bool | str | choice | ints/floats (one or a list) | array (a nested list of numbers) | spatial (int or n-tuple,
     expanded to the layer's spatial rank) | padding (spatial, 'same' or 'valid') | prob | activation (an
     activation type's name, or a mapping {type: name, its attrs...}; see coerce_activation) | names (a list of
     distinct identifiers, as a tuple). check: a str's further validation, value -> None, raising AttrError.
@@ -65,11 +65,13 @@ class Attr(FrozenRecord):
             return value
         if kind in ("int", "float", "prob"):
             return self._number(value, int if kind == "int" else float)
+        if kind == "choice" and isinstance(value, bool) and value in self.choices:
+            return value          # a choice that also reads true/false (`binary: true | xnor`)
         if kind in ("choice", "str"):
             if not isinstance(value, str):
                 raise AttrError(f"'{self.name}' must be a name, found {shown(value)}")
             if self.choices and value not in self.choices:
-                options = [c for c in self.choices if c is not None]
+                options = [str(c).lower() if isinstance(c, bool) else c for c in self.choices if c is not None]
                 raise AttrError(f"'{self.name}' must be one of {', '.join(options)}; found '{value}'",
                                 did_you_mean(value, options))
             if self.check:
@@ -80,6 +82,8 @@ class Attr(FrozenRecord):
             if not all(isinstance(n, str) and n.isidentifier() for n in items) or len(set(items)) < len(items):
                 raise AttrError(f"'{self.name}' must list distinct names (identifiers), found {shown(value)}")
             return tuple(items)
+        if kind == "array":
+            return _array(self.name, value)
         if kind in ("ints", "floats"):
             items = value if isinstance(value, list) else [value]
             return tuple(self._number(item, int if kind == "ints" else float) for item in items)
@@ -176,6 +180,24 @@ def coerce_activation(attr_name: str, value) -> Activation | None:
     if canonical == "identity":
         return None
     return Activation(canonical, out)
+
+
+def _array(name: str, value):
+    """A number or a rectangular nested list of finite numbers (as floats), else AttrError."""
+    def shape_of(item):
+        if isinstance(item, (list, tuple)):
+            shapes = {shape_of(part) for part in item}
+            if len(shapes) > 1:
+                raise AttrError(f"'{name}' must have rows of equal length, found {shown(value)}")
+            return (len(item), *(shapes.pop() if shapes else ()))
+        if isinstance(item, bool) or not isinstance(item, (int, float)) or not abs(item) <= sys.float_info.max:
+            raise AttrError(f"'{name}' must hold finite numbers, found {shown(item)} in {shown(value)}")
+        return ()
+
+    def floats(item):
+        return [floats(part) for part in item] if isinstance(item, (list, tuple)) else float(item)
+    shape_of(value)
+    return floats(value)
 
 
 def _looks_numeric(text: str) -> bool:

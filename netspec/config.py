@@ -12,7 +12,7 @@ LOSSES = {"cross_entropy": ("softmax_cross_entropy", "ce", "nll"), "mse": ("mean
           "bce": ("binary_cross_entropy", "sigmoid_cross_entropy")}
 OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam", "adamw")
 SCHEDULES = ("none", "step", "exponential", "cosine")
-DATASETS = ("digits", "mnist", "npz", "text", "synthetic", "digits_captions")
+DATASETS = ("digits", "mnist", "npz", "text", "synthetic", "digits_captions", "inline")
 
 OPTIMIZER_ATTRS = [
     Attr("type", "choice", "sgd", choices=OPTIMIZERS), Attr("lr", "float", 0.01, min=0.0, aliases=("learning_rate",)),
@@ -37,6 +37,8 @@ DATA_ATTRS = [
     Attr("as_sequence", "bool", False, doc="images as rows x columns sequences"),
     Attr("classes", "int", None, min=1, doc="synthetic: number of classes"),
     Attr("allow_nan", "bool", False, doc="npz: accept NaN/inf values (refused by default)"),
+    Attr("x", "array", None, doc="inline: the samples, one row each (e.g. a truth table); name defaults to inline"),
+    Attr("y", "array", None, doc="inline: the targets, one per sample"),
 ]
 TRAIN_ATTRS = [
     Attr("loss", "choice", "cross_entropy", choices=(*LOSSES, *(a for v in LOSSES.values() for a in v))),
@@ -45,6 +47,9 @@ TRAIN_ATTRS = [
     Attr("dtype", "choice", "float32", choices=("float32", "float64")),
     Attr("task", "choice", None, choices=(None, "classification", "regression", "reconstruction", "language_model")),
     Attr("checkpoint_every", "int", 1, min=1, doc="epochs between checkpoints"),
+    Attr("method", "choice", "backprop", choices=("backprop", "perceptron"),
+         doc="perceptron: Rosenblatt's rule for a single layer of step or sign units, on the whole data"),
+    Attr("lr", "float", None, min=0.0, doc="perceptron: the rule's learning rate (default 1)"),
 ]
 PRETRAIN_ATTRS = [
     Attr("method", "choice", "cd", choices=("cd", "pcd", "dbm", "autoencoder")),
@@ -142,6 +147,15 @@ def read_train(raw: dict, pos: Pos | None = None, errors: Collector | None = Non
         section.values["loss"], section.values["losses"] = read_loss(raw["loss"], LOSSES, errors, loss_pos)
     section.values["loss"] = _canonical_loss(section.loss)
     data = section.data
+    if data.x is not None or data.y is not None:
+        data.values["name"] = "inline"
+        if data.x is None or data.y is None or not isinstance(data.x, list) or not isinstance(data.y, list) \
+                or len(data.x) != len(data.y) or not data.x:
+            errors.add(getattr(raw.get("data", {}), "pos", pos), "inline data needs 'x' and 'y' lists of the same "
+                       "(non-zero) length", hint="e.g. 'data: {x: [[0, 0], [0, 1], [1, 0], [1, 1]], y: [0, 0, 0, 1]}'")
+    elif data.name == "inline":
+        errors.add(getattr(raw.get("data", {}), "pos", pos), "data 'inline' needs 'x' and 'y'",
+                   hint="e.g. 'data: {x: [[0, 0], [0, 1]], y: [0, 1]}'")
     if data.name in ("mnist", "npz", "text") and not data.path:
         errors.add(getattr(raw.get("data", {}), "pos", pos) if isinstance(raw, dict) else pos,
                    f"data '{data.name}' needs a 'path'", hint="add 'path: ...' or use 'name: digits'")

@@ -292,6 +292,12 @@ def load_dataset(data: dict, input_shape: tuple, seed: int = 0, input_dtype: str
             raise DataError(f"{path}: {len(arrays['x'])} sample(s) leave none for training after holding out "
                             f"test_fraction {test_fraction}", "give more samples, or set test_fraction: 0")
         task = "classification" if np.issubdtype(y_train.dtype, np.integer) else "regression"
+    elif name == "inline":        # `data: {x: [...], y: [...]}` in the spec (a truth table): all of it trains and tests
+        x_train, y_train = np.asarray(data["x"], dtype=np.float32), np.asarray(data["y"])
+        if np.all(y_train == np.round(y_train)) and loss == "cross_entropy":
+            y_train = y_train.astype(np.int64)
+        x_test, y_test = x_train, y_train
+        task = "classification" if y_train.dtype.kind == "i" else "regression"
     elif name == "text":
         x_train, y_train, x_test, y_test, vocab = load_text(path, int(data.get("seq_len", 64)), test_fraction)
         task = "language_model"

@@ -89,11 +89,16 @@ def _kind_schema(attr, spatial_rank: int) -> dict | None:
         return _pad()
     if kind == "names":
         return {"type": "array", "items": {"type": "string", "pattern": IDENTIFIER}}
+    if kind == "array":
+        return ARRAY
     return None
 
 
 KNOWN_KINDS = ("int", "float", "prob", "bool", "choice", "str", "ints", "floats", "spatial", "padding",
-               "activation", "pad", "names")
+               "activation", "pad", "names", "array")
+ARRAY = {"anyOf": [{"type": "number"}, {"type": "array", "items": {"$ref": "#/$defs/array"}}],
+         "description": "a number or a (nested) list of numbers"}
+COMMON_KEYS = ("weights", "trainable")          # keys every layer takes beside its type's (compiler/fixed.py)
 
 
 def _jsonable(value):
@@ -157,7 +162,7 @@ def _type_name_schema(types: dict) -> dict:
 def _layer_rule(layer_type) -> dict:
     """`if type is this built-in then only its attrs` (plus the keys every layer takes)."""
     properties, required = _attr_properties(layer_type.attrs, layer_type.spatial_rank)
-    common = {key: {"$ref": f"#/$defs/layer_{key}"} for key in LAYER_KEYS}
+    common = {key: {"$ref": f"#/$defs/layer_{key}"} for key in (*LAYER_KEYS, *COMMON_KEYS)}
     then = {"properties": {**common, **properties}, "additionalProperties": False}
     if layer_type.doc:
         then["description"] = layer_type.doc
@@ -223,6 +228,11 @@ def _defs(types: dict) -> dict:
         "layer_name": _or_var(identifier, description="the layer's name (default: type_N)"),
         "layer_from": _layer_ref(),
         "layer_repeat": _or_var(_int(1, MAX_REPEAT), description="this many copies in a row (names get _1, _2, ...)"),
+        "layer_weights": {"type": "object", "minProperties": 1, "additionalProperties": {"$ref": "#/$defs/array"},
+                          "description": "given parameter values by name (e.g. {weight: [[0.5, 0.5]], bias: [-0.7]}), "
+                                         "checked against the layer's parameter shapes"},
+        "layer_trainable": {"type": "boolean", "description": "false: the layer's parameters are frozen"},
+        "array": ARRAY,
         "activation": _activation_schema(),
         "layer": {"if": {"type": "string"}, "then": {"$ref": "#/$defs/type_name"}, "else": {
             "type": "object", "required": ["type"],

@@ -12,9 +12,9 @@ from backends.runtime.ops import Ops
 from netspec.errors import UserError
 
 from .device import to_device
+from .kernels import binary, optim
 from .kernels import elementwise as ew
 from .kernels import loss as losses
-from .kernels import optim
 from .kernels import random as rnd
 from .kernels.reduce import sum_squares
 from .lower import CUDA
@@ -88,6 +88,16 @@ class CudaOps(RecurrentPrimitives, Ops):
 
     def scale_(self, array, factor: float) -> None:
         ew.scale(array, factor, out=array)
+
+    # -- binary layers ---------------------------------------------------------------------------
+    def binarize_weight(self, weight, xnor: bool):
+        return binary.binarize_weight(weight, xnor)
+
+    def binary_weight_grad(self, grad, weight, xnor: bool):
+        return binary.binary_weight_grad(grad, weight, xnor)
+
+    def clamp_(self, array, low: float, high: float) -> None:
+        binary.clamp_(array, low, high)
 
     # -- losses --------------------------------------------------------------------------------
     def loss_forward(self, kind, ctx, output, target, output_activation=None):

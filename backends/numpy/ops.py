@@ -65,6 +65,14 @@ class NumpyOps(RecurrentOps, Ops):
         else:
             fn(0, rows)
 
+    def over_threads(self, fn, n: int, work: int) -> None:
+        """fn(lo, hi) over slices of range(n), one per thread, when `work` is at least LINEAR_SPLIT_WORK, in
+        any graph (the bit-packed products of binary layers, which BLAS's threads do not run)."""
+        if self.threads > 1 and work >= self.LINEAR_SPLIT_WORK:
+            batch_split(self.threads).run(fn, n)
+        else:
+            fn(0, n)
+
     def dropout_mask(self, shape, p: float):
         """Inverted-dropout mask from the runtime's generator (float32 uniforms, as every backend draws)."""
         keep = self.rng.random(shape, dtype=np.float32) >= p
@@ -92,6 +100,32 @@ class NumpyOps(RecurrentOps, Ops):
 
     def scale_(self, array, factor: float) -> None:
         array *= array.dtype.type(factor)
+
+    # -- binary layers ---------------------------------------------------------------------------
+    def binarize_weight(self, weight, xnor: bool):
+        one = weight.dtype.type(1)
+        out = np.where(weight >= 0, one, -one)
+        if xnor:
+            out *= np.abs(weight).reshape(len(weight), -1).mean(axis=1).reshape(-1, *[1] * (weight.ndim - 1))
+        return out
+
+    def binary_weight_grad(self, grad, weight, xnor: bool):
+        inside = np.abs(weight) <= 1
+        if not xnor:
+            return grad * inside
+        rows = len(weight)
+        w, g = weight.reshape(rows, -1), grad.reshape(rows, -1)
+        alpha = np.abs(w).mean(axis=1, keepdims=True)
+        through_alpha = (g * np.where(w >= 0, 1, -1)).sum(axis=1, keepdims=True) / w.shape[1]
+        return (g * alpha * inside.reshape(rows, -1) + np.sign(w) * through_alpha).reshape(weight.shape)
+
+    def clamp_(self, array, low: float, high: float) -> None:
+        np.clip(array, low, high, out=array)
+
+    def pack_weight(self, binary_weight):
+        """BIN(W) as sign bits, one row of uint64 words per output channel (backends/numpy/packed.py)."""
+        from .packed import pack
+        return pack(binary_weight.reshape(len(binary_weight), -1))[0]
 
     # -- losses ------------------------------------------------------------------------------
     def loss_forward(self, kind, ctx, output, target, output_activation=None):

@@ -1,6 +1,18 @@
 """Run an IR graph forward and backward with any backend's Ops (backend-neutral)."""
 from __future__ import annotations
 
+BINARY_KEEPING = ("flatten", "reshape", "maxpool1d", "maxpool2d", "global_maxpool")   # +-1 in, +-1 out
+
+
+def binarised_input(graph, node) -> bool:
+    """Whether a layer's (single) input holds only +-1: a `binarize` output, maybe flattened or max-pooled."""
+    if len(node.inputs) != 1:
+        return False
+    source = graph[node.inputs[0]]
+    while source.op in BINARY_KEEPING:
+        source = graph[source.inputs[0]]
+    return source.op == "binarize" or source.activation == "binarize"
+
 
 class Executor:
     """Forward/backward over a Graph: `state` maps checkpoint keys (PyTorch names) to backend Arrays.
@@ -14,9 +26,14 @@ class Executor:
     """
 
     def __init__(self, graph, ops, state: dict, grad_inputs: bool = False, plan: bool = True,
-                 defer_weights: bool = False):
+                 defer_weights: bool = False, frozen: bool = False):
         self.graph, self.ops, self.state = graph, ops, state
         self.defer_weights = defer_weights
+        self.frozen = frozen       # the parameters never change (predict, eval): binary weights binarise once
+        self.binary_cache: dict = {}
+        # binary layers that read +-1 inputs: a backend with `pack_weight` runs them bit-packed when frozen
+        self.packable = {n.name for n in graph.layers() if n.attrs.get("binary") is True and binarised_input(graph, n)
+                         and frozen and hasattr(ops, "pack_weight")}
         ops.lowerings.require(graph)
         self.nodes = graph.layers()
         self.params = {n.name: {t.name: f"{n.module_path}.{t.name}" for t in (*n.params, *n.buffers)}
@@ -58,14 +75,15 @@ class Executor:
             if act and ops.fuses(node.op, act):      # the layer kernel applies it in the same pass
                 ctx["activation"], ctx["activation_attrs"], act = act, node.activation_attrs, None
             args = [values[name] for name in node.inputs]
-            out = ops.forward(node.op, ctx, args, self.node_params(node), node.attrs, train)
+            params, latent = self.binary_weights(node, self.node_params(node), ctx)
+            out = ops.forward(node.op, ctx, args, params, node.attrs, train)
             act_ctx = None
             if act:
                 act_ctx = {"op": act, "input_grads": (True,)}
                 out = ops.forward(act, act_ctx, [out], {}, node.activation_attrs, train)
             values[node.name] = out
             if train:
-                self.contexts[node.name] = (ctx, act, act_ctx)
+                self.contexts[node.name] = (ctx, act, act_ctx, latent)
             else:
                 for name in node.inputs:     # free activations nobody needs any more (inference)
                     remaining[name] -= 1
@@ -82,10 +100,13 @@ class Executor:
             grad = grads.pop(node.name, None)
             if grad is None or node.name not in self.contexts:
                 continue
-            ctx, act, act_ctx = self.contexts.pop(node.name)
+            ctx, act, act_ctx, latent = self.contexts.pop(node.name)
             if act:
                 grad = ops.backward(act, act_ctx, grad)[0][0]
             grad_inputs, grad_params = ops.backward(node.op, ctx, grad)
+            if latent is not None and "weight" in grad_params:    # straight through BIN to the latent weight
+                grad_params["weight"] = ops.binary_weight_grad(grad_params["weight"], latent,
+                                                               node.attrs["binary"] == "xnor")
             keys = self.params[node.name]
             for local, value in grad_params.items():
                 if local in self.trainable[node.name]:
@@ -98,6 +119,25 @@ class Executor:
         self.contexts = {}
         self.input_gradients = {name: grads[name] for name in self.graph.inputs if name in grads}
         return param_grads
+
+    def binary_weights(self, node, params: dict, ctx: dict) -> tuple:
+        """(params, latent weight): a `binary:` layer computes with BIN(W) (times mean|W| per output channel for
+        xnor) in place of its latent weight W, which is returned for the backward pass (None for other layers).
+        Frozen, BIN(W) is made once, and a packable layer finds its bit-packed weight in ctx['packed_weight']."""
+        mode = node.attrs.get("binary")
+        if not mode or "weight" not in params:
+            return params, None
+        latent = params["weight"]
+        cached = self.binary_cache.get(node.name)
+        if cached is None:
+            binary = self.ops.binarize_weight(latent, mode == "xnor")
+            packed = self.ops.pack_weight(binary) if node.name in self.packable else None
+            cached = (binary, packed)
+            if self.frozen:
+                self.binary_cache[node.name] = cached
+        if cached[1] is not None:
+            ctx["packed_weight"] = cached[1]
+        return {**params, "weight": cached[0]}, latent
 
     def _use_counts(self) -> dict:
         counts = {name: 0 for name in self.graph.nodes}

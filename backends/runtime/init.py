@@ -22,11 +22,14 @@ def sample(init, shape: tuple, rng: np.random.Generator) -> np.ndarray:
 def init_node(node, rng: np.random.Generator) -> dict:
     """Local name -> array for every parameter and buffer of one node, in declaration order."""
     out = {}
+    given = node.attrs.get("weights") or {}          # `weights:` in the spec (checked against the shapes)
     for tensor in (*node.params, *node.buffers):
         try:
             out[tensor.name] = sample(tensor.init, tuple(int(d) for d in tensor.shape), rng)
         except ValueError as exc:
             raise ValueError(f"layer '{node.name}' ({node.op}), tensor '{tensor.name}': {exc}") from exc
+        if tensor.name in given:
+            out[tensor.name] = np.asarray(given[tensor.name], dtype=out[tensor.name].dtype)
     return out
 
 

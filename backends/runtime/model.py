@@ -73,10 +73,12 @@ class Model:
     x is one array (a single input) or netspec.multidata.Arrays named after the inputs; y one array (a single
     output) or Arrays named after the outputs. Each output has its loss term (netspec.losses.loss_terms)."""
 
-    def __init__(self, graph, ops, state_np: dict):
+    def __init__(self, graph, ops, state_np: dict, frozen: bool = False):
+        """frozen: for inference only (predict, eval): the parameters never change, so binary layers binarise
+        (and, reading +-1 inputs, bit-pack) their weights once."""
         self.graph, self.ops = graph, ops
         self.state = {key: ops.from_numpy(np.asarray(value)) for key, value in state_np.items()}
-        self.executor = Executor(graph, ops, self.state)
+        self.executor = Executor(graph, ops, self.state, frozen=frozen)
         self.input_name = graph.inputs[0]
         self.output_name = graph.outputs[0]
         self.int_inputs = {name: graph[name].dtype.startswith("int") for name in graph.inputs}

@@ -138,6 +138,22 @@ class Ops(ABC):
     def supports(self, op: str) -> bool:
         return self.lowerings.has(op)
 
+    # -- binary layers (`binary: true | xnor`) -----------------------------------------------------
+    @abstractmethod
+    def binarize_weight(self, weight, xnor: bool):
+        """A new Array BIN(weight): +1 where w >= 0, else -1; with xnor, each output channel (axis 0) times
+        its mean |w|."""
+
+    @abstractmethod
+    def binary_weight_grad(self, grad, weight, xnor: bool):
+        """The latent weight's gradient from the gradient of BIN(weight): grad where |w| <= 1, else 0 (the
+        straight-through estimator); with xnor, of alpha * BIN(w), alpha = mean |w| per output channel, also
+        through alpha: + sign(w) * sum(grad * BIN(w)) / n per channel (what autograd gives in PyTorch)."""
+
+    @abstractmethod
+    def clamp_(self, array, low: float, high: float) -> None:
+        """array clamped to [low, high], in place."""
+
     # -- losses ---------------------------------------------------------------------------------
     @abstractmethod
     def loss_forward(self, kind: str, ctx: dict, output, target, output_activation: str | None = None) -> float:

@@ -12,7 +12,7 @@ OPT_PREFIX = "__opt__/"
 class Optimizer:
     """Keeps per-parameter state and the step count; the array work is `ops.optimizer_update`."""
 
-    def __init__(self, ops, cfg, trainable_keys):
+    def __init__(self, ops, cfg, trainable_keys, clips: dict | None = None):
         self.ops, self.kind = ops, cfg.type
         eps = cfg.eps if cfg.eps is not None else DEFAULT_EPS[cfg.type]
         self.base_lr = float(cfg.lr)
@@ -21,6 +21,7 @@ class Optimizer:
         self.keys = list(trainable_keys)
         self.state: dict = {key: {} for key in self.keys}
         self.steps = 0
+        self.clips = clips or {}      # key -> (low, high): clamped after each update (binary latent weights)
 
     def set_lr(self, lr: float) -> None:
         self.hp["lr"] = lr
@@ -31,6 +32,8 @@ class Optimizer:
             grad = grads.get(key)
             if grad is not None:
                 self.ops.optimizer_update(self.kind, params[key], grad, self.state[key], self.hp, self.steps)
+                if key in self.clips:
+                    self.ops.clamp_(params[key], *self.clips[key])
 
     def state_arrays(self) -> dict:
         """Optimizer state as NumPy arrays for a checkpoint: '__opt__/<key>/<name>'."""

@@ -95,7 +95,7 @@ def train(graph, options, make_ops, backend_name: str) -> dict:
         ops = make_ops(cfg.dtype, rng)
         model = Model(graph, ops, state_np)
         trainable = [key for key, (_, is_trainable) in graph.state_layout().items() if is_trainable]
-        optimizer = Optimizer(ops, cfg.optimizer, trainable)
+        optimizer = Optimizer(ops, cfg.optimizer, trainable, graph.param_clips())
         optimizer.load_state_arrays(extra)
         steps = _Steps(graph, model, optimizer, rng, dataset, cfg, run.checkpoint, backend_name)
         return run.fit(steps, backend_name)

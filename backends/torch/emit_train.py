@@ -48,6 +48,7 @@ def spec_dict(graph) -> dict:
         "output_names": list(graph.outputs),
         "output_shape": shape_json(graph[graph.outputs[0]].shape),
         "output_activation": output_activation(graph),
+        "clip": {key: list(bounds) for key, bounds in graph.param_clips().items()},   # binary latent weights
     }
 
 

@@ -387,6 +387,13 @@ def fit(build_model, spec: dict, train_cfg: dict, *, epochs=None, out=None, resu
         return result
 
 
+@torch.no_grad()
+def clamp_parameters(model, clips: dict | None) -> None:
+    """Clamp the parameters SPEC['clip'] names (binary layers' latent weights) into their range after a step."""
+    for key, (low, high) in (clips or {}).items():
+        model.get_parameter(key).clamp_(low, high)
+
+
 class _Steps:
     """The PyTorch half of a training run (see backends/loop.py, TrainingRun.fit); one process of DDP."""
 
@@ -433,6 +440,7 @@ class _Steps:
         if self.cfg.get("grad_clip"):
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg["grad_clip"])
         self.optimizer.step()
+        clamp_parameters(self.model, self.spec.get("clip"))
         self.steps += 1
         accuracy = None
         for term in self.terms:       # the first class output's accuracy (per token, padding excluded)

@@ -30,7 +30,11 @@ _activation("relu", "max(x, 0)")
 _activation("sigmoid", "1 / (1 + exp(-x))")
 _activation("tanh", "hyperbolic tangent")
 _activation("step", "1 where x > 0, else 0 (Heaviside)")
-_activation("sign", "-1, 0 or 1 (PyTorch's sign; zero gradient)")
+_activation("sign", "-1, 0 or 1 (PyTorch's sign; zero gradient; for binary networks use binarize)")
+_activation("binarize", "BIN(x): +1 where x >= 0, else -1 (+1 at 0, unlike sign), with the straight-through "
+            "gradient: 1 where |x| <= 1, else 0", aliases=("bin", "sign_ste"),
+            examples=({"inputs": [[3, 4]], "scale": 2.0,
+                       "finite_differences": "straight-through estimator: the gradient is 1 where |x| <= 1"},))
 _activation("identity", "x", aliases=("linear_activation",))
 _activation("leaky_relu", "x if x > 0 else slope * x",
             attrs=[Attr("slope", "float", 0.01, min=0.0, aliases=("negative_slope", "alpha"))],

@@ -92,3 +92,16 @@ def transposed_out(n, kernel: int, stride: int, pad: int, dilation: int = 1, out
 
 def elementwise_flops(node, in_shapes, out_shape) -> int:
     return numel(out_shape)
+
+
+BINARY_ATTR = Attr("binary", "choice", False, choices=(False, True, "xnor"),
+                   doc="±1 weights: the forward pass uses BIN(W) (+1 where w >= 0, else -1) while latent real "
+                       "weights train, clipped to [-1, 1]; xnor: BIN(W) times a per-output-channel mean|W|")
+
+STE = "binary weights: the straight-through estimator defines the gradient (1 where |w| <= 1)"
+
+
+def binary_label(node) -> str:
+    """' binary' / ' xnor' for a binary layer's diagram label, '' otherwise."""
+    mode = node.attrs.get("binary")
+    return "" if not mode else " xnor" if mode == "xnor" else " binary"

@@ -6,7 +6,10 @@ from ..registry import REQUIRED, Attr, LayerType, ShapeError, register
 from .common import (
     ACTIVATION_ATTR,
     BIAS_ATTR,
+    BINARY_ATTR,
     INIT_ATTR,
+    STE,
+    binary_label,
     fmt_spatial,
     fmt_stride,
     need_rank,
@@ -68,7 +71,7 @@ def _make(rank: int):
         if a["padding"] == "same":
             text += " same"
         text += f", {a['filters']}"
-        return text + (f" g{a['groups']}" if a["groups"] != 1 else "")
+        return text + (f" g{a['groups']}" if a["groups"] != 1 else "") + binary_label(node)
 
     register(LayerType(
         name, "convolution", spatial_rank=rank, label=label,
@@ -78,9 +81,13 @@ def _make(rank: int):
                Attr("padding", "padding", 0, min=0),
                Attr("dilation", "spatial", 1, min=1),
                Attr("groups", "int", 1, min=1),
-               BIAS_ATTR, ACTIVATION_ATTR, INIT_ATTR],
+               BIAS_ATTR, ACTIVATION_ATTR, INIT_ATTR, BINARY_ATTR],
         infer=infer, params=params, flops=flops,
         examples=({"attrs": {"filters": 4, "kernel": 3, "padding": 1, "activation": "relu"}, "inputs": [[2] + [6] * rank]},
+                  {"attrs": {"filters": 3, "kernel": 3, "padding": 1, "binary": True}, "inputs": [[2] + [5] * rank],
+                   "finite_differences": STE},
+                  {"attrs": {"filters": 4, "kernel": 2, "stride": 2, "binary": "xnor", "bias": False},
+                   "inputs": [[3] + [6] * rank], "finite_differences": STE},
                   {"attrs": {"filters": 4, "kernel": 2, "stride": 2, "groups": 2, "dilation": 1, "bias": False},
                    "inputs": [[4] + [7] * rank]},
                   {"attrs": {"filters": 3, "kernel": 3, "dilation": 2, "padding": "same"}, "inputs": [[2] + [6] * rank]}),

@@ -3,7 +3,7 @@ from netspec.errors import fmt_shape
 
 from ..dims import numel
 from ..registry import REQUIRED, Attr, LayerType, ShapeError, register
-from .common import ACTIVATION_ATTR, BIAS_ATTR, INIT_ATTR, weight_and_bias
+from .common import ACTIVATION_ATTR, BIAS_ATTR, BINARY_ATTR, INIT_ATTR, STE, binary_label, weight_and_bias
 
 
 def _infer(node, in_shapes):
@@ -29,7 +29,7 @@ def _flops(node, in_shapes, out_shape):
 register(LayerType(
     "linear", "dense", aliases=("dense", "fc", "affine"),
     attrs=[Attr("units", "int", REQUIRED, min=1, aliases=("out_features", "outputs"), doc="output features"),
-           BIAS_ATTR, ACTIVATION_ATTR, INIT_ATTR,
+           BIAS_ATTR, ACTIVATION_ATTR, INIT_ATTR, BINARY_ATTR,
            Attr("strict", "bool", True, doc="refuse inputs of rank 3 or more (false: act on the last axis, as "
                                                "nn.Linear; the usual mistake is a missing flatten)")],
     infer=_infer, params=_params, flops=_flops,
@@ -38,6 +38,9 @@ register(LayerType(
                "inputs": [[3, 5]]},
               {"attrs": {"units": 3, "activation": "relu"}, "inputs": [[4]]},
               {"attrs": {"units": 3, "strict": False}, "inputs": [[2, 2, 4]]},
-              {"attrs": {"units": 3, "activation": {"type": "gelu", "approximate": "tanh"}}, "inputs": [[4]]}),
-    label=lambda node: f"linear {node.attrs['units']}" + ("" if node.attrs["bias"] else " no bias"),
+              {"attrs": {"units": 3, "activation": {"type": "gelu", "approximate": "tanh"}}, "inputs": [[4]]},
+              {"attrs": {"units": 3, "binary": True}, "inputs": [[5]], "finite_differences": STE},
+              {"attrs": {"units": 4, "binary": "xnor", "bias": False}, "inputs": [[6]], "finite_differences": STE}),
+    label=lambda node: f"linear {node.attrs['units']}" + ("" if node.attrs["bias"] else " no bias") +
+    binary_label(node),
     doc="y = x W^T + b over the last axis"))

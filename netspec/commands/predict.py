@@ -11,6 +11,7 @@ HELP = "run a trained checkpoint on inputs from a .npy/.npz file"
 EPILOG = """examples:
   netspec predict specs/digits_cnn.yaml --checkpoint runs/digits_cnn/checkpoint.npz --input x.npy
   netspec predict specs/digits_cnn.yaml --checkpoint ckpt.npz --input batch.npz --output out.npz
+  netspec predict specs/perceptron/and.yaml --input specs/perceptron/truth_table.npy   (weights: in the spec)
 an .npz input is read from its array 'x' (or its only array); outputs are written atomically
 (.npy: the raw outputs; .npz: 'output' and, for classifiers, 'prediction')
 a spec with several inputs reads an .npz with one array per input, named after the inputs; with several
@@ -21,7 +22,8 @@ outputs, --output FILE.npz holds one array per output, named after the outputs
 def add_arguments(parser) -> None:
     from ..cli import add_backend_argument, add_batch_size_argument, add_spec_argument, add_threads_argument
     add_spec_argument(parser)
-    parser.add_argument("--checkpoint", required=True, metavar="FILE", help="checkpoint.npz from netspec train")
+    parser.add_argument("--checkpoint", metavar="FILE", help="checkpoint.npz from netspec train (optional where "
+                                                             "the spec gives every parameter in 'weights:')")
     parser.add_argument("--input", required=True, metavar="FILE", help="inputs as .npy, or .npz with array 'x'")
     parser.add_argument("--output", metavar="FILE", help="write outputs to FILE (.npy or .npz)")
     add_backend_argument(parser)
@@ -73,11 +75,16 @@ def run(args) -> int:
         result["output"] = args.output
     if classes is not None:
         result["predictions"] = classes.tolist()
+    if not args.output and classes is None:
+        result["outputs"] = outputs.tolist()
     if args.json:
         print(json.dumps(result))
     elif classes is not None and not args.output:
         for index, label in enumerate(classes.tolist()):
             print(f"{index}: {label}")
+    elif not args.output:
+        for index, row in enumerate(outputs.reshape(len(outputs), -1).tolist()):
+            print(f"{index}: {' '.join(f'{v:g}' for v in row)}")
     else:
         print(", ".join(f"{k} {v}" for k, v in result.items() if k != "predictions"))
     return 0

@@ -56,7 +56,11 @@ def run(args) -> int:
                            data=data, progress=not args.quiet and not args.json,
                            max_steps=args.max_steps, overwrite=args.overwrite,
                            resume_command=_resume_command(getattr(args, "argv", None)))
-    result = backend.train(graph, options)
+    if graph.train.get("method") == "perceptron":       # Rosenblatt's rule, not backprop (any --backend)
+        from backends.perceptron import train as perceptron
+        result = perceptron(graph, options)
+    else:
+        result = backend.train(graph, options)
     if args.json:
         print(json.dumps(result))
     else:

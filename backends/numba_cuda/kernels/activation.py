@@ -17,7 +17,7 @@ from .elementwise import flat
 from .reduce import channel_sums
 
 CODES = {**ew.ACTIVATIONS, "relu6": 7, "hardtanh": 8, "elu": 9, "selu": 10, "gelu": 11, "silu": 12, "mish": 13,
-         "softplus": 14, "hardsigmoid": 15, "hardswish": 16}
+         "softplus": 14, "hardsigmoid": 15, "hardswish": 16, "binarize": 18}
 GELU_TANH = 17                          # gelu with approximate: tanh
 FIRST_OWN = 7                           # codes below are elementwise.act's
 ARGUMENTS = {"leaky_relu": ("slope",), "hardtanh": ("min", "max"), "elu": ("alpha",), "softplus": ("beta", "threshold")}
@@ -76,6 +76,8 @@ def value(x, code, a, b):
         return min(max(x + THREE, F0), SIX) / SIX
     if code == 16:
         return x * min(max(x + THREE, F0), SIX) / SIX
+    if code == 18:
+        return F1 if x >= F0 else -F1
     return HALF * x * (F1 + gelu_tanh_inner(x))        # GELU_TANH
 
 
@@ -106,6 +108,8 @@ def derivative(x, y, code, a, b):
         return SIXTH if -THREE < x < THREE else F0
     if code == 16:
         return F0 if x < -THREE else (x / THREE + HALF if x <= THREE else F1)
+    if code == 18:
+        return F1 if -F1 <= x <= F1 else F0
     t = gelu_tanh_inner(x)
     return HALF * (F1 + t) + HALF * x * (F1 - t * t) * SQRT_2_OVER_PI * (F1 + THREE * GELU_CUBIC * x * x)
 

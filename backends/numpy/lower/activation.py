@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import fastexp
 from ..kernels import erf
+from ..packed import binarize
 from . import NUMPY
 
 SELU_ALPHA = 1.6732632423543772848170429916717      # PyTorch's (and the SELU paper's) constants
@@ -110,6 +111,20 @@ class Step(_Flat):
 class Sign(_Flat):
     def forward(ops, ctx, inputs, params, attrs, train):
         return np.sign(inputs[0])
+
+
+@NUMPY.layer("binarize")
+class Binarize:
+    """BIN(x) = +1 where x >= 0, else -1; the straight-through gradient passes where |x| <= 1."""
+
+    def forward(ops, ctx, inputs, params, attrs, train):
+        x = inputs[0]
+        if train:
+            ctx["inside"] = np.abs(x) <= 1
+        return binarize(x)
+
+    def backward(ops, ctx, grad):
+        return [grad * ctx["inside"]], {}
 
 
 @NUMPY.layer("identity")

@@ -7,6 +7,7 @@ import numpy as np
 
 from ...runtime.geometry import transposed_geometry, transposed_out_size, window_geometry, window_out_size
 from .. import kernels
+from ..packed import pack, xnor_matmul
 from . import NUMPY
 
 
@@ -71,11 +72,20 @@ class Conv:
         bias = params["bias"] if has_bias else w2[:, 0]
         group_rows = _group_rows(w2, cols.shape[1], groups)
 
+        packed = None if train or groups != 1 else ctx.get("packed_weight")   # +-1 inputs: XNOR and popcount
+        masked = bool(ph or pw or same)           # zero padding: the packed columns mark their valid positions
+
         def forward_slice(lo, hi):
             if not pointwise:
                 kernels.im2col(xp[lo:hi], kh, kw, sh, sw, dh, dw, oh, ow, cols[lo:hi])
-            for (f0, f1), (k0, k1) in group_rows:
-                np.matmul(w2[f0:f1], cols[lo:hi, k0:k1], out=out[lo:hi, f0:f1])
+            if packed is not None:
+                rows = cols[lo:hi].transpose(0, 2, 1).reshape(-1, cols.shape[1])
+                products = xnor_matmul(pack(rows, masked), packed, cols.shape[1],
+                                       np.empty((len(rows), filters), dtype=out.dtype))
+                out[lo:hi] = products.reshape(hi - lo, -1, filters).transpose(0, 2, 1)
+            else:
+                for (f0, f1), (k0, k1) in group_rows:
+                    np.matmul(w2[f0:f1], cols[lo:hi, k0:k1], out=out[lo:hi, f0:f1])
             if has_bias or relu:
                 kernels.bias_act(out[lo:hi], bias, has_bias, relu)
 

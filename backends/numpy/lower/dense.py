@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
+from ..packed import pack, xnor_matmul
 from . import NUMPY
 
 
@@ -17,9 +18,14 @@ class Linear:
         y = np.empty((x2.shape[0], weight.shape[0]), dtype=x.dtype)
         has_bias, relu = "bias" in params, ctx.get("activation") == "relu"
 
+        packed = None if train else ctx.get("packed_weight")   # +-1 inputs and weights: XNOR and popcount
+        if packed is not None:
+            xnor_matmul(pack(x2), packed, x2.shape[1], y, ops.over_threads)
+
         def forward_slice(lo, hi):
             part = y[lo:hi]
-            np.matmul(x2[lo:hi], weight.T, out=part)
+            if packed is None:
+                np.matmul(x2[lo:hi], weight.T, out=part)
             if has_bias:
                 part += params["bias"]
             if relu:                               # fused relu: in place, kept for the backward mask

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from backends.lowering import Lowerings
 
+from .common import option_lines
+
 TORCH = Lowerings("torch", "backends.torch.lower")
 HELPERS: dict[str, str] = {}
 
@@ -39,8 +41,11 @@ def lower(node) -> Lowering:
     """The Lowering of a node, its fused activation applied to the result."""
     result = TORCH.get(node.op)(node)
     if node.activation:          # an activation layer has no `activation:` of its own
-        result.forward = _with_activation(result.forward, TORCH.get(node.activation).expression,
-                                          node.activation_attrs)
+        act = TORCH.get(node.activation)
+        result.forward = _with_activation(result.forward, act.expression, node.activation_attrs)
+        result.helpers = (*result.helpers, *getattr(act, "helpers", ()))
+    if result.module is not None:                # `weights:` and `trainable: false`, on any layer type
+        result.init = [*result.init, *option_lines(node)]
     return result
 
 

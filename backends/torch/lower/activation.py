@@ -6,16 +6,37 @@ to a layer's result for `activation: {type: op, ...}`.
 """
 from __future__ import annotations
 
-from . import TORCH, Lowering
+from . import HELPERS, TORCH, Lowering
 from .common import batch_axis, call, module_call, number, simple, unless
 
 
-def activation(expression):
-    """The lowering of an activation layer that computes `expression`; the expression rides along."""
+def activation(expression, helpers: tuple = ()):
+    """The lowering of an activation layer that computes `expression`; the expression (and the names of the
+    HELPERS it calls) ride along, for a fused `activation:` too."""
     def lowering(node):
-        return Lowering(simple(lambda ref, args: expression(args[0], node.attrs)))
+        return Lowering(simple(lambda ref, args: expression(args[0], node.attrs)), helpers=helpers)
     lowering.expression = expression
+    lowering.helpers = helpers
     return lowering
+
+
+HELPERS["binarize"] = '''
+def binarize(x):
+    """BIN(x): +1 where x >= 0, else -1, with the straight-through gradient 1 where |x| <= 1 (binary networks;
+    torch.sign gives 0 at 0 and no gradient)."""
+    passed = x * (x.abs() <= 1).to(x.dtype)
+    return torch.where(x >= 0, 1.0, -1.0).to(x.dtype) + (passed - passed.detach())
+'''
+
+HELPERS["binary_weight"] = '''
+def binary_weight(weight, xnor=False):
+    """BIN(weight) for a `binary:` layer (its latent weight trains through the straight-through gradient);
+    xnor: each output channel times its mean |w| (XNOR-Net)."""
+    signs = binarize(weight)
+    if not xnor:
+        return signs
+    return signs * weight.abs().mean(dim=tuple(range(1, weight.dim())), keepdim=True)
+'''
 
 
 @TORCH.layer("relu")
@@ -59,6 +80,13 @@ def step(x, attrs):
 @activation
 def sign(x, attrs):
     return f"torch.sign({x})"
+
+
+def _binarize(x, attrs):
+    return f"binarize({x})"
+
+
+TORCH.layer("binarize")(activation(_binarize, helpers=("binarize",)))
 
 
 @TORCH.layer("identity")

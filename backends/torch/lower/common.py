@@ -70,3 +70,21 @@ def init_call(tensor: str, init) -> str:
     if init.kind == "normal":
         return f"nn.init.normal_({tensor}, std={number(init.scale)})"
     return f"nn.init.zeros_({tensor})" if init.scale == 0 else f"nn.init.constant_({tensor}, {number(init.scale)})"
+
+
+def option_lines(node) -> list:
+    """`__init__` lines for the keys every layer takes: given `weights:` copied in, `trainable: false` frozen."""
+    lines = [f"{{m}}.{name}.data.copy_(torch.tensor({pysource.value(values)}))"
+             for name, values in (node.attrs.get("weights") or {}).items()]
+    if node.attrs.get("trainable") is False:
+        lines.append("{m}.requires_grad_(False)")
+    return lines
+
+
+def binary_weight(node, ref: str) -> str:
+    """The weight a layer computes with: `binary_weight(self.fc.weight)` for a `binary:` layer (HELPERS)."""
+    mode = node.attrs["binary"]
+    return f"binary_weight({ref}.weight{', xnor=True' if mode == 'xnor' else ''})"
+
+
+BINARY_HELPERS = ("binarize", "binary_weight")

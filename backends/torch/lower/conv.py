@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from . import TORCH, Lowering
-from .common import call, init_lines, module_call, simple, spatial, unless
+from .common import BINARY_HELPERS, binary_weight, call, init_lines, module_call, simple, spatial, unless
 
 
 def _padding(padding) -> str | None:
@@ -23,6 +23,9 @@ def conv(node):
                   stride=None if set(a["stride"]) == {1} else spatial(a["stride"]), padding=_padding(a["padding"]),
                   dilation=None if set(a["dilation"]) == {1} else spatial(a["dilation"]),
                   groups=unless(a["groups"], 1, str), bias=None if a["bias"] else False)
+    if a["binary"]:              # the module's own convolution (padding, stride, ...) with BIN(W)
+        return Lowering(simple(lambda ref, args: f"{ref}._conv_forward({args[0]}, {binary_weight(node, ref)}, "
+                                                 f"{ref}.bias)"), module, init_lines(node), helpers=BINARY_HELPERS)
     return Lowering(simple(module_call), module, init_lines(node))
 
 

@@ -1,0 +1,108 @@
+"""Bit-packed inference for binary layers: +-1 values as bits, 64 per uint64 word, products by XNOR and popcount.
+
+A row of +-1 values packs to sign bits (1 for +1); where a row may hold zeros (a convolution's padding), a second
+plane marks the valid positions. The dot product of a packed input row with a packed weight row is then
+valid - 2 * popcount((x xor w) & valid): integers, so equal to the float32 product of the same +-1 values
+(exact below 2^24 terms). Numba compiles the loops (nogil: the backend's threads split the rows, as for BLAS), with
+LLVM's ctpop for popcount.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+from numba.extending import intrinsic
+
+
+@intrinsic
+def _popcount(typingctx, value):
+    """LLVM's ctpop on a uint64 (one POPCNT instruction on x86-64)."""
+    def codegen(context, builder, signature, args):
+        return builder.ctpop(args[0])
+    return types.uint64(types.uint64), codegen
+
+
+@njit(cache=True, nogil=True)
+def _binarize(x, out):
+    for i in range(x.size):
+        out[i] = 1.0 if x[i] >= 0 else -1.0
+
+
+def binarize(x: np.ndarray) -> np.ndarray:
+    """BIN(x): +1 where x >= 0, else -1, in a new array of x's dtype (one Numba pass)."""
+    x = np.ascontiguousarray(x)
+    out = np.empty_like(x)
+    _binarize(x.reshape(-1), out.reshape(-1))
+    return out
+
+
+def words_for(k: int) -> int:
+    return -(-k // 64)
+
+
+@njit(cache=True, nogil=True)
+def _pack(a, signs, valid, masked):
+    rows, k = a.shape
+    words = signs.shape[1]
+    for r in range(rows):
+        for w in range(words):
+            base = w * 64
+            sign_bits, valid_bits = np.uint64(0), np.uint64(0)
+            for b in range(min(64, k - base)):
+                v = a[r, base + b]
+                sign_bits |= np.uint64(v > 0) << np.uint64(b)
+                if masked:
+                    valid_bits |= np.uint64(v != 0) << np.uint64(b)
+            signs[r, w] = sign_bits
+            if masked:
+                valid[r, w] = valid_bits
+
+
+def pack(a: np.ndarray, masked: bool = False) -> tuple:
+    """(sign words, valid words or None) of a 2-D array of +-1 (and, masked, 0) values, one row per row."""
+    a = np.ascontiguousarray(a)
+    words = words_for(a.shape[1])
+    signs = np.zeros((a.shape[0], words), dtype=np.uint64)
+    valid = np.zeros((a.shape[0], words), dtype=np.uint64) if masked else np.zeros((1, 1), dtype=np.uint64)
+    _pack(a, signs, valid, masked)
+    return signs, (valid if masked else None)
+
+
+@njit(cache=True, nogil=True)
+def _xnor_gemm(xs, xv, ws, k, masked, out):
+    n, words = xs.shape
+    m = ws.shape[0]
+    counts = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        total = k
+        if masked:
+            total = 0
+            for w in range(words):
+                total += _popcount(xv[i, w])
+        counts[i] = total
+    for f in range(m):
+        wrow = ws[f]
+        for i in range(n):
+            acc = np.uint64(0)
+            if masked:
+                for w in range(words):
+                    acc += _popcount((xs[i, w] ^ wrow[w]) & xv[i, w])
+            else:
+                for w in range(words):
+                    acc += _popcount(xs[i, w] ^ wrow[w])
+            out[i, f] = counts[i] - 2 * np.int64(acc)
+
+
+def xnor_matmul(x_packed: tuple, w_signs: np.ndarray, k: int, out: np.ndarray, split=None) -> np.ndarray:
+    """out = x @ w.T for +-1 rows packed by `pack` (x: (n, k) values, w: (m, k)); out is (n, m). split(fn, m,
+    work), where given, runs fn(lo, hi) over slices of the weight rows (the backend's threads)."""
+    xs, xv = x_packed
+    masked = xv is not None
+    xv = xv if masked else xs[:1, :1]
+
+    def rows(lo, hi):
+        _xnor_gemm(xs, xv, w_signs[lo:hi], k, masked, out[:, lo:hi])
+    if split is None:
+        rows(0, len(w_signs))
+    else:
+        split(rows, len(w_signs), out.size * xs.shape[1])
+    return out
