@@ -149,11 +149,10 @@ def _lstm_backward(cache, dhs, need_dx=True):
     zeros = np.zeros((hidden, batch), dtype=dtype)
     one = dtype.type(1)
     w_hh_t = w_hh.T                                     # a transposed view: BLAS runs it as fast as a copy
-    dys = np.ascontiguousarray(dhs.transpose(2, 0, 1))  # [H, T, N]: one transpose, not a strided add per step
     for t in range(steps) if reverse else range(steps - 1, -1, -1):
         first = t == (steps - 1 if reverse else 0)
         c_prev = zeros if first else cells[t + (1 if reverse else -1)]
-        kernels.lstm_cell_backward(dh_next, dys[:, t], gates[t], tanh_c[t], c_prev, one, dc, grads, t, dbias)
+        kernels.lstm_cell_backward(dh_next, dhs[t], gates[t], tanh_c[t], c_prev, one, dc, grads, t, dbias)
         np.matmul(w_hh_t, grads[:, t], out=dh_next)
     prev = hs_ext[1:] if reverse else hs_ext[:-1]       # the hidden state each step started from
     flat = grads.reshape(4 * hidden, steps * batch)
