@@ -115,14 +115,16 @@ def _lstm_forward(x, w_ih, w_hh, b_ih, b_hh, reverse):
     one = dtype.type(1)
     fused = dtype == np.float32                   # one vectorised Numba pass per step (lstm_step.py)
     bits = np.empty(4 * hidden * batch, dtype=np.int32) if fused else None
+    hw = np.empty((4 * hidden, batch), dtype=dtype) if fused else None
     for t in range(steps - 1, -1, -1) if reverse else range(steps):
         gt = gates[t]
-        np.matmul(w_hh, h, out=gt)
         if fused:
-            lstm_step32(gt, xw, t, bias, c, cells[t], tanh_c[t], h, bits)
+            np.matmul(w_hh, h, out=hw)
+            lstm_step32(hw, xw, t, bias, c, gt, cells[t], tanh_c[t], h, bits)
             c = cells[t]
             hs_ext[t if reverse else t + 1] = h.T
             continue
+        np.matmul(w_hh, h, out=gt)
         kernels.lstm_preact(gt, xw, t, bias)
         np.exp(gt[:2 * hidden], out=gt[:2 * hidden])
         np.tanh(gt[2 * hidden:3 * hidden], out=gt[2 * hidden:3 * hidden])
