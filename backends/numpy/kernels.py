@@ -311,15 +311,15 @@ def lstm_cell(gates, c_prev, one, c):
 
 @njit(cache=True, nogil=True, fastmath=SUMS)
 def lstm_cell_backward(dh, dy, gates, tanh_c, c_prev, one, dc, grads, t, dbias):
-    """One LSTM step back from dh [H, N] (the carry from the next step) plus dy [H, N] (the step's output
-    gradient), added into dh in place: gates [4H, N] post-activation; the carried cell gradient dc [H, N]
-    becomes the previous step's in place; grads[:, t] ([4H, T, N]) gets the pre-activation gate gradients and
-    dbias [4H] adds their sums over the batch."""
+    """One LSTM step back from dh [H, N] (the carry from the next step) plus dy [N, H] (the step's output
+    gradient, batch-major), added into dh in place: gates [4H, N] post-activation; the carried cell gradient
+    dc [H, N] becomes the previous step's in place; grads[:, t] ([4H, T, N]) gets the pre-activation gate
+    gradients and dbias [4H] adds their sums over the batch."""
     hidden, n_ = dh.shape
     for j in range(hidden):
-        d, o, tc, dcr, y = dh[j], gates[3 * hidden + j], tanh_c[j], dc[j], dy[j]
-        for n in range(n_):
-            d[n] += y[n]
+        d, o, tc, dcr = dh[j], gates[3 * hidden + j], tanh_c[j], dc[j]
+        for n in range(n_):                          # a strided read of dy's column, no transposed copy
+            d[n] += dy[n, j]
         for n in range(n_):                          # dc becomes this step's full cell gradient
             dcr[n] += d[n] * o[n] * (one - tc[n] * tc[n])
         do = grads[3 * hidden + j, t]

@@ -7,17 +7,18 @@ from .fastexp import FLAGS, ONE, TWO, expm1_
 
 
 @njit(**FLAGS)
-def lstm_step32(gates, xw, t, bias, c_prev, c, tanh_c, h, bits):
-    """gates [4H, N] (contiguous) holds W_hh h_(t-1) (PyTorch's order i, f, g, o); add xw[:, t] and the bias,
-    activate in place (sigmoids, and tanh for g), then c = f c_prev + i g, tanh_c = tanh(c), h = o tanh_c
-    (all [H, N], contiguous). bits: int32 scratch of 4H * N elements."""
+def lstm_step32(hw, xw, t, bias, c_prev, gates, c, tanh_c, h, bits):
+    """hw [4H, N] holds W_hh h_(t-1) (PyTorch's order i, f, g, o); add xw[:, t] and the bias, activate into
+    gates [4H, N] (sigmoids, and tanh for g), then c = f c_prev + i g, tanh_c = tanh(c), h = o tanh_c (all
+    [H, N]; everything contiguous). bits: int32 scratch of 4H * N elements. hw is a scratch kept in cache for
+    the product; the stored gates are written once."""
     rows, n_ = gates.shape
     hidden = rows // 4
     for j in range(rows):                          # exponents: -x for the sigmoid rows, -2x for g's tanh
-        row, src, b = gates[j], xw[j, t], bias[j]
+        row, pre, src, b = gates[j], hw[j], xw[j, t], bias[j]
         scale = -TWO if 2 * hidden <= j < 3 * hidden else -ONE
         for n in range(n_):
-            row[n] = scale * (src[n] + b + row[n])
+            row[n] = scale * (src[n] + b + pre[n])
     flat = gates.reshape(-1)
     expm1_(flat, bits)
     block = hidden * n_

@@ -116,14 +116,16 @@ def _lstm_forward(x, w_ih, w_hh, b_ih, b_hh, reverse):
     one = dtype.type(1)
     fused = dtype == np.float32                   # one vectorised Numba pass per step (lstm_step.py)
     bits = np.empty(4 * hidden * batch, dtype=np.int32) if fused else None
+    hw = np.empty((4 * hidden, batch), dtype=dtype) if fused else None
     for t in range(steps - 1, -1, -1) if reverse else range(steps):
         gt = gates[t]
-        np.matmul(w_hh, h, out=gt)
         if fused:
-            lstm_step32(gt, xw, t, bias, c, cells[t], tanh_c[t], h, bits)
+            np.matmul(w_hh, h, out=hw)
+            lstm_step32(hw, xw, t, bias, c, gt, cells[t], tanh_c[t], h, bits)
             c = cells[t]
             hs_ext[t if reverse else t + 1] = h.T
             continue
+        np.matmul(w_hh, h, out=gt)
         kernels.lstm_preact(gt, xw, t, bias)
         with np.errstate(over="ignore"):     # the gates' exp(-a): inf makes the sigmoid 0
             np.exp(gt[:2 * hidden], out=gt[:2 * hidden])
@@ -151,11 +153,10 @@ def _lstm_backward(cache, dhs, need_dx=True):
     zeros = np.zeros((hidden, batch), dtype=dtype)
     one = dtype.type(1)
     w_hh_t = w_hh.T                                     # a transposed view: BLAS runs it as fast as a copy
-    dys = np.ascontiguousarray(dhs.transpose(2, 0, 1))  # [H, T, N]: one transpose, not a strided add per step
     for t in range(steps) if reverse else range(steps - 1, -1, -1):
         first = t == (steps - 1 if reverse else 0)
         c_prev = zeros if first else cells[t + (1 if reverse else -1)]
-        kernels.lstm_cell_backward(dh_next, dys[:, t], gates[t], tanh_c[t], c_prev, one, dc, grads, t, dbias)
+        kernels.lstm_cell_backward(dh_next, dhs[t], gates[t], tanh_c[t], c_prev, one, dc, grads, t, dbias)
         np.matmul(w_hh_t, grads[:, t], out=dh_next)
     prev = hs_ext[1:] if reverse else hs_ext[:-1]       # the hidden state each step started from
     flat = grads.reshape(4 * hidden, steps * batch)

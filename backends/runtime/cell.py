@@ -75,8 +75,12 @@ class Cell:
                 executor.contexts = contexts[t]
                 for key, value in executor.backward(grads).items():
                     key = prefix + key
-                    param_grads[key] = value if key not in param_grads else param_grads[key] + value \
-                        if hasattr(value, "join") else ops.add(param_grads[key], value)
+                    if key not in param_grads:
+                        param_grads[key] = value
+                    elif hasattr(value, "join"):          # factors: gathered now, joined after the last step
+                        param_grads[key] = param_grads[key] + value
+                    else:
+                        param_grads[key] = ops.add(param_grads[key], value)
                 got = executor.input_gradients
                 if STEP_INPUT in got:
                     ops.rnn_assign(dx[t], ops.add(dx[t], got[STEP_INPUT]))
