@@ -42,7 +42,8 @@ class Dataset:
     labeled: np.ndarray | None = None     # mask of training samples whose label may be used
 
 
-def _split(x, y, test_fraction, seed):
+def split_train_test(x, y, test_fraction, seed):
+    """x, y shuffled with `seed` and cut into (x_train, y_train, x_test, y_test); the test part holds `test_fraction`."""
     order = np.random.default_rng(seed).permutation(len(x))
     cut = len(x) - max(1, round(len(x) * test_fraction)) if test_fraction > 0 else len(x)
     return x[order[:cut]], y[order[:cut]], x[order[cut:]], y[order[cut:]]
@@ -273,7 +274,7 @@ def load_dataset(data: dict, input_shape: tuple, seed: int = 0, input_dtype: str
         images, labels = load_digits_arrays()
         if data.get("shift_augment"):
             images, labels = _shift_augment(images, labels)
-        x_train, y_train, x_test, y_test = _split(images, labels, test_fraction, seed)
+        x_train, y_train, x_test, y_test = split_train_test(images, labels, test_fraction, seed)
         x_train, x_test = x_train / 16.0, x_test / 16.0
     elif name == "mnist":
         (x_train, y_train), (x_test, y_test) = load_mnist(path)
@@ -284,7 +285,7 @@ def load_dataset(data: dict, input_shape: tuple, seed: int = 0, input_dtype: str
             if key in arrays:
                 check_labels(arrays[key], f"{path}: array '{key}'", loss)
         if "x" in arrays:
-            x_train, y_train, x_test, y_test = _split(arrays["x"], arrays["y"], test_fraction, seed)
+            x_train, y_train, x_test, y_test = split_train_test(arrays["x"], arrays["y"], test_fraction, seed)
         else:
             x_train, y_train = arrays["x_train"], arrays["y_train"]
             x_test, y_test = arrays.get("x_test", x_train[:0]), arrays.get("y_test", y_train[:0])
@@ -308,7 +309,7 @@ def load_dataset(data: dict, input_shape: tuple, seed: int = 0, input_dtype: str
         centres = rng.normal(0, 1, (classes, int(np.prod(input_shape))))
         labels = rng.integers(0, classes, count)
         x = centres[labels] + rng.normal(0, 0.5, (count, centres.shape[1]))
-        x_train, y_train, x_test, y_test = _split(x, labels, test_fraction, seed)
+        x_train, y_train, x_test, y_test = split_train_test(x, labels, test_fraction, seed)
     else:
         raise DataError(f"unknown dataset '{name}'")
     if data.get("scale") == "standard" and task != "language_model":

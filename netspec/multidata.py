@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from netspec.data import DataError, Dataset, _split, check_array, check_labels, load_digits_arrays, read_arrays
+from netspec.data import (
+    DataError,
+    Dataset,
+    check_array,
+    check_labels,
+    load_digits_arrays,
+    read_arrays,
+    split_train_test,
+)
 
 PAD, BOS, EOS = "<pad>", "<bos>", "<eos>"
 IGNORE = -100          # a target that no loss or accuracy counts (PyTorch's ignore_index; netspec.losses.IGNORE)
@@ -70,7 +78,7 @@ def digits_captions(test_fraction: float, seed: int):
     ids = np.zeros((len(captions), longest), dtype=np.int64)
     for row, caption in enumerate(captions):
         ids[row, :len(caption)] = [lookup[word] for word in caption]
-    x_train, c_train, x_test, c_test = _split(images / 16.0, ids, test_fraction, seed)
+    x_train, c_train, x_test, c_test = split_train_test(images / 16.0, ids, test_fraction, seed)
     return (Arrays({"image": x_train, "caption": c_train}), Arrays({"image": x_test, "caption": c_test}),
             list(CAPTION_WORDS))
 
