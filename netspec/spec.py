@@ -931,7 +931,13 @@ def _ymap(data: dict, pos: Pos) -> YMap:
 
 
 def expand(raw, path: str, overrides: dict | None = None, text: str = "") -> Spec:
-    """Expand a parsed YAML document; faults are collected in `spec.diagnostics`."""
+    """Expand a parsed YAML document; faults are collected in `spec.diagnostics`.
+
+    A spec with `networks:` expands into a netspec.networks.NetworksSpec (one Spec per network)."""
+    if isinstance(raw, YMap) and "networks" in raw:
+        from .networks import expand_networks
+        with paused():
+            return expand_networks(raw, path, overrides, text)
     with paused():
         spec = _Expander(raw, path, overrides).run()
     spec.source_text = text
