@@ -45,6 +45,9 @@ def run(args) -> int:
     if args.run_dir is not None:
         check_run_dir(args.run_dir)
     graph = load_graph(args.spec, args.overrides)
+    if hasattr(graph, "graphs"):                # several networks: adversarial training
+        from .train_gan import run_gan
+        return run_gan(args, graph, backend)
     require_one_input(graph)
     if not graph.train and not graph.pretrain:
         raise UserError(f"{args.spec}: spec '{graph.name}' has no train: section, so there is nothing to train with",
