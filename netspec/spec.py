@@ -18,7 +18,7 @@ from .record import Record
 from .yamlpos import MAX_DEPTH, YMap, YSeq, load_yaml_file, load_yaml_text
 
 TOP_KEYS = ("netspec", "name", "description", "vars", "input", "inputs", "layers", "blocks",
-            "train", "pretrain", "output", "outputs")
+            "train", "pretrain", "output", "outputs", "networks")
 LAYER_KEYS = ("type", "name", "from", "repeat")
 BLOCK_KEYS = ("params", "inputs", "layers", "output", "description", "state", "update")
 CELL_KEYS = ("return_sequences", "bidirectional", "reverse", "initial_state")   # a cell use's own attrs
