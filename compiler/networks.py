@@ -5,7 +5,7 @@ from __future__ import annotations
 from netspec.errors import fmt_shape
 
 from .analysis import summary_json, summary_table
-from .diagram import DrawOptions, VCluster, VEdge, VNode, View, build_view
+from .diagram import DrawOptions, VCluster, VEdge, View, VNode, build_view
 
 
 def networks_summary_table(name: str, graphs: dict) -> str:

@@ -10,7 +10,7 @@ from compiler.registry import Attr
 
 from .config import DATA_ATTRS, OPTIMIZER_ATTRS, Section, _read
 from .errors import Collector, Pos, did_you_mean, fmt_shape
-from .networks import sample_shape, same_size, shapes_fit, wiring_error
+from .networks import same_size, sample_shape, shapes_fit, wiring_error
 
 GAN_ATTRS = [
     Attr("method", "choice", "gan", choices=("gan",)),
