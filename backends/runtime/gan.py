@@ -12,17 +12,15 @@ import os
 import numpy as np
 
 from backends import checkpoint
+from backends.gan_files import SAMPLES_DIR, SAMPLES_PNG, prefixed, unprefixed, write_grid
 from backends.loop import TrainingRun, prepare_run_dir
-from backends.plot import png_bytes
 from netspec.errors import UserError
 from netspec.gan import read_gan
 
 from .executor import Executor
 from .init import init_state
 from .jit_notice import announce_compiles
-from .optim import OPT_PREFIX, Optimizer
-
-SAMPLES_PNG, SAMPLES_DIR = "samples.png", "samples"
+from .optim import Optimizer
 
 
 def gan_settings(networks, options=None):
@@ -54,23 +52,6 @@ def latent(rng, cfg, count: int, size: int) -> np.ndarray:
     if cfg.latent == "uniform":
         return rng.uniform(-1.0, 1.0, (count, size))
     return rng.standard_normal((count, size))
-
-
-def prefixed(net: str, arrays: dict) -> dict:
-    """One network's parameters (or optimizer state) under checkpoint keys prefixed by the network."""
-    return {(f"{OPT_PREFIX}{net}.{k[len(OPT_PREFIX):]}" if k.startswith(OPT_PREFIX) else f"{net}.{k}"): v
-            for k, v in arrays.items()}
-
-
-def unprefixed(net: str, arrays: dict) -> dict:
-    """The inverse of `prefixed` for one network's entries (others left out)."""
-    out = {}
-    for key, value in arrays.items():
-        if key.startswith(f"{OPT_PREFIX}{net}."):
-            out[OPT_PREFIX + key[len(OPT_PREFIX) + len(net) + 1:]] = value
-        elif key.startswith(f"{net}."):
-            out[key[len(net) + 1:]] = value
-    return out
 
 
 class Net:
@@ -179,10 +160,8 @@ class GanSteps:
 
     def write_grid(self) -> None:
         samples = self.ops.to_numpy(self.g.forward(self.ops.from_numpy(self.fixed.astype(self.ops.dtype))))
-        data = png_bytes(grid_of(samples, self.cfg))
-        for path in (os.path.join(self.out, SAMPLES_PNG),
-                     os.path.join(self.out, SAMPLES_DIR, f"epoch_{self.epoch:04d}.png")):
-            checkpoint.atomic_write(path, lambda handle: handle.write(data))
+        write_grid([os.path.join(self.out, SAMPLES_PNG), os.path.join(self.out, SAMPLES_DIR, f"epoch_{self.epoch:04d}.png")],
+                   samples, self.cfg.data.range)
 
     def save(self, epoch: int, partial: bool) -> None:
         meta = {"spec": self.networks.name, "source_hash": self.networks.source_hash, "epoch": epoch,
@@ -193,15 +172,6 @@ class GanSteps:
             state.update(prefixed(net.graph.name, net.state_numpy()))
             extra.update(prefixed(net.graph.name, net.optimizer.state_arrays()))
         checkpoint.save(os.path.join(self.out, "checkpoint.npz"), state, meta=meta, extra=extra)
-
-
-def grid_of(samples: np.ndarray, cfg, scale: int | None = None) -> np.ndarray:
-    """An RGB grid image of samples in data.range (values mapped to [0, 1], clipped)."""
-    from netspec.commands.sample import grid_image, image_shape
-    low, high = (float(v) for v in cfg.data.range)
-    unit = np.clip((samples - low) / (high - low), 0.0, 1.0)
-    shape = image_shape(samples.shape[1:])
-    return grid_image(unit, shape, scale or max(1, 32 // max(shape)))
 
 
 def train_gan(networks, options, make_ops, backend_name: str) -> dict:

@@ -1,5 +1,4 @@
 """`netspec sample SPEC --checkpoint FILE -o grid.png`: Gibbs samples from a trained RBM, DBN or DBM."""
-import math
 import os
 import sys
 
@@ -35,39 +34,12 @@ def add_arguments(parser) -> None:
                         help="pixels per unit (default: tiles of ~32 px)")
 
 
-def image_shape(shape) -> tuple:
-    """(height, width) to show a visible vector of the input `shape` as."""
-    dims = [int(d) for d in shape if int(d) != 1] or [1]
-    if len(dims) >= 2:
-        return dims[-2], math.prod(dims) // dims[-2]
-    side = math.isqrt(dims[0])
-    return (side, side) if side * side == dims[0] else (1, dims[0])
-
-
-def grid_image(samples, shape: tuple, scale: int):
-    """An RGB uint8 grid of grey tiles with a 1-unit gap; each sample is min-max scaled unless in [0, 1]."""
-    import numpy as np
-    height, width = shape
-    count = len(samples)
-    cols = max(1, math.ceil(math.sqrt(count)))
-    rows = max(1, math.ceil(count / cols))
-    canvas = np.full(((height + 1) * rows + 1, (width + 1) * cols + 1), 0.25, dtype=np.float32)
-    for index, sample in enumerate(samples):
-        tile = np.asarray(sample, dtype=np.float32).reshape(height, width)
-        if tile.min() < 0 or tile.max() > 1:
-            tile = (tile - tile.min()) / max(float(tile.max() - tile.min()), 1e-8)
-        r, c = divmod(index, cols)
-        canvas[1 + r * (height + 1):1 + r * (height + 1) + height, 1 + c * (width + 1):1 + c * (width + 1) + width] = tile
-    canvas = np.kron(canvas, np.ones((scale, scale), dtype=np.float32))
-    grey = (np.clip(canvas, 0, 1) * 255).astype(np.uint8)
-    return np.repeat(grey[:, :, None], 3, axis=2)
-
-
 def run(args) -> int:
     import numpy as np
 
     from backends import checkpoint
     from backends.energy import gibbs_samples, rbm_chain
+    from backends.gan_files import grid_image, image_shape
     from backends.plot import png_bytes
 
     if not args.out.lower().endswith(".png"):
