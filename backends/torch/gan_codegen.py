@@ -82,7 +82,7 @@ def _entry_points(networks) -> str:
         assignment("SPEC", spec_dict(networks)),
         "# the spec's validated train: {method: gan} section; `python model.py --help` lists the overrides\n"
         + assignment("GAN", gan_dict(networks)),
-        'def train(**options) -> dict:\n    """Train the GAN with GAN; options (epochs, out, resume, max_steps, ...) '
-        'override it. See fit_gan()."""\n    return fit_gan(build_model, SPEC, GAN, **options)',
+        ('def train(**options) -> dict:\n    """Train the GAN with GAN; options (epochs, out, resume, max_steps, ...) '
+         'override it. See fit_gan()."""\n    return fit_gan(build_model, SPEC, GAN, **options)'),
         "def main(argv=None) -> int:\n    return run_gan_cli(build_model, SPEC, GAN, argv)",
         'if __name__ == "__main__":\n    sys.exit(main())'])

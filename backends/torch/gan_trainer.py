@@ -158,7 +158,7 @@ def fit_gan(build_model, spec: dict, gan_cfg: dict, *, epochs=None, out=None, re
     cfg["data"].update(data or {})
     out = out or spec["run_dir"]
     set_threads(threads)
-    rank, world, device = setup_distributed(device)
+    _rank, world, device = setup_distributed(device)
     if world > 1:
         raise RunError(f"a GAN trains in one process; this is one of {world} (torchrun --nproc_per_node={world})",
                        "run it with python model.py, or torchrun --nproc_per_node=1")
