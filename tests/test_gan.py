@@ -17,6 +17,8 @@ from tests.conftest import ROOT, SPECS
 from tests.gan_specs import TINY_GAN
 
 DCGAN = os.path.join(SPECS, "dcgan_digits.yaml")
+with open(DCGAN, encoding="utf-8") as _handle:
+    DCGAN_TEXT = _handle.read()
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +63,7 @@ def test_check_summary_and_json(capsys):
 
 
 def test_mismatch_is_one_located_message_naming_both_networks(tmp_path, capsys):
-    text = open(DCGAN).read().replace("filters: 1, kernel: 4", "filters: 3, kernel: 4")
+    text = DCGAN_TEXT.replace("filters: 1, kernel: 4", "filters: 3, kernel: 4")
     path = tmp_path / "bad.yaml"
     path.write_text(text)
     assert main(["check", str(path)]) == 1
@@ -78,7 +80,7 @@ def test_mismatch_is_one_located_message_naming_both_networks(tmp_path, capsys):
     ("    layers:\n      - {type: conv2d", "unknown key 'layer' in network 'discriminator'"),
 ])
 def test_faults_in_a_gan_spec(tmp_path, capsys, edit, found):
-    text = open(DCGAN).read()
+    text = DCGAN_TEXT
     assert edit in text
     bad = {"discriminator: discriminator\n  latent": "discriminator: critic\n  latent",
            "  batch_size: 64": "  batch_sizes: 64",
@@ -91,7 +93,7 @@ def test_faults_in_a_gan_spec(tmp_path, capsys, edit, found):
 
 
 def test_networks_without_training_check_and_draw(tmp_path, capsys):
-    text = open(DCGAN).read().rsplit("\ntrain:", 1)[0] + "\n"
+    text = DCGAN_TEXT.rsplit("\ntrain:", 1)[0] + "\n"
     path = tmp_path / "two.yaml"
     path.write_text(text)
     assert main(["check", str(path)]) == 0
@@ -170,7 +172,7 @@ def test_generated_torch_file_trains_resumes_and_samples(tiny, tmp_path):
     source = model.read_text()
     assert "def build_model() -> nn.ModuleDict" in source and "\nGAN = " in source
     env = {**os.environ, "NETSPEC_THREADS": "1", "PYTHONPATH": ""}
-    run = lambda *args: subprocess.run([sys.executable, str(model), *args], cwd=tmp_path, env=env,  # noqa: E731
+    run = lambda *args: subprocess.run([sys.executable, str(model), *args], cwd=tmp_path, env=env,
                                        capture_output=True, text=True, timeout=300, check=False)
     straight = run("--epochs", "3", "--out", "straight", "--json")
     assert straight.returncode == 0, straight.stderr

@@ -15,9 +15,9 @@ else:
     import subprocess
 
     import numpy as np
+    from gan_specs import TINY_GAN
 
     from backends import checkpoint
-    from gan_specs import TINY_GAN
 
     def _train(spec, out, backend):
         env = dict(os.environ, PYTHONPATH=ROOT, NETSPEC_THREADS="1")
