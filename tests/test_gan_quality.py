@@ -46,7 +46,7 @@ def measure(gan_spec: str, gan_checkpoint: str, classifier_checkpoint: str, npy:
     real = load_dataset({"name": "digits"}, (1, 8, 8), seed=0)          # the classifier's own split
     noise = np.random.default_rng(0).uniform(0, 1, images.shape)
     return {"confident": float(confident.mean()),
-            "classes": int(len(set(probabilities.argmax(-1)[confident].tolist()))),
+            "classes": len(set(probabilities.argmax(-1)[confident].tolist())),
             "fid_generator": classifier.fid(images, real.x_test), "fid_noise": classifier.fid(noise, real.x_test),
             "fid_real": classifier.fid(real.x_train[:count], real.x_test)}
 
