@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from compiler.registry import Attr
 
-from .config import DATA_ATTRS, OPTIMIZER_ATTRS, Section, _read
+from .config import DATA_ATTRS, OPTIMIZER_ATTRS, Section, read_section
 from .errors import Collector, Pos, did_you_mean, fmt_shape
 from .networks import same_size, sample_shape, shapes_fit, wiring_error
 
@@ -42,7 +42,7 @@ def read_gan(raw: dict, errors: Collector | None = None) -> Section:
     for attr in ("pos", "key_pos", "value_pos"):
         if hasattr(raw, attr):
             setattr(rest, attr, getattr(raw, attr))
-    section = _read(rest, GAN_ATTRS, "train", errors, pos, nested={"data": (GAN_DATA_ATTRS, "data")})
+    section = read_section(rest, GAN_ATTRS, "train", errors, pos, nested={"data": (GAN_DATA_ATTRS, "data")})
     opt_pos = raw.pos_of("optimizer") if hasattr(raw, "pos_of") else pos
     if isinstance(raw_opt, dict) and set(raw_opt) & set(ROLES):
         extra = [k for k in raw_opt if k not in ROLES]
@@ -50,10 +50,10 @@ def read_gan(raw: dict, errors: Collector | None = None) -> Section:
             errors.add(opt_pos, f"unknown key '{key}' in 'train.optimizer'",
                        hint="give one optimizer, or one per network: {generator: ..., discriminator: ...}")
         shared = raw_opt.get("generator") or raw_opt.get("discriminator")
-        optimizers = {role: _read(raw_opt.get(role, shared), OPTIMIZER_ATTRS, f"train.optimizer.{role}", errors,
+        optimizers = {role: read_section(raw_opt.get(role, shared), OPTIMIZER_ATTRS, f"train.optimizer.{role}", errors,
                                   opt_pos) for role in ROLES}
     else:
-        one = _read(raw_opt, OPTIMIZER_ATTRS, "train.optimizer", errors, opt_pos)
+        one = read_section(raw_opt, OPTIMIZER_ATTRS, "train.optimizer", errors, opt_pos)
         optimizers = {role: one for role in ROLES}
     section.values["optimizer"] = optimizers
     low, high = (tuple(section.data.range) + (None,))[:2] if section.data.range else (None, None)

@@ -74,7 +74,7 @@ def _sub_map(raw: YMap, keys, extra: YMap) -> YMap:
 
 def expand_networks(raw: YMap, path: str, overrides: dict | None, text: str) -> NetworksSpec:
     """Expand each network of a `networks:` spec with the shared vars and blocks; faults in `.diagnostics`."""
-    from .spec import _Expander
+    from .spec import expand_one
     errors = Collector()
     for key in raw:
         if key not in TOP_KEYS:
@@ -106,7 +106,7 @@ def expand_networks(raw: YMap, path: str, overrides: dict | None, text: str) -> 
         own = _sub_map(raw, SHARED_KEYS, _sub_map(body, (k for k in NETWORK_KEYS if k in body), YMap(pos=body.pos)))
         if "name" not in raw:
             own["name"] = net
-        spec = _Expander(own, path, overrides).run()
+        spec = expand_one(own, path, overrides)
         spec.name = net
         spec.source_text = text
         specs[net] = spec

@@ -930,6 +930,11 @@ def _ymap(data: dict, pos: Pos) -> YMap:
     return out
 
 
+def expand_one(raw: YMap, path: str, overrides: dict | None = None) -> Spec:
+    """Expand one network's mapping (no `networks:` dispatch); faults in `spec.diagnostics`."""
+    return _Expander(raw, path, overrides).run()
+
+
 def expand(raw, path: str, overrides: dict | None = None, text: str = "") -> Spec:
     """Expand a parsed YAML document; faults are collected in `spec.diagnostics`.
 
@@ -970,4 +975,4 @@ def load(path: str, overrides: dict | None = None) -> Spec:
     return spec
 
 
-__all__ = ["BlockDef", "CellBody", "InputDecl", "LayerDecl", "Spec", "expand", "load", "load_text", "parse", "read"]
+__all__ = ["BlockDef", "CellBody", "InputDecl", "LayerDecl", "Spec", "expand", "expand_one", "load", "load_text", "parse", "read"]

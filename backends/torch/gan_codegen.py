@@ -3,12 +3,14 @@ build_model() returning an nn.ModuleDict of them (state_dict keys 'generator.lin
 inlined GAN trainer (`python model.py` trains it; `--sample N` draws a grid)."""
 from __future__ import annotations
 
+import os
+
 from compiler.networks import networks_summary_table
 from netspec.paths import default_run_dir
 
 from .codegen import MODEL_IMPORTS, ruff_format
 from .emit_model import ModelEmitter
-from .emit_train import RUNTIME_MODULES, _absolute, emit_runtime
+from .emit_train import RUNTIME_MODULES, emit_runtime
 from .inline import Imports, inline_module
 from .pysource import assignment, defined_names, docstring
 
@@ -24,7 +26,7 @@ def gan_dict(networks, options=None) -> dict:
     for section in out["optimizer"].values():
         section["betas"] = list(section["betas"])
     data["range"] = [float(v) for v in data["range"]]
-    data["path"] = _absolute(data.get("path"))
+    data["path"] = os.path.abspath(data["path"]) if data.get("path") else data.get("path")
     out["data"] = data
     return out
 

@@ -58,7 +58,7 @@ def run(args) -> int:
                            epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, dtype=args.dtype,
                            data=data, progress=not args.quiet and not args.json,
                            max_steps=args.max_steps, overwrite=args.overwrite,
-                           resume_command=_resume_command(getattr(args, "argv", None)))
+                           resume_command=resume_command_line(getattr(args, "argv", None)))
     result = backend.train(graph, options)
     if args.json:
         print(json.dumps(result))
@@ -68,7 +68,7 @@ def run(args) -> int:
     return 0
 
 
-def _resume_command(argv) -> str | None:
+def resume_command_line(argv) -> str | None:
     """How this run continues after Ctrl-C: the same command line, with --resume."""
     import sys
 

@@ -12,7 +12,7 @@ def run_gan(args, networks, backend) -> int:
     from backends.loop import done_line
 
     from ..gan import is_gan
-    from .train import _resume_command
+    from .train import resume_command_line
     if not is_gan(networks.train):
         raise UserError(f"{args.spec}: spec '{networks.name}' has several networks but no 'train: {{method: gan}}' "
                         "section, so there is nothing to train", "add one (see specs/dcgan_digits.yaml)")
@@ -20,7 +20,7 @@ def run_gan(args, networks, backend) -> int:
     options = TrainOptions(out_dir=args.run_dir or default_run_dir(networks.name), resume=args.resume,
                            epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, dtype=args.dtype,
                            data=data, progress=not args.quiet and not args.json, max_steps=args.max_steps,
-                           overwrite=args.overwrite, resume_command=_resume_command(getattr(args, "argv", None)))
+                           overwrite=args.overwrite, resume_command=resume_command_line(getattr(args, "argv", None)))
     if not hasattr(backend, "train_gan"):
         raise UserError(f"backend '{args.backend}' cannot train a GAN", "use --backend numpy or torch")
     result = backend.train_gan(networks, options)
