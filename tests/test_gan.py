@@ -51,13 +51,13 @@ def test_each_network_is_its_own_graph_with_shared_vars():
 
 def test_check_summary_and_json(capsys):
     assert main(["check", DCGAN]) == 0
-    assert "151,298 params" in capsys.readouterr().out
+    assert "412,930 params" in capsys.readouterr().out
     assert main(["summary", DCGAN]) == 0
     out = capsys.readouterr().out
     assert "network 'generator'" in out and "network 'discriminator'" in out and "conv_transpose2d" in out
     assert main(["summary", DCGAN, "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["output_shape"] == [1, 8, 8] and summary["total_params"] == 151298
+    assert summary["output_shape"] == [1, 8, 8] and summary["total_params"] == 412930
     assert summary["layers"][0]["name"] == "generator.linear_1" and set(summary["networks"]) == {"generator",
                                                                                                  "discriminator"}
 
