@@ -183,3 +183,12 @@ def training_wiring(networks: Networks) -> list:
     data = networks.train.get("data", {}) or {}
     return [(f"noise ({latent})", generator, fmt_shape(g_input.shape)), (generator, discriminator, ""),
             (f"data ({data.get('name', 'digits')})", discriminator, "")]
+
+
+def require_one_network(graph, path: str, command: str) -> None:
+    """`eval`, `predict`, `serve` run one network: refuse a several-network spec with one clear message."""
+    if hasattr(graph, "graphs"):
+        from .errors import UserError
+        raise UserError(f"{path}: spec '{graph.name}' has {len(graph.graphs)} networks "
+                        f"({', '.join(graph.graphs)}); {command} runs one network",
+                        "draw samples from a GAN's generator with netspec sample SPEC --checkpoint FILE -o grid.png")

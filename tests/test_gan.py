@@ -208,3 +208,13 @@ def test_netspec_train_backend_torch_and_sample_usage(tiny, tmp_path, capsys):
     assert main(["sample", tiny, "--checkpoint", str(tmp_path / "none.npz"), "-o", str(tmp_path / "g.png")]) == 1
     assert "does not exist" in capsys.readouterr().err
     assert main(["compile", tiny, "--target", "onnx", "-o", str(tmp_path / "x.onnx")]) == 1
+
+
+def test_verify_checks_each_network_and_eval_refuses_several(tiny, tmp_path, capsys):
+    pytest.importorskip("torch")
+    assert main(["verify", tiny, "--json", "--backend", "torch"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["ok"] and set(report["networks"]) == {"generator", "discriminator"}
+    assert report["networks"]["generator"]["backends"]["torch"]["output_max_abs"] < 1e-4
+    assert main(["eval", tiny, "--checkpoint", str(tmp_path / "c.npz")]) == 1
+    assert "has 2 networks (generator, discriminator); eval runs one network" in capsys.readouterr().err

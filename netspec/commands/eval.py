@@ -29,6 +29,8 @@ def run(args) -> int:
     from backends.runtime.trainer import load_data, run_settings, targets_of
     from backends.serve import metrics, predict_all, predictor
     graph = load_graph(args.spec, args.overrides)
+    from ..networks import require_one_network
+    require_one_network(graph, args.spec, "eval")
     require_one_input(graph)
     set_threads()
     run_model = predictor(graph, args.checkpoint, args.backend)

@@ -54,6 +54,8 @@ def run(args) -> int:
     if args.output:
         check_output_file(args.output, "--output")
     graph = load_graph(args.spec, args.overrides)
+    from ..networks import require_one_network
+    require_one_network(graph, args.spec, "predict")
     require_one_input(graph)
     set_threads()
     x = fit_input(graph, read_input(args.input, args.allow_nan), args.input)
