@@ -115,7 +115,8 @@ def done_line(result: dict) -> str:
 
 def epoch_line(row: dict, epochs: int) -> str:
     """`epoch 3/20: train_loss 0.2140, train_accuracy 0.9312, test_loss ..., lr 0.05, 1.23 s, 1850 samples/s`."""
-    shown = [f"{key} {row[key]:.4f}" for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
+    shown = [f"{key} {row[key]:.4f}" for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy",
+                                                 "g_loss", "d_real", "d_fake")
              if key in row]
     shown += [f"lr {row['lr']:.4g}", f"{row['seconds']:.2f} s", f"{row['samples_per_second']:.0f} samples/s"]
     return f"epoch {row['epoch']}/{epochs}: " + ", ".join(shown)

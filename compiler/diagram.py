@@ -496,6 +496,7 @@ EDGE_STYLES = {
     "generative": {"dir": "back", "penwidth": "1.4", "color": "#b45f06"},
     "state": {"style": "dashed", "color": "#0b5394", "fontcolor": "#0b5394"},
     "tied": {"style": "dotted", "dir": "none", "color": "#b45f06", "constraint": "false", "fontcolor": "#b45f06"},
+    "wiring": {"style": "dashed", "color": "#38761d", "penwidth": "1.4", "fontcolor": "#38761d"},   # several networks
 }
 
 
@@ -526,7 +527,8 @@ def _legend_label(view: View) -> str:
                     f'<TD ALIGN="LEFT"><FONT POINT-SIZE="9">{_html(label)}</FONT></TD></TR>')
     for style, label in view.edge_legend:
         colour = EDGE_STYLES[style].get("color", "#000000")
-        mark = {"undirected": "\u2014", "generative": "\u2190", "state": "- -", "tied": "\u00b7\u00b7\u00b7"}.get(
+        mark = {"undirected": "\u2014", "generative": "\u2190", "state": "- -", "wiring": "- -",
+                "tied": "\u00b7\u00b7\u00b7"}.get(
             style, "\u2192")
         rows.append(f'<TR><TD><FONT COLOR="{colour}"><B>{mark}</B></FONT></TD>'
                     f'<TD ALIGN="LEFT"><FONT POINT-SIZE="9">{_html(label)}</FONT></TD></TR>')

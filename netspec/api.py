@@ -18,6 +18,11 @@ def analyse(path: str, overrides: dict | None = None) -> tuple[Graph | None, lis
             spec = read(path, overrides)
         except SpecError as exc:
             return None, exc.diagnostics
+        if not hasattr(spec, "layers"):          # a `networks:` spec: one graph per network
+            from .networks import analyse_networks
+            networks, diagnostics = analyse_networks(spec)
+            diagnostics = sorted(collapse(diagnostics), key=_position_key)
+            return (None if diagnostics else networks), diagnostics
         errors = Collector(list(spec.diagnostics))
         graph, broken = build(spec, errors)
         infer(graph, errors, broken)

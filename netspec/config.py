@@ -132,6 +132,11 @@ def _read(raw, attrs, where: str, errors: Collector, pos: Pos, nested: dict | No
     return Section(values)
 
 
+def read_section(raw, attrs, where: str, errors: Collector, pos: Pos, nested: dict | None = None) -> Section:
+    """A validated `train:`-like section (every default filled) of `attrs`, with `nested` sub-sections."""
+    return _read(raw, attrs, where, errors, pos, nested)
+
+
 def read_train(raw: dict, pos: Pos | None = None, errors: Collector | None = None) -> Section:
     """The validated `train:` section with every default filled."""
     own = errors is None

@@ -18,7 +18,7 @@ from .record import Record
 from .yamlpos import MAX_DEPTH, YMap, YSeq, load_yaml_file, load_yaml_text
 
 TOP_KEYS = ("netspec", "name", "description", "vars", "input", "inputs", "layers", "blocks",
-            "train", "pretrain", "output", "outputs")
+            "train", "pretrain", "output", "outputs", "networks")
 LAYER_KEYS = ("type", "name", "from", "repeat")
 BLOCK_KEYS = ("params", "inputs", "layers", "output", "description", "state", "update")
 CELL_KEYS = ("return_sequences", "bidirectional", "reverse", "initial_state")   # a cell use's own attrs
@@ -932,8 +932,19 @@ def _ymap(data: dict, pos: Pos) -> YMap:
     return out
 
 
+def expand_one(raw: YMap, path: str, overrides: dict | None = None) -> Spec:
+    """Expand one network's mapping (no `networks:` dispatch); faults in `spec.diagnostics`."""
+    return _Expander(raw, path, overrides).run()
+
+
 def expand(raw, path: str, overrides: dict | None = None, text: str = "") -> Spec:
-    """Expand a parsed YAML document; faults are collected in `spec.diagnostics`."""
+    """Expand a parsed YAML document; faults are collected in `spec.diagnostics`.
+
+    A spec with `networks:` expands into a netspec.networks.NetworksSpec (one Spec per network)."""
+    if isinstance(raw, YMap) and "networks" in raw:
+        from .networks import expand_networks
+        with paused():
+            return expand_networks(raw, path, overrides, text)
     with paused():
         spec = _Expander(raw, path, overrides).run()
     spec.source_text = text
@@ -966,4 +977,4 @@ def load(path: str, overrides: dict | None = None) -> Spec:
     return spec
 
 
-__all__ = ["BlockDef", "CellBody", "InputDecl", "LayerDecl", "Spec", "expand", "load", "load_text", "parse", "read"]
+__all__ = ["BlockDef", "CellBody", "InputDecl", "LayerDecl", "Spec", "expand", "expand_one", "load", "load_text", "parse", "read"]

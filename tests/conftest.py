@@ -13,3 +13,10 @@ if ROOT not in sys.path:
 # speed in benchmarks/, never in tests), so the suite turns them off; every property is still checked.
 settings.register_profile("netspec", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("netspec")
+
+
+def each_graph(graph) -> list:
+    """(prefix, graph) for every network of a loaded spec: [('', graph)] for one network, and
+    [('generator/', ...), ('discriminator/', ...)] for a several-network (`networks:`) spec."""
+    networks = getattr(graph, "graphs", None)
+    return [("", graph)] if networks is None else [(f"{name}/", net) for name, net in networks.items()]

@@ -17,6 +17,7 @@ from compiler.diagram import DrawOptions, build_view, to_dot
 from netspec import load_graph
 from netspec.cli import main
 from netspec.errors import fmt_shape
+from tests.conftest import each_graph
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPECS = sorted(glob.glob(os.path.join(ROOT, "specs", "*.yaml")))
@@ -114,10 +115,11 @@ def svg_texts(path):
     return titles, texts
 
 
-def assert_complete(graph, path):
-    """Every layer has a node and every edge's shape is written on the drawing."""
+def assert_complete(graph, path, prefix=""):
+    """Every layer has a node and every edge's shape is written on the drawing (node ids start with `prefix`
+    where one drawing holds several networks)."""
     titles, texts = svg_texts(path)
-    missing = [n.name for n in graph if n.name not in titles]
+    missing = [n.name for n in graph if prefix + n.name not in titles]
     assert not missing, f"layers missing from {path}: {missing}"
     for node in graph:
         for src in node.inputs:
@@ -135,7 +137,8 @@ def assert_complete(graph, path):
 def test_every_library_spec_draws(spec, tmp_path):
     graph = load_graph(spec)
     assert draw(spec, tmp_path / "net.svg") == 0
-    assert_complete(graph, tmp_path / "net.svg")
+    for prefix, net in each_graph(graph):
+        assert_complete(net, tmp_path / "net.svg", prefix)
     assert draw(spec, tmp_path / "net.png") == 0
     assert (tmp_path / "net.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

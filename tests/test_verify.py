@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from netspec import load_graph
-from tests.conftest import ROOT, SPECS
+from tests.conftest import ROOT, SPECS, each_graph
 
 MAX_PARAMS = 20_000_000
 # Train-mode batchnorm at batch 2 through 18+ layers amplifies float32 rounding (the same math agrees to
@@ -27,9 +27,13 @@ def _specs():
 def test_backends_agree(path, monkeypatch):
     monkeypatch.setenv("NETSPEC_THREADS", "1")
     pytest.importorskip("torch")
-    from backends.verify import verify
     name = os.path.basename(path)[:-5]
-    graph = load_graph(path, QUICK.get(name))
+    for _, graph in each_graph(load_graph(path, QUICK.get(name))):
+        _backends_agree(graph)
+
+
+def _backends_agree(graph):
+    from backends.verify import verify
     if graph.total_params > MAX_PARAMS:
         pytest.skip(f"{graph.name}: {graph.total_params:,} params is too big to verify on this machine")
     # binarize is a threshold: a float32 rounding difference near 0 flips a +-1 (and everything after it), so

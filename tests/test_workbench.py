@@ -18,6 +18,7 @@ from compiler.diagram import DrawOptions, build_view
 from netspec import load_graph
 from netspec.cli import main
 from netspec.workbench.state import Watcher, node_details
+from tests.conftest import each_graph
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPECS = sorted(glob.glob(os.path.join(ROOT, "specs", "*.yaml")))
@@ -276,7 +277,11 @@ def test_the_watcher_keeps_the_last_good_drawing_and_rereads_only_on_change(tmp_
 
 @pytest.mark.parametrize("path", SPECS, ids=[os.path.basename(p) for p in SPECS])
 def test_every_drawn_node_of_every_library_spec_has_hover_details(path):
-    graph = load_graph(path)
+    for _, graph in each_graph(load_graph(path)):
+        _hover_details(graph)
+
+
+def _hover_details(graph):
     for options in (DrawOptions(), DrawOptions(collapse=True), DrawOptions(unroll=3)):
         view = build_view(graph, options)
         details = node_details(graph, view)

@@ -43,3 +43,10 @@ def load_model(graph, checkpoint_path: str, dtype: str | None = None):
     require()
     from backends.runtime import load_model as load
     return load(graph, checkpoint_path, make_ops, "float32")
+
+
+def train_gan(networks, options) -> dict:
+    """Train a several-network spec's GAN (train: {method: gan}) on CUDA kernels."""
+    require()
+    from backends.runtime.gan import train_gan as run_gan
+    return run_gan(networks, options, make_ops, NAME)

@@ -84,3 +84,9 @@ def set_blas_threads(count: int | None) -> bool:
                                  default=1))
     threadpool_limits(_BLAS_THREADS[0] if count is None else count, user_api="blas")
     return True
+
+
+def train_gan(networks, options) -> dict:
+    """Train a several-network spec's GAN (train: {method: gan}) on NumpyOps."""
+    from backends.runtime.gan import train_gan as run_gan
+    return run_gan(networks, options, make_ops, NAME)

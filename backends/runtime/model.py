@@ -22,10 +22,6 @@ def output_activation(graph, name: str | None = None) -> str | None:
     return node.activation if node.activation in ("softmax", "sigmoid") else None
 
 
-def require_one_input(graph) -> None:
-    """Kept for callers that feed one plain array; several inputs are fed as named Arrays (netspec.multidata)."""
-
-
 def scored_labels(target: np.ndarray, steps: int | None, ignore_index: int | None) -> np.ndarray:
     """Class targets as the loss scores them: `ignore_index` ids become IGNORE, and a sequence target shorter
     than the output's `steps` is aligned to its last steps (the first ones, e.g. an image step, are not scored)."""

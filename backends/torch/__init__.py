@@ -27,7 +27,11 @@ def available() -> tuple[bool, str]:
 
 
 def generate(graph, format_code: bool = True) -> str:
-    """The source of a standalone PyTorch file for `graph` (needs only torch and numpy to run)."""
+    """The source of a standalone PyTorch file for `graph` (needs only torch and numpy to run); for a
+    several-network spec (netspec.networks.Networks), a GAN file."""
+    if hasattr(graph, "graphs"):
+        from .gan_codegen import generate_gan
+        return generate_gan(graph, format_code)
     from .codegen import generate as _generate
     from .lower import TORCH
     TORCH.require(graph)          # every layer type has a lowering, or one clear error naming them
@@ -72,6 +76,15 @@ def build_model(graph):
 def train(graph, options) -> dict:
     """Train `graph` with its generated code; options: backends.base.TrainOptions."""
     module = load_module(graph)
+    return module.train(epochs=options.epochs, out=options.out_dir, resume=options.resume, overwrite=options.overwrite,
+                        max_steps=options.max_steps, batch_size=options.batch_size, seed=options.seed,
+                        data=dict(options.data) or None, dtype=options.dtype, progress=options.progress,
+                        resume_with=options.resume_command)
+
+
+def train_gan(networks, options) -> dict:
+    """Train a several-network spec's GAN with its generated file's fit_gan()."""
+    module = load_module(networks)
     return module.train(epochs=options.epochs, out=options.out_dir, resume=options.resume, overwrite=options.overwrite,
                         max_steps=options.max_steps, batch_size=options.batch_size, seed=options.seed,
                         data=dict(options.data) or None, dtype=options.dtype, progress=options.progress,

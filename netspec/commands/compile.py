@@ -35,6 +35,9 @@ def run(args) -> int:
     if args.checkpoint is not None and args.target != "onnx":
         raise UsageError("--checkpoint goes with --target onnx (a torch file loads weights itself)")
     graph = load_graph(args.spec, args.overrides)
+    if hasattr(graph, "graphs") and args.target == "onnx":
+        raise UserError(f"{args.spec}: spec '{graph.name}' has several networks; ONNX export takes one",
+                        "compile it with --target torch")
     if args.target == "onnx":
         from backends.torch import available, export_onnx
         ok, reason = available()
@@ -45,7 +48,7 @@ def run(args) -> int:
         return 0
     from backends.checkpoint import atomic_write
     from backends.torch import generate
-    source = generate(graph)
+    source = generate(graph)     # several networks: a GAN file (backends/torch/gan_codegen.py)
     if not args.output or args.output == "-":
         sys.stdout.write(source)
         return 0

@@ -91,7 +91,16 @@ def run(args) -> int:
     graph = load_graph(args.spec, args.overrides)
     path = args.output or default_output(graph.name, fmt)
     options = view_options(args)
-    view = diagram.build_view(graph, options)
+    if hasattr(graph, "graphs"):                # several networks: clusters plus the training wiring
+        from compiler.networks import networks_view
+
+        from ..networks import training_wiring
+        if fmt == "html":
+            raise UserError(f"{args.spec}: the interactive page draws one network; this spec has several",
+                            "write .svg, .png, .pdf or .dot")
+        view = networks_view(graph.name, graph.graphs, training_wiring(graph), options)
+    else:
+        view = diagram.build_view(graph, options)
     if fmt == "html":                  # the workbench page, self-contained: hover details, no server
         from ..workbench.page import page
         from ..workbench.state import page_state, snapshot

@@ -32,6 +32,8 @@ def run(args) -> int:
     from backends.runtime.trainer import load_data, run_settings, targets_of
     from backends.serve import metrics, predict_all, predictor_all
     graph = load_graph(args.spec, args.overrides)
+    from ..networks import require_one_network
+    require_one_network(graph, args.spec, "eval")
     set_threads()
     run_model = predictor_all(graph, args.checkpoint, args.backend)
     overrides = {**({"path": args.data} if args.data else {}), **({"allow_nan": True} if args.allow_nan else {})}

@@ -58,6 +58,8 @@ def run(args) -> int:
     if args.output:
         check_output_file(args.output, "--output")
     graph = load_graph(args.spec, args.overrides)
+    from ..networks import require_one_network
+    require_one_network(graph, args.spec, "predict")
     set_threads()
     if len(graph.inputs) > 1 or len(graph.outputs) > 1:
         return _run_several(args, graph)

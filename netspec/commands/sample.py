@@ -1,5 +1,4 @@
 """`netspec sample SPEC --checkpoint FILE -o grid.png`: Gibbs samples from a trained RBM, DBN or DBM."""
-import math
 import os
 import sys
 
@@ -8,11 +7,12 @@ from ..argtypes import non_negative_int, positive_int, random_seed
 from ..errors import UsageError, UserError
 from ..paths import check_output_file, default_run_dir
 
-HELP = "draw Gibbs samples from a trained RBM/DBN/DBM and save them as an image grid (PNG)"
+HELP = "draw samples from a trained GAN generator or RBM/DBN/DBM and save them as an image grid (PNG)"
 EPILOG = """examples:
   netspec sample specs/rbm_digits.yaml -o samples.png       # reads runs/rbm_digits/pretrained.npz
   netspec sample specs/dbn_digits.yaml -o dbn.png --count 100 --steps 2000
   netspec sample specs/rbm_digits.yaml --checkpoint runs/x/pretrained.npz -o samples.png
+  netspec sample specs/dcgan_digits.yaml -o grid.png --count 100 --npy samples.npy --seed 1   # a GAN's generator
 
 A spec with a supervised train: section ends with checkpoint.npz holding the fine-tuned weights, which
 no longer model the data; the run's pretrained.npz is the generative model before fine-tuning.
@@ -23,7 +23,7 @@ def add_arguments(parser) -> None:
     from ..cli import add_spec_argument
     add_spec_argument(parser)
     parser.add_argument("--checkpoint", metavar="FILE", help="trained weights (default: runs/<spec name>/pretrained.npz, the generative "
-                        "model before fine-tuning, else checkpoint.npz)")
+                        "model before fine-tuning, else checkpoint.npz; a GAN: checkpoint.npz)")
     parser.add_argument("-o", "--out", metavar="FILE", default="samples.png", help="output image (.png)")
     parser.add_argument("--count", type=positive_int, default=64, metavar="N", help="number of samples (default 64)")
     parser.add_argument("--steps", type=non_negative_int, default=1000, metavar="N",
@@ -31,36 +31,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=random_seed, default=0, metavar="N",
                         help="seed of the chains' random start and Gibbs noise (default 0); the same seed gives "
                         "the same samples")
+    parser.add_argument("--npy", metavar="FILE", help="GANs: also write the samples as an array in the data's "
+                        "shape and range (.npy)")
     parser.add_argument("--scale", type=positive_int, default=None, metavar="N",
                         help="pixels per unit (default: tiles of ~32 px)")
-
-
-def image_shape(shape) -> tuple:
-    """(height, width) to show a visible vector of the input `shape` as."""
-    dims = [int(d) for d in shape if int(d) != 1] or [1]
-    if len(dims) >= 2:
-        return dims[-2], math.prod(dims) // dims[-2]
-    side = math.isqrt(dims[0])
-    return (side, side) if side * side == dims[0] else (1, dims[0])
-
-
-def grid_image(samples, shape: tuple, scale: int):
-    """An RGB uint8 grid of grey tiles with a 1-unit gap; each sample is min-max scaled unless in [0, 1]."""
-    import numpy as np
-    height, width = shape
-    count = len(samples)
-    cols = max(1, math.ceil(math.sqrt(count)))
-    rows = max(1, math.ceil(count / cols))
-    canvas = np.full(((height + 1) * rows + 1, (width + 1) * cols + 1), 0.25, dtype=np.float32)
-    for index, sample in enumerate(samples):
-        tile = np.asarray(sample, dtype=np.float32).reshape(height, width)
-        if tile.min() < 0 or tile.max() > 1:
-            tile = (tile - tile.min()) / max(float(tile.max() - tile.min()), 1e-8)
-        r, c = divmod(index, cols)
-        canvas[1 + r * (height + 1):1 + r * (height + 1) + height, 1 + c * (width + 1):1 + c * (width + 1) + width] = tile
-    canvas = np.kron(canvas, np.ones((scale, scale), dtype=np.float32))
-    grey = (np.clip(canvas, 0, 1) * 255).astype(np.uint8)
-    return np.repeat(grey[:, :, None], 3, axis=2)
 
 
 def run(args) -> int:
@@ -68,12 +42,18 @@ def run(args) -> int:
 
     from backends import checkpoint
     from backends.energy import gibbs_samples, rbm_chain
+    from backends.gan_files import grid_image, image_shape
     from backends.plot import png_bytes
 
     if not args.out.lower().endswith(".png"):
         raise UsageError(f"-o {args.out}: sample grids are written as PNG; use an output name ending in .png")
     check_output_file(args.out)
     graph = load_graph(args.spec, args.overrides)
+    if hasattr(graph, "graphs"):                # several networks: the GAN's generator
+        from .sample_gan import run_gan
+        return run_gan(args, graph)
+    if args.npy is not None:
+        raise UsageError("--npy goes with a GAN spec (several networks); Gibbs samples are written as a grid")
     if not rbm_chain(graph):
         raise UserError(f"{args.spec}: spec '{graph.name}' has no rbm layers to sample from",
                         "sample from an RBM, DBN or DBM spec (see specs/dbn_digits.yaml)")

@@ -18,6 +18,15 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from compiler.analysis import summary_json, summary_table
     graph = load_graph(args.spec, args.overrides)
+    if hasattr(graph, "graphs"):                # several networks
+        from compiler.networks import networks_summary_json, networks_summary_table
+
+        from ..networks import gan_roles
+        roles = gan_roles(graph)
+        summary = (networks_summary_json(graph.name, graph.description, graph.graphs, roles and roles[0])
+                   if args.json else networks_summary_table(graph.name, graph.graphs))
+        print(__import__("json").dumps(summary, indent=2) if args.json else summary)
+        return 0
     if args.json:
         import json
         print(json.dumps(summary_json(graph), indent=2))

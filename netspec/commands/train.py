@@ -40,12 +40,13 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from backends import get_backend
     from backends.base import TrainOptions
-    from backends.runtime.model import require_one_input
     backend = get_backend(args.backend)
     if args.run_dir is not None:
         check_run_dir(args.run_dir)
     graph = load_graph(args.spec, args.overrides)
-    require_one_input(graph)
+    if hasattr(graph, "graphs"):                # several networks: adversarial training
+        from .train_gan import run_gan
+        return run_gan(args, graph, backend)
     if not graph.train and not graph.pretrain:
         raise UserError(f"{args.spec}: spec '{graph.name}' has no train: section, so there is nothing to train with",
                         "add one, e.g. train: {loss: cross_entropy, optimizer: {type: adam, lr: 0.001}, epochs: 10, "
@@ -55,7 +56,7 @@ def run(args) -> int:
                            epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, dtype=args.dtype,
                            data=data, progress=not args.quiet and not args.json,
                            max_steps=args.max_steps, overwrite=args.overwrite,
-                           resume_command=_resume_command(getattr(args, "argv", None)))
+                           resume_command=resume_command_line(getattr(args, "argv", None)))
     if graph.train.get("method") == "perceptron":       # Rosenblatt's rule, not backprop (any --backend)
         from backends.perceptron import train as perceptron
         result = perceptron(graph, options)
@@ -69,7 +70,7 @@ def run(args) -> int:
     return 0
 
 
-def _resume_command(argv) -> str | None:
+def resume_command_line(argv) -> str | None:
     """How this run continues after Ctrl-C: the same command line, with --resume."""
     import sys
 

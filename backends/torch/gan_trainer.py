@@ -1,0 +1,250 @@
+"""Adversarial training and the command line of a generated PyTorch GAN file (a spec with `networks:`).
+
+Inlined after backends/torch/trainer.py into the files that `netspec compile --target torch` writes for a
+GAN spec; it reads SPEC (name, hash, the networks' roles and shapes) and GAN (the validated
+`train: {method: gan}` section). build_model() returns an nn.ModuleDict of the networks, so state_dict keys
+are netspec's checkpoint keys ('generator.linear_1.weight'). The run policy is backends/loop.py's, the
+checkpoint keys and sample grids backends/gan_files.py's: a run here and `netspec train --backend numpy`
+leave the same files.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import shlex
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from backends.checkpoint import CheckpointError, check_optimizer_state, save
+from backends.gan_files import SAMPLES_DIR, SAMPLES_PNG, prefixed, unprefixed, write_grid
+from backends.loop import Interrupted, RunError, TrainingRun, done_line, prepare_run_dir, resume_command
+from backends.torch.trainer import (
+    load_weights,
+    make_optimizer,
+    optimizer_arrays,
+    restore_optimizer,
+    restore_rng,
+    rng_arrays,
+    set_threads,
+    setup_distributed,
+    state_arrays,
+    state_digest,
+)
+from netspec.argtypes import positive_int, random_seed
+from netspec.data import DataError, load_dataset
+
+ROLES = ("generator", "discriminator")
+
+
+def gan_real_images(spec: dict, cfg: dict) -> np.ndarray:
+    """The training images shaped as the discriminator's input, scaled to data.range."""
+    data = {k: v for k, v in cfg["data"].items() if k != "range"}
+    dataset = load_dataset(data, tuple(spec["sample_shape"]), seed=cfg["seed"], loss=None)
+    low, high = cfg["data"]["range"]
+    return np.asarray(dataset.x_train, dtype=np.float64) * (high - low) + low
+
+
+def gan_latent(cfg: dict, count: int, size: int, device, dtype, generator=None):
+    """Latent vectors from the spec's prior: normal, or uniform on [-1, 1]."""
+    if cfg["latent"] == "uniform":
+        return torch.rand(count, size, generator=generator).mul_(2).sub_(1).to(device, dtype)
+    return torch.randn(count, size, generator=generator).to(device, dtype)
+
+
+class _GanSteps:
+    """The PyTorch half of a GAN run (backends.loop.TrainingRun.fit): each batch is a discriminator step,
+    every d_steps-th batch also a generator step (non-saturating loss, BCE with logits)."""
+
+    def __init__(self, model, optimizers, spec, cfg, real, device, dtype, out):
+        self.model, self.optimizers, self.spec, self.cfg = model, optimizers, spec, cfg
+        self.g, self.d = model[spec["generator"]], model[spec["discriminator"]]
+        self.real = torch.from_numpy(real).to(device, dtype)
+        self.device, self.dtype, self.out = device, dtype, out
+        self.z = spec["latent_size"]
+        fixed = torch.Generator().manual_seed(cfg["seed"] + 1)
+        self.fixed = gan_latent(cfg, cfg["samples"], self.z, device, dtype, fixed)
+        self.steps = {role: 0 for role in ROLES}
+        self.sums, self.index, self.epoch = {}, 0, 0
+
+    def set_lr(self, lr: float) -> None:      # no schedule: each network keeps its optimizer's lr
+        pass
+
+    def batches(self, epoch: int):
+        order = np.random.default_rng(self.cfg["seed"] + epoch).permutation(len(self.real))
+        size = self.cfg["batch_size"]
+        self.sums, self.index, self.epoch = {"d_loss": 0.0, "g_loss": 0.0, "d_real": 0.0, "d_fake": 0.0, "n": 0,
+                                             "g": 0}, 0, epoch
+        return [order[start:start + size] for start in range(0, len(order), size) if len(order) - start > 1]
+
+    def step(self, batch):
+        cfg, g, d = self.cfg, self.g, self.d
+        real = self.real[torch.from_numpy(np.asarray(batch)).to(self.real.device)]
+        count = len(batch)
+        with torch.no_grad():
+            fake = g(gan_latent(cfg, count, self.z, self.device, self.dtype))
+        optimizer = self.optimizers["discriminator"]
+        optimizer.zero_grad(set_to_none=True)
+        logits_real = d(real)
+        loss_real = F.binary_cross_entropy_with_logits(logits_real, torch.full_like(logits_real,
+                                                                                   1.0 - cfg["label_smoothing"]))
+        loss_real.backward()
+        logits_fake = d(fake)
+        loss_fake = F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake))
+        loss_fake.backward()
+        optimizer.step()
+        self.steps["discriminator"] += 1
+        d_loss = float(loss_real.detach()) + float(loss_fake.detach())
+        sums = self.sums
+        sums["d_loss"] += d_loss * count
+        sums["d_real"] += float(torch.sigmoid(logits_real.detach()).mean()) * count
+        sums["d_fake"] += float(torch.sigmoid(logits_fake.detach()).mean()) * count
+        sums["n"] += count
+        self.index += 1
+        if self.index % cfg["d_steps"] == 0:
+            sums["g_loss"] += self.generator_step(count) * count
+            sums["g"] += count
+        return d_loss, None
+
+    def generator_step(self, count: int) -> float:
+        optimizer = self.optimizers["generator"]
+        optimizer.zero_grad(set_to_none=True)
+        logits = self.d(self.g(gan_latent(self.cfg, count, self.z, self.device, self.dtype)))
+        loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+        loss.backward()
+        optimizer.step()
+        self.steps["generator"] += 1
+        return float(loss.detach())
+
+    def totals(self, loss_sum, accuracy_sum, seen: int):
+        return float(loss_sum), accuracy_sum, seen
+
+    @torch.no_grad()
+    def evaluate(self) -> dict:
+        sums = self.sums
+        if not sums.get("n"):
+            return {}
+        self.g.eval()
+        samples = self.g(self.fixed).cpu().numpy()
+        self.g.train()
+        write_grid([os.path.join(self.out, SAMPLES_PNG), os.path.join(self.out, SAMPLES_DIR, f"epoch_{self.epoch:04d}.png")],
+                   samples, self.cfg["data"]["range"])
+        return {"d_loss": sums["d_loss"] / sums["n"], "g_loss": sums["g_loss"] / max(sums["g"], 1),
+                "d_real": sums["d_real"] / sums["n"], "d_fake": sums["d_fake"] / sums["n"]}
+
+    def save(self, epoch: int, partial: bool) -> None:
+        extra = dict(rng_arrays(self.device))
+        for role in ROLES:
+            net = self.spec[role]
+            d_extra = optimizer_arrays(self.model[net], self.optimizers[role], self.steps[role])
+            extra.update(prefixed(net, d_extra))
+        meta = {"spec": self.spec["name"], "source_hash": self.spec["source_hash"], "epoch": epoch, "backend": "torch",
+                "dtype": str(self.dtype).replace("torch.", ""), "partial": partial, "method": "gan"}
+        save(os.path.join(self.out, "checkpoint.npz"), state_arrays(self.model), meta=meta, extra=extra)
+
+
+def fit_gan(build_model, spec: dict, gan_cfg: dict, *, epochs=None, out=None, resume=False, overwrite=False,
+            max_steps=None, batch_size=None, seed=None, data=None, dtype=None, progress=True, device=None,
+            threads=None, resume_with=None) -> dict:
+    """Train the GAN with the spec's settings (keyword arguments override them); return the run's figures."""
+    cfg = copy.deepcopy(gan_cfg)
+    for key, value in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed), ("dtype", dtype)):
+        if value is not None:
+            cfg[key] = value
+    cfg["data"].update(data or {})
+    out = out or spec["run_dir"]
+    set_threads(threads)
+    _rank, world, device = setup_distributed(device)
+    if world > 1:
+        raise RunError(f"a GAN trains in one process; this is one of {world} (torchrun --nproc_per_node={world})",
+                       "run it with python model.py, or torchrun --nproc_per_node=1")
+    prepare_run_dir(out, resume, overwrite)
+    run = TrainingRun(out, cfg["epochs"], {}, cfg["optimizer"]["generator"]["lr"], cfg.get("checkpoint_every", 1),
+                      max_steps, progress, True, resume_with)
+    with run.interruptible():
+        torch.manual_seed(cfg["seed"])
+        real = gan_real_images(spec, cfg)
+        float_dtype = torch.float64 if cfg["dtype"] == "float64" else torch.float32
+        model = build_model().to(device, float_dtype)
+        optimizers = {role: make_optimizer(model[spec[role]].parameters(), cfg["optimizer"][role]) for role in ROLES}
+        steps = _GanSteps(model, optimizers, spec, cfg, real, device, float_dtype, out)
+        continuing = resume and os.path.exists(run.checkpoint)
+        if continuing:
+            extra, meta = load_weights(model, run.checkpoint)
+            for role in ROLES:
+                net, opt = spec[role], cfg["optimizer"][role]
+                own = unprefixed(net, extra)
+                check_optimizer_state(own, {k: tuple(p.shape) for k, p in model[net].named_parameters()},
+                                      opt["type"], run.checkpoint, opt["momentum"])
+                steps.steps[role] = restore_optimizer(model[net], optimizers[role], own)
+            restore_rng(extra, device, run.checkpoint)
+            run.resumed_from(meta)
+        else:
+            import shutil
+            shutil.rmtree(os.path.join(out, SAMPLES_DIR), ignore_errors=True)
+        run.open_metrics(continuing)
+        result = run.fit(steps, "torch")
+        result.update(device=str(device), state_sha256=state_digest(model), samples=os.path.join(out, SAMPLES_PNG))
+        return result
+
+
+@torch.no_grad()
+def sample_gan(build_model, spec: dict, gan_cfg: dict, checkpoint: str, count: int = 64, seed: int = 0) -> np.ndarray:
+    """`count` samples from a trained checkpoint's generator, in the data's range."""
+    model = build_model()
+    load_weights(model, checkpoint)
+    generator = model[spec["generator"]].eval()
+    noise = gan_latent(gan_cfg, count, spec["latent_size"], torch.device("cpu"), torch.float32,
+                       torch.Generator().manual_seed(seed))
+    return generator(noise).numpy()
+
+
+def run_gan_cli(build_model, spec: dict, gan_cfg: dict, argv=None) -> int:
+    """`python model.py [options]`: train the GAN (or with --sample N, write a grid of N samples)."""
+    name = spec["name"].replace("%", "%%")
+    parser = argparse.ArgumentParser(description=f"Train the GAN {name} with the settings of its spec (GAN).")
+    parser.add_argument("--epochs", type=positive_int, help=f"override GAN epochs ({gan_cfg['epochs']})")
+    parser.add_argument("--batch-size", type=positive_int, help=f"override GAN batch_size ({gan_cfg['batch_size']})")
+    parser.add_argument("--seed", type=random_seed, help=f"override GAN seed ({gan_cfg['seed']})")
+    parser.add_argument("--dtype", choices=("float32", "float64"))
+    parser.add_argument("--data", metavar="PATH", help="override the data path")
+    parser.add_argument("--run-dir", "--out", dest="out", metavar="DIR", default=spec["run_dir"],
+                        help="checkpoint.npz, metrics.jsonl and sample grids go here (default: %(default)s)")
+    again = parser.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.npz")
+    again.add_argument("--overwrite", action="store_true", help="discard an earlier run in DIR and start again")
+    parser.add_argument("--max-steps", type=positive_int, help="stop after this many discriminator steps")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
+    parser.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads (default: $NETSPEC_THREADS)")
+    parser.add_argument("--sample", type=positive_int, metavar="N", help="write a grid of N samples from DIR's "
+                        "checkpoint to DIR/samples.png instead of training")
+    parser.add_argument("--json", action="store_true", help="print one JSON object with the results last")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(argv)
+    try:
+        if args.sample:
+            set_threads(args.threads)
+            samples = sample_gan(build_model, spec, gan_cfg, os.path.join(args.out, "checkpoint.npz"), args.sample,
+                                 args.seed or 0)
+            write_grid([os.path.join(args.out, SAMPLES_PNG)], samples, gan_cfg["data"]["range"])
+            print(f"wrote {os.path.join(args.out, SAMPLES_PNG)} ({args.sample} samples)")
+            return 0
+        result = fit_gan(build_model, spec, gan_cfg, epochs=args.epochs, out=args.out, resume=args.resume,
+                         overwrite=args.overwrite, max_steps=args.max_steps, batch_size=args.batch_size,
+                         seed=args.seed, data={"path": args.data} if args.data else None, dtype=args.dtype,
+                         progress=not (args.quiet or args.json), device=args.device, threads=args.threads,
+                         resume_with=resume_command(f"python {shlex.quote(sys.argv[0] or 'model.py')}", argv))
+    except (DataError, CheckpointError, RunError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as exc:
+        print(f"interrupted; {exc}" if isinstance(exc, Interrupted) else "interrupted", file=sys.stderr)
+        return 130
+    print(json.dumps(result) if args.json else done_line(result))
+    return 0
+
