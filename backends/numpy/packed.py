@@ -3,10 +3,14 @@
 A row of +-1 values packs to sign bits (1 for +1); where a row may hold zeros (a convolution's padding), a second
 plane marks the valid positions. The dot product of a packed input row with a packed weight row is then
 valid - 2 * popcount((x xor w) & valid): integers, so equal to the float32 product of the same +-1 values
-(exact below 2^24 terms). Numba compiles the loops (nogil: the backend's threads split the rows, as for BLAS), with
+(exact below 2^24 terms). A binary linear layer followed by batchnorm and binarize (inference) folds into an integer
+range per output channel: its +-1 output is +1 exactly where the popcount lies in [low, high], so
+`xnor_threshold_pack` writes the packed bits of the next layer's input directly (PackedRows). Numba compiles the loops (nogil: the backend's threads split the rows, as for BLAS), with
 LLVM's ctpop for popcount.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, types
@@ -33,6 +37,12 @@ def binarize(x: np.ndarray) -> np.ndarray:
     out = np.empty_like(x)
     _binarize(x.reshape(-1), out.reshape(-1))
     return out
+
+
+class PackedRows(NamedTuple):
+    """A batch of +-1 rows of length k as sign bits (n, words_for(k)) uint64, as `pack` makes them."""
+    signs: np.ndarray
+    k: int
 
 
 def words_for(k: int) -> int:
@@ -106,3 +116,37 @@ def xnor_matmul(x_packed: tuple, w_signs: np.ndarray, k: int, out: np.ndarray, s
     else:
         split(rows, len(w_signs), out.size * xs.shape[1])
     return out
+
+
+@njit(cache=True, nogil=True)
+def _xnor_threshold(xs, ws, f0, low, high, out):
+    n, words = xs.shape
+    for j in range(ws.shape[0]):
+        f = f0 + j
+        wrow = ws[j]
+        word, bit = f // 64, np.uint64(1) << np.uint64(f % 64)
+        lo, hi = low[f], high[f]
+        for i in range(n):
+            acc = 0
+            for w in range(words):
+                acc += _popcount(xs[i, w] ^ wrow[w])
+            if lo <= acc <= hi:
+                out[i, word] |= bit
+
+
+def xnor_threshold_pack(x_signs: np.ndarray, w_signs: np.ndarray, low: np.ndarray, high: np.ndarray,
+                        split=None) -> PackedRows:
+    """The packed +-1 rows whose bit f is set where lo[f] <= popcount(x xor w[f]) <= high[f] (the number of
+    positions where x and weight row f differ), for x's packed rows; split as for `xnor_matmul`, over whole
+    64-channel words so that threads never share one."""
+    m = len(w_signs)
+    out = np.zeros((len(x_signs), words_for(m)), dtype=np.uint64)
+
+    def channels(lo, hi):
+        f0, f1 = lo * 64, min(hi * 64, m)
+        _xnor_threshold(x_signs, w_signs[f0:f1], f0, low, high, out)
+    if split is None:
+        channels(0, out.shape[1])
+    else:
+        split(channels, out.shape[1], len(x_signs) * m * x_signs.shape[1])
+    return PackedRows(out, m)
