@@ -69,7 +69,6 @@ class Executor:
 
     def forward(self, inputs: dict, train: bool = False) -> dict:
         """Every graph output for a batch; `inputs` maps graph input names to Arrays."""
-        ops = self.ops
         values = dict(inputs)
         self.contexts = {}
         remaining = self._use_counts()
