@@ -119,19 +119,33 @@ def xnor_matmul(x_packed: tuple, w_signs: np.ndarray, k: int, out: np.ndarray, s
 
 
 @njit(cache=True, nogil=True)
-def _xnor_threshold(xs, ws, f0, low, high, out):
+def _xnor_threshold(xs, ws, low, high, f0, out):
     n, words = xs.shape
-    for j in range(ws.shape[0]):
-        f = f0 + j
-        wrow = ws[j]
-        word, bit = f // 64, np.uint64(1) << np.uint64(f % 64)
-        lo, hi = low[f], high[f]
-        for i in range(n):
-            acc = 0
+    m = ws.shape[0]
+    for j in range(0, m, 2):                 # 2 weight rows x 2 input rows per pass (an odd last one repeats)
+        j1 = min(j + 1, m - 1)
+        w0, w1 = ws[j], ws[j1]
+        lo0, hi0, lo1, hi1 = low[j], high[j], low[j1], high[j1]
+        word0, word1 = (f0 + j) // 64, (f0 + j1) // 64
+        bit0, bit1 = np.uint64(1) << np.uint64((f0 + j) % 64), np.uint64(1) << np.uint64((f0 + j1) % 64)
+        for i in range(0, n, 2):
+            i1 = min(i + 1, n - 1)
+            x0, x1 = xs[i], xs[i1]
+            a00, a01, a10, a11 = np.uint64(0), np.uint64(0), np.uint64(0), np.uint64(0)
             for w in range(words):
-                acc += _popcount(xs[i, w] ^ wrow[w])
-            if lo <= acc <= hi:
-                out[i, word] |= bit
+                u0, u1, v0, v1 = x0[w], x1[w], w0[w], w1[w]
+                a00 += _popcount(u0 ^ v0)
+                a01 += _popcount(u0 ^ v1)
+                a10 += _popcount(u1 ^ v0)
+                a11 += _popcount(u1 ^ v1)
+            if lo0 <= np.int64(a00) <= hi0:
+                out[i, word0] |= bit0
+            if lo1 <= np.int64(a01) <= hi1:
+                out[i, word1] |= bit1
+            if lo0 <= np.int64(a10) <= hi0:
+                out[i1, word0] |= bit0
+            if lo1 <= np.int64(a11) <= hi1:
+                out[i1, word1] |= bit1
 
 
 def xnor_threshold_pack(x_signs: np.ndarray, w_signs: np.ndarray, low: np.ndarray, high: np.ndarray,
@@ -144,7 +158,7 @@ def xnor_threshold_pack(x_signs: np.ndarray, w_signs: np.ndarray, low: np.ndarra
 
     def channels(lo, hi):
         f0, f1 = lo * 64, min(hi * 64, m)
-        _xnor_threshold(x_signs, w_signs[f0:f1], f0, low, high, out)
+        _xnor_threshold(x_signs, w_signs[f0:f1], low[f0:f1], high[f0:f1], f0, out)
     if split is None:
         channels(0, out.shape[1])
     else:
