@@ -164,3 +164,31 @@ def xnor_threshold_pack(x_signs: np.ndarray, w_signs: np.ndarray, low: np.ndarra
     else:
         split(channels, out.shape[1], len(x_signs) * m * x_signs.shape[1])
     return PackedRows(out, m)
+
+
+@njit(cache=True, nogil=True)
+def _threshold_pack(y, low, high, bound, out, outside):
+    n, m = y.shape
+    for i in range(n):
+        for w in range(out.shape[1]):
+            bits = np.uint64(0)
+            for b in range(min(64, m - w * 64)):
+                f = w * 64 + b
+                v = y[i, f]
+                if not abs(v) <= bound:
+                    outside[i] = True
+                if low[f] <= v <= high[f]:
+                    bits |= np.uint64(1) << np.uint64(b)
+            out[i, w] = bits
+
+
+def threshold_pack(y: np.ndarray, low: np.ndarray, high: np.ndarray, bound, exact) -> PackedRows:
+    """The packed +-1 rows that are +1 where low[f] <= y[:, f] <= high[f], for float rows y; a row with a value
+    beyond +-bound or a NaN is packed from exact(its rows) (True for +1) instead."""
+    y = np.ascontiguousarray(y)
+    out = np.empty((len(y), words_for(y.shape[1])), dtype=np.uint64)
+    outside = np.zeros(len(y), dtype=np.bool_)
+    _threshold_pack(y, low, high, y.dtype.type(bound), out, outside)
+    if outside.any():
+        out[outside] = pack(np.where(exact(y[outside]), 1.0, -1.0))[0]
+    return PackedRows(out, y.shape[1])

@@ -1,7 +1,7 @@
 """Run an IR graph forward and backward with any backend's Ops (backend-neutral)."""
 from __future__ import annotations
 
-from .binary_fold import fold_chains, fold_ranges
+from .binary_fold import BOUND, float_fold_ranges, fold_chains, fold_ranges
 
 BINARY_KEEPING = ("flatten", "reshape", "maxpool1d", "maxpool2d", "global_maxpool")   # +-1 in, +-1 out
 
@@ -36,7 +36,7 @@ class Executor:
         # binary layers that read +-1 inputs: a backend with `pack_weight` runs them bit-packed when frozen
         self.packable = {n.name for n in graph.layers() if n.attrs.get("binary") is True and binarised_input(graph, n)
                          and frozen and hasattr(ops, "pack_weight")}
-        # packed layers followed by batchnorm + binarize: one popcount range per channel, packed bits out
+        # linear layers whose batchnorm + binarize feed packed layers: one range per channel, packed bits out
         self.folds = fold_chains(graph, self.packable) if self.packable else {}
         self.folded_into = {name: head for head, chain in self.folds.items() for name in chain}
         self.fold_cache: dict = {}
@@ -74,7 +74,7 @@ class Executor:
         remaining = self._use_counts()
         for node in self.nodes:
             head = self.folded_into.get(node.name)
-            if train or head is None or self.fold_cache.get(head) is None or head not in self.packable:    # else computed by its fold's head
+            if train or head is None or self.fold_cache.get(head) is None:    # else computed by its fold's head
                 self._run(node, values, train)
             if not train:
                 for name in node.inputs:     # free activations nobody needs any more (inference)
@@ -95,7 +95,8 @@ class Executor:
         args = [values[name] for name in node.inputs]
         params, latent = self.binary_weights(node, self.node_params(node), ctx)
         name = node.name
-        folds = not train and name in self.folds and ctx.get("packed_weight") is not None
+        folds = not train and name in self.folds and (ctx.get("packed_weight") is not None
+                                                     or name not in self.packable)
         fold = self.fold_range(node, params["weight"].shape) if folds else None
         if fold is not None:
             ctx["fold"], act, name = fold, None, (self.folds[name] or [name])[-1]
@@ -109,10 +110,16 @@ class Executor:
             self.contexts[node.name] = (ctx, act, act_ctx, latent)
 
     def fold_range(self, node, weight_shape) -> tuple | None:
-        """The folded layer's per-channel popcount ranges (binary_fold.py), made once; None: not folded."""
+        """The folded layer's per-channel ranges (binary_fold.py: popcounts, or float outputs of a float layer),
+        made once; None: not folded."""
         if node.name not in self.fold_cache:
-            self.fold_cache[node.name] = fold_ranges(self.ops, self.graph, node, self.folds[node.name],
-                                                     self.node_params, weight_shape)
+            chain = self.folds[node.name]
+            if node.name in self.packable:
+                ranges = fold_ranges(self.ops, self.graph, node, chain, self.node_params, weight_shape)
+            else:                   # a float layer: ranges of its float output, exact beyond +-BOUND
+                ranges = float_fold_ranges(self.ops, self.graph, node, chain, self.node_params, weight_shape[0])
+                ranges = None if ranges is None else (ranges[0], ranges[1], BOUND, ranges[2])
+            self.fold_cache[node.name] = ranges
         return self.fold_cache[node.name]
 
     def backward(self, grad_outputs: dict) -> dict:

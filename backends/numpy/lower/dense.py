@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from ..packed import PackedRows, pack, xnor_matmul, xnor_threshold_pack
+from ..packed import PackedRows, pack, threshold_pack, xnor_matmul, xnor_threshold_pack
 from . import NUMPY
 
 
@@ -46,6 +46,8 @@ class Linear:
                 np.maximum(part, 0, out=part)
 
         ops.over_linear(forward_slice, len(y), y.size * x2.shape[1])
+        if "fold" in ctx and not train:        # batchnorm and binarize folded in: the next layer's packed input
+            return threshold_pack(y, *ctx["fold"])
         if train:
             ctx.update(x2=x2, x_shape=x.shape, weight=weight, has_bias=has_bias, relu_out=y if relu else None)
         return y.reshape(*x.shape[:-1], weight.shape[0])
