@@ -4,9 +4,9 @@
 
 A binary MLP (784 real inputs -> `width` x 3 binary layers with batchnorm + binarize -> 10) runs `predict`'s
 forward pass twice over, in the same process on the same weights: once as `netspec predict` runs it (the
-binary layers that read +-1 inputs on bit-packed weights and activations, XNOR + popcount; a packed layer
-followed by batchnorm + binarize folded into one popcount range per channel that writes the next layer's packed
-bits), once with those layers on float32 BLAS products with the binarised weights made once beforehand and
+binary layers that read +-1 inputs on bit-packed weights and activations, XNOR + popcount; a layer followed
+by batchnorm + binarize, the float first one included, folds them into one range per channel and writes the next
+layer's packed bits), once with those layers on float32 BLAS products with the binarised weights made once beforehand and
 batchnorm and binarize as float layers (the same Model, packing off).
 The first layer reads real inputs and is float in both. After a warm-up the two alternate for `rounds`
 rounds of `seconds` each per batch size; the table gives the median rate of each and the ratio of the
@@ -94,7 +94,7 @@ def main() -> int:
     # (packing the input included), and the folded layer (product, batchnorm, binarize) against the float one
     from backends.numpy.packed import pack, xnor_matmul, xnor_threshold_pack
     executor = packed.executor
-    layer = next(n for n in graph.layers() if n.name in executor.folds)
+    layer = next(n for n in graph.layers() if n.name in executor.folds and n.name in executor.packable)
     weight_bin, weight_packed = executor.binary_cache[layer.name]
     low, high = executor.fold_cache[layer.name]
     norm = graph[executor.folds[layer.name][0]]
