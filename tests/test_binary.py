@@ -208,6 +208,19 @@ def test_folded_batchnorm_and_binarize_equal_the_float_path_exactly(tmp_path, ca
             (True, False, False), (False, True, False), (True, True, False), (False, False, True)}
 
 
+def test_sequence_rows_are_not_folded_and_equal_the_float_path(tmp_path):
+    """A linear layer over [steps, features] keeps its float path between layers (packed rows are samples)."""
+    graph = graph_of(tmp_path, "name: seq\ninput: {shape: [4, 20]}\nlayers:\n"
+                     "  - {type: linear, units: 70, binary: true, activation: binarize}\n"
+                     "  - {type: linear, units: 65, binary: true, activation: binarize}\n"
+                     "  - {type: linear, units: 3, binary: true}\n")
+    state = init_state(graph, 2)
+    packed, plain = Model(graph, make_ops("float32"), state, frozen=True), Model(graph, make_ops("float32"), state)
+    assert packed.executor.packable == {"linear_2", "linear_3"} and packed.executor.folds == {}
+    x = np.random.default_rng(3).normal(size=(9, 4, 20)).astype(np.float32)
+    np.testing.assert_array_equal(packed.predict(x, batch_size=4), plain.predict(x, batch_size=4))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("spec", "backend", "goal"), [("binary_mlp_digits", "numpy", 0.93),
                                                        ("binary_mlp_digits", "torch", 0.93),

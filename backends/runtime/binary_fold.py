@@ -21,7 +21,7 @@ BOUND = np.float32(2.0 ** 64)
 
 def fold_chains(graph, packable: set) -> dict:
     """{linear layer: the names of the nodes its fold computes, in order (the last is the binarize)}: a linear
-    layer whose output reaches a binarize through at most one eval batchnorm, every node of the chain read by the
+    layer with one feature axis whose output reaches a binarize through at most one eval batchnorm, every node of the chain read by the
     next alone, and the binarized output read only by packable linear layers."""
     consumers = graph.consumers()
     outputs = set(graph.outputs)
@@ -32,7 +32,7 @@ def fold_chains(graph, packable: set) -> dict:
 
     chains = {}
     for head in graph.layers():
-        if head.op != "linear":
+        if head.op != "linear" or len(head.shape) != 1:     # rows of features: packed rows are the samples
             continue
         chain, node = [], head
         if node.activation is None:
