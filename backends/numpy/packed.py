@@ -3,10 +3,10 @@
 A row of +-1 values packs to sign bits (1 for +1); where a row may hold zeros (a convolution's padding), a second
 plane marks the valid positions. The dot product of a packed input row with a packed weight row is then
 valid - 2 * popcount((x xor w) & valid): integers, so equal to the float32 product of the same +-1 values
-(exact below 2^24 terms). A binary linear layer followed by batchnorm and binarize (inference) folds into an integer
-range per output channel: its +-1 output is +1 exactly where the popcount lies in [low, high], so
-`xnor_threshold_pack` writes the packed bits of the next layer's input directly (PackedRows). Numba compiles the loops (nogil: the backend's threads split the rows, as for BLAS), with
-LLVM's ctpop for popcount.
+(exact below 2^24 terms). A linear layer followed by batchnorm and binarize (inference) folds into one range per
+output channel (backends/runtime/binary_fold.py): `xnor_threshold_pack` (popcounts of a packed layer) and
+`threshold_pack` (float outputs) write the packed bits of the next layer's input directly (PackedRows). Numba
+compiles the loops (nogil: the backend's threads split the rows, as for BLAS), with LLVM's ctpop for popcount.
 """
 from __future__ import annotations
 
