@@ -4,8 +4,10 @@
 
 A binary MLP (784 real inputs -> `width` x 3 binary layers with batchnorm + binarize -> 10) runs `predict`'s
 forward pass twice over, in the same process on the same weights: once as `netspec predict` runs it (the
-binary layers that read +-1 inputs on bit-packed weights and activations, XNOR + popcount), once with those
-layers on float32 BLAS products with the binarised weights made once beforehand (the same Model, packing off).
+binary layers that read +-1 inputs on bit-packed weights and activations, XNOR + popcount; a layer followed
+by batchnorm + binarize, the float first one included, folds them into one range per channel and writes the next
+layer's packed bits), once with those layers on float32 BLAS products with the binarised weights made once beforehand and
+batchnorm and binarize as float layers (the same Model, packing off).
 The first layer reads real inputs and is float in both. After a warm-up the two alternate for `rounds`
 rounds of `seconds` each per batch size; the table gives the median rate of each and the ratio of the
 medians, with the load average at the start and the end. Outputs are checked equal before timing.
@@ -73,9 +75,10 @@ def main() -> int:
     state = init_state(graph, 0)
     packed = Model(graph, make_ops("float32"), state, frozen=True)
     plain = Model(graph, make_ops("float32"), state, frozen=True)
-    plain.executor.packable = set()              # the same frozen model, binary layers on float32 BLAS
+    plain.executor.packable, plain.executor.folds = set(), {}    # the same frozen model, float32 BLAS
     rng = np.random.default_rng(0)
-    print(f"# binary MLP 784 -> {args.width} x 3 -> 10; packed layers: {sorted(packed.executor.packable)}")
+    print(f"# binary MLP 784 -> {args.width} x 3 -> 10; packed layers: {sorted(packed.executor.packable)}, "
+          f"with batchnorm + binarize folded in: {sorted(packed.executor.folds)}")
     rows = []
     for batch in args.batches:
         x = rng.random((batch, 784)).astype(np.float32)
@@ -87,21 +90,39 @@ def main() -> int:
             plain_rates.append(rate(plain, x, args.seconds))
         p, f = statistics.median(packed_rates), statistics.median(plain_rates)
         rows.append((batch, p, f, p / f))
-    # one width x width binary layer's product alone, batch 256: packed XNOR/popcount against float32 BLAS
-    from backends.numpy.packed import pack, xnor_matmul
-    layer = next(n for n in graph.layers() if n.name in packed.executor.packable)
-    weight_bin, weight_packed = packed.executor.binary_cache[layer.name]
+    # one width x width binary layer at batch 256, packed XNOR/popcount against float32 BLAS: its product alone
+    # (packing the input included), and the folded layer (product, batchnorm, binarize) against the float one
+    from backends.numpy.packed import pack, xnor_matmul, xnor_threshold_pack
+    executor = packed.executor
+    layer = next(n for n in graph.layers() if n.name in executor.folds and n.name in executor.packable)
+    weight_bin, weight_packed = executor.binary_cache[layer.name]
+    low, high = executor.fold_cache[layer.name]
+    norm = graph[executor.folds[layer.name][0]]
     x = np.where(rng.random((256, args.width)) >= 0.5, 1.0, -1.0).astype(np.float32)
     out = np.empty((256, args.width), dtype=np.float32)
-    product_packed, product_float = [], []
+    ops = packed.ops
+
+    def float_layer():
+        y = ops.forward("batchnorm", {"op": "batchnorm"}, [x @ weight_bin.T], executor.node_params(norm),
+                        norm.attrs, False)
+        return ops.forward("binarize", {"op": "binarize"}, [y], {}, {}, False)
+    timings: dict = {"product packed": [], "product float": [], "folded packed": [], "folded float": []}
     for _ in range(args.rounds):
-        start = time.perf_counter()
-        xnor_matmul(pack(x), weight_packed, args.width, out, packed.ops.over_threads)
-        product_packed.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        reference = x @ weight_bin.T
-        product_float.append(time.perf_counter() - start)
-    assert np.array_equal(out, reference)
+        for name, fn in (("product packed", lambda: xnor_matmul(pack(x), weight_packed, args.width, out,
+                                                                  ops.over_threads)),
+                         ("product float", lambda: x @ weight_bin.T),
+                         ("folded packed", lambda: xnor_threshold_pack(pack(x)[0], weight_packed, low, high,
+                                                                       ops.over_threads)),
+                         ("folded float", float_layer)):
+            start = time.perf_counter()
+            result = fn()
+            timings[name].append(time.perf_counter() - start)
+            if name == "product float":
+                assert np.array_equal(out, result)
+            elif name == "folded packed":
+                folded = result
+    assert np.array_equal(folded.signs, pack(float_layer())[0])
+    medians = {name: statistics.median(values) for name, values in timings.items()}
     load_end = os.getloadavg()
     weights = [n for n in graph.layers() if n.name in packed.executor.packable]
     float_bytes = sum(int(np.prod(n.params[0].shape)) * 4 for n in weights)
@@ -110,9 +131,12 @@ def main() -> int:
     print("| ---: | ---: | ---: | ---: |")
     for batch, p, f, ratio in rows:
         print(f"| {batch} | {p:,.0f} | {f:,.0f} | {ratio:.2f}x |")
-    pp, pf = statistics.median(product_packed), statistics.median(product_float)
-    print(f"\none {args.width}x{args.width} binary layer's product at batch 256 (packing the input included): "
-          f"packed {pp * 1e3:.1f} ms, float32 BLAS {pf * 1e3:.1f} ms ({pf / pp:.1f}x)")
+    print()
+    for what, key in (("product (packing the input included)", "product"),
+                      ("product + batchnorm + binarize (packed: folded, bits out)", "folded")):
+        pp, pf = medians[f"{key} packed"], medians[f"{key} float"]
+        print(f"one {args.width}x{args.width} binary layer at batch 256, {what}: packed {pp * 1e3:.1f} ms, "
+              f"float32 BLAS {pf * 1e3:.1f} ms ({pf / pp:.1f}x)")
     print(f"weights of the packed layers: float32 {float_bytes / 2 ** 20:.2f} MiB, packed "
           f"{packed_bytes / 2 ** 20:.3f} MiB ({float_bytes / packed_bytes:.1f}x smaller)")
     print(f"load average (1, 5, 15 min) at start {tuple(round(v, 2) for v in load_start)}, "

@@ -153,6 +153,74 @@ def test_packed_inference_equals_float_inference_exactly(tmp_path, spec):
     np.testing.assert_array_equal(packed.predict(x, batch_size=16), plain.predict(x, batch_size=16))
 
 
+FOLDS = """
+name: folds
+input: {shape: [20]}
+layers:
+  - {type: linear, units: 70, binary: true, bias: false}
+  - batchnorm
+  - binarize
+  - {type: linear, units: 130, binary: true}
+  - batchnorm
+  - binarize
+  - {type: linear, units: 67, binary: true, activation: binarize}
+  - {type: linear, units: 65, binary: true, bias: false}
+  - batchnorm
+  - binarize
+  - {type: linear, units: 40, binary: true}
+"""
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered")     # negative variance, inf and NaN inputs: both paths
+@pytest.mark.filterwarnings("ignore:overflow encountered")
+@pytest.mark.parametrize("case", ["signs of gamma", "not finite"])
+def test_folded_batchnorm_and_binarize_equal_the_float_path_exactly(tmp_path, case):
+    """A packed linear layer -> batchnorm -> binarize folds into popcount ranges whose packed bits equal the float
+    path's: gamma > 0, < 0, +0 and -0 (beta of either sign and 0), biases, and means on the products' own even
+    integers (batchnorm output exactly 0 there: BIN gives +1). A chain with NaN (negative variance) is not folded.
+    The float first layer folds over its float outputs; huge, infinite and NaN inputs take the exact chain."""
+    graph = graph_of(tmp_path, FOLDS)
+    state = init_state(graph, 7)
+    rng = np.random.default_rng(8)
+    for name in ("batchnorm_2", "batchnorm_5", "batchnorm_9"):
+        channels = len(state[f"{name}.weight"])
+        gamma = rng.choice(np.array([1.5, 0.25, -0.75, -2.0, 0.0, -0.0], dtype=np.float32), channels)
+        beta = rng.choice(np.array([0.0, -0.0, 0.5, -0.5, 3.0], dtype=np.float32), channels)
+        state[f"{name}.weight"], state[f"{name}.bias"] = gamma, np.where(rng.random(channels) < 0.3, 0, beta)
+        state[f"{name}.running_mean"] = (2 * rng.integers(-4, 5, channels)).astype(np.float32)
+        state[f"{name}.running_var"] = rng.choice(np.array([1.0, 0.3, 7.0], dtype=np.float32), channels)
+    state["linear_4.bias"] = np.where(rng.random(130) < 0.5, 0, rng.normal(0, 2, 130)).astype(np.float32)
+    if case == "not finite":
+        state["batchnorm_5.running_var"][3] = -1.0
+    packed = Model(graph, make_ops("float32"), state, frozen=True)
+    plain = Model(graph, make_ops("float32"), state)
+    assert packed.executor.folds == {"linear_1": ["batchnorm_2", "binarize_3"], "linear_4": ["batchnorm_5", "binarize_6"],
+                                     "linear_7": [], "linear_8": ["batchnorm_9", "binarize_10"]}
+    x = rng.normal(size=(300, 20)).astype(np.float32)
+    x[:40] = np.repeat(x[:20], 2, axis=0) * 1e-3               # near 0: float outputs close to the thresholds
+    x[5, 3], x[6, 0], x[7, 2] = 3e38, -np.inf, np.nan         # beyond the float fold's bound: the exact chain
+    np.testing.assert_array_equal(packed.predict(x, batch_size=128), plain.predict(x, batch_size=128))
+    folded = {head for head, ranges in packed.executor.fold_cache.items() if ranges is not None}
+    assert folded == {"linear_1", "linear_4", "linear_7", "linear_8"} - ({"linear_4"} if case == "not finite" else set())
+    if case == "signs of gamma":       # every kind of channel occurred: rising, falling, always and never +1
+        low, high = packed.executor.fold_cache["linear_4"]
+        assert {(lo == 0, hi == 70, lo > hi) for lo, hi in zip(low, high)} >= {
+            (True, False, False), (False, True, False), (True, True, False), (False, False, True)}
+
+
+def test_sequence_rows_are_not_folded_and_equal_the_float_path(tmp_path):
+    """A linear layer over [steps, features] keeps its float path between layers (packed rows are samples)."""
+    graph = graph_of(tmp_path, "name: seq\ninput: {shape: [4, 20]}\nlayers:\n"
+                     "  - {type: linear, units: 70, binary: true, activation: binarize}\n"
+                     "  - {type: linear, units: 65, binary: true, activation: binarize}\n"
+                     "  - {type: linear, units: 3, binary: true}\n")
+    state = init_state(graph, 2)
+    packed, plain = Model(graph, make_ops("float32"), state, frozen=True), Model(graph, make_ops("float32"), state)
+    assert packed.executor.packable == {"linear_2", "linear_3"} and packed.executor.folds == {}
+    x = np.random.default_rng(3).normal(size=(9, 4, 20)).astype(np.float32)
+    np.testing.assert_array_equal(packed.predict(x, batch_size=4), plain.predict(x, batch_size=4))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("spec", "backend", "goal"), [("binary_mlp_digits", "numpy", 0.93),
                                                        ("binary_mlp_digits", "torch", 0.93),

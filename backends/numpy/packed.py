@@ -3,10 +3,14 @@
 A row of +-1 values packs to sign bits (1 for +1); where a row may hold zeros (a convolution's padding), a second
 plane marks the valid positions. The dot product of a packed input row with a packed weight row is then
 valid - 2 * popcount((x xor w) & valid): integers, so equal to the float32 product of the same +-1 values
-(exact below 2^24 terms). Numba compiles the loops (nogil: the backend's threads split the rows, as for BLAS), with
-LLVM's ctpop for popcount.
+(exact below 2^24 terms). A linear layer followed by batchnorm and binarize (inference) folds into one range per
+output channel (backends/runtime/binary_fold.py): `xnor_threshold_pack` (popcounts of a packed layer) and
+`threshold_pack` (float outputs) write the packed bits of the next layer's input directly (PackedRows). Numba
+compiles the loops (nogil: the backend's threads split the rows, as for BLAS), with LLVM's ctpop for popcount.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, types
@@ -33,6 +37,12 @@ def binarize(x: np.ndarray) -> np.ndarray:
     out = np.empty_like(x)
     _binarize(x.reshape(-1), out.reshape(-1))
     return out
+
+
+class PackedRows(NamedTuple):
+    """A batch of +-1 rows of length k as sign bits (n, words_for(k)) uint64, as `pack` makes them."""
+    signs: np.ndarray
+    k: int
 
 
 def words_for(k: int) -> int:
@@ -106,3 +116,79 @@ def xnor_matmul(x_packed: tuple, w_signs: np.ndarray, k: int, out: np.ndarray, s
     else:
         split(rows, len(w_signs), out.size * xs.shape[1])
     return out
+
+
+@njit(cache=True, nogil=True)
+def _xnor_threshold(xs, ws, low, high, f0, out):
+    n, words = xs.shape
+    m = ws.shape[0]
+    for j in range(0, m, 2):                 # 2 weight rows x 2 input rows per pass (an odd last one repeats)
+        j1 = min(j + 1, m - 1)
+        w0, w1 = ws[j], ws[j1]
+        lo0, hi0, lo1, hi1 = low[j], high[j], low[j1], high[j1]
+        word0, word1 = (f0 + j) // 64, (f0 + j1) // 64
+        bit0, bit1 = np.uint64(1) << np.uint64((f0 + j) % 64), np.uint64(1) << np.uint64((f0 + j1) % 64)
+        for i in range(0, n, 2):
+            i1 = min(i + 1, n - 1)
+            x0, x1 = xs[i], xs[i1]
+            a00, a01, a10, a11 = np.uint64(0), np.uint64(0), np.uint64(0), np.uint64(0)
+            for w in range(words):
+                u0, u1, v0, v1 = x0[w], x1[w], w0[w], w1[w]
+                a00 += _popcount(u0 ^ v0)
+                a01 += _popcount(u0 ^ v1)
+                a10 += _popcount(u1 ^ v0)
+                a11 += _popcount(u1 ^ v1)
+            if lo0 <= np.int64(a00) <= hi0:
+                out[i, word0] |= bit0
+            if lo1 <= np.int64(a01) <= hi1:
+                out[i, word1] |= bit1
+            if lo0 <= np.int64(a10) <= hi0:
+                out[i1, word0] |= bit0
+            if lo1 <= np.int64(a11) <= hi1:
+                out[i1, word1] |= bit1
+
+
+def xnor_threshold_pack(x_signs: np.ndarray, w_signs: np.ndarray, low: np.ndarray, high: np.ndarray,
+                        split=None) -> PackedRows:
+    """The packed +-1 rows whose bit f is set where lo[f] <= popcount(x xor w[f]) <= high[f] (the number of
+    positions where x and weight row f differ), for x's packed rows; split as for `xnor_matmul`, over whole
+    64-channel words so that threads never share one."""
+    m = len(w_signs)
+    out = np.zeros((len(x_signs), words_for(m)), dtype=np.uint64)
+
+    def channels(lo, hi):
+        f0, f1 = lo * 64, min(hi * 64, m)
+        _xnor_threshold(x_signs, w_signs[f0:f1], low[f0:f1], high[f0:f1], f0, out)
+    if split is None:
+        channels(0, out.shape[1])
+    else:
+        split(channels, out.shape[1], len(x_signs) * m * x_signs.shape[1])
+    return PackedRows(out, m)
+
+
+@njit(cache=True, nogil=True)
+def _threshold_pack(y, low, high, bound, out, outside):
+    n, m = y.shape
+    for i in range(n):
+        for w in range(out.shape[1]):
+            bits = np.uint64(0)
+            for b in range(min(64, m - w * 64)):
+                f = w * 64 + b
+                v = y[i, f]
+                if not abs(v) <= bound:
+                    outside[i] = True
+                if low[f] <= v <= high[f]:
+                    bits |= np.uint64(1) << np.uint64(b)
+            out[i, w] = bits
+
+
+def threshold_pack(y: np.ndarray, low: np.ndarray, high: np.ndarray, bound, exact) -> PackedRows:
+    """The packed +-1 rows that are +1 where low[f] <= y[:, f] <= high[f], for float rows y; a row with a value
+    beyond +-bound or a NaN is packed from exact(its rows) (True for +1) instead."""
+    y = np.ascontiguousarray(y)
+    out = np.empty((len(y), words_for(y.shape[1])), dtype=np.uint64)
+    outside = np.zeros(len(y), dtype=np.bool_)
+    _threshold_pack(y, low, high, y.dtype.type(bound), out, outside)
+    if outside.any():
+        out[outside] = pack(np.where(exact(y[outside]), 1.0, -1.0))[0]
+    return PackedRows(out, y.shape[1])

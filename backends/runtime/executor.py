@@ -1,6 +1,8 @@
 """Run an IR graph forward and backward with any backend's Ops (backend-neutral)."""
 from __future__ import annotations
 
+from .binary_fold import BOUND, float_fold_ranges, fold_chains, fold_ranges
+
 BINARY_KEEPING = ("flatten", "reshape", "maxpool1d", "maxpool2d", "global_maxpool")   # +-1 in, +-1 out
 
 
@@ -34,6 +36,10 @@ class Executor:
         # binary layers that read +-1 inputs: a backend with `pack_weight` runs them bit-packed when frozen
         self.packable = {n.name for n in graph.layers() if n.attrs.get("binary") is True and binarised_input(graph, n)
                          and frozen and hasattr(ops, "pack_weight")}
+        # linear layers whose batchnorm + binarize feed packed layers: one range per channel, packed bits out
+        self.folds = fold_chains(graph, self.packable) if self.packable else {}
+        self.folded_into = {name: head for head, chain in self.folds.items() for name in chain}
+        self.fold_cache: dict = {}
         ops.lowerings.require(graph)
         self.nodes = graph.layers()
         self.params = {n.name: {t.name: f"{n.module_path}.{t.name}" for t in (*n.params, *n.buffers)}
@@ -63,33 +69,58 @@ class Executor:
 
     def forward(self, inputs: dict, train: bool = False) -> dict:
         """Every graph output for a batch; `inputs` maps graph input names to Arrays."""
-        ops = self.ops
         values = dict(inputs)
         self.contexts = {}
         remaining = self._use_counts()
         for node in self.nodes:
-            ctx: dict = {"op": node.op, "input_grads": self.input_grads[node.name]}
-            if self.defer_weights:
-                ctx["defer_weights"] = True
-            act = node.activation
-            if act and ops.fuses(node.op, act):      # the layer kernel applies it in the same pass
-                ctx["activation"], ctx["activation_attrs"], act = act, node.activation_attrs, None
-            args = [values[name] for name in node.inputs]
-            params, latent = self.binary_weights(node, self.node_params(node), ctx)
-            out = ops.forward(node.op, ctx, args, params, node.attrs, train)
-            act_ctx = None
-            if act:
-                act_ctx = {"op": act, "input_grads": (True,)}
-                out = ops.forward(act, act_ctx, [out], {}, node.activation_attrs, train)
-            values[node.name] = out
-            if train:
-                self.contexts[node.name] = (ctx, act, act_ctx, latent)
-            else:
+            head = self.folded_into.get(node.name)
+            if train or head is None or self.fold_cache.get(head) is None:    # else computed by its fold's head
+                self._run(node, values, train)
+            if not train:
                 for name in node.inputs:     # free activations nobody needs any more (inference)
                     remaining[name] -= 1
                     if remaining[name] == 0 and name not in self.graph.outputs:
                         values.pop(name, None)
         return {name: values[name] for name in self.graph.outputs}
+
+    def _run(self, node, values: dict, train: bool) -> None:
+        """One node forward: its output into `values` (a fold's head: the fold's last node's output)."""
+        ops = self.ops
+        ctx: dict = {"op": node.op, "input_grads": self.input_grads[node.name]}
+        if self.defer_weights:
+            ctx["defer_weights"] = True
+        act = node.activation
+        if act and ops.fuses(node.op, act):      # the layer kernel applies it in the same pass
+            ctx["activation"], ctx["activation_attrs"], act = act, node.activation_attrs, None
+        args = [values[name] for name in node.inputs]
+        params, latent = self.binary_weights(node, self.node_params(node), ctx)
+        name = node.name
+        folds = not train and name in self.folds and (ctx.get("packed_weight") is not None
+                                                     or name not in self.packable)
+        fold = self.fold_range(node, params["weight"].shape) if folds else None
+        if fold is not None:
+            ctx["fold"], act, name = fold, None, (self.folds[name] or [name])[-1]
+        out = ops.forward(node.op, ctx, args, params, node.attrs, train)
+        act_ctx = None
+        if act:
+            act_ctx = {"op": act, "input_grads": (True,)}
+            out = ops.forward(act, act_ctx, [out], {}, node.activation_attrs, train)
+        values[name] = out
+        if train:
+            self.contexts[node.name] = (ctx, act, act_ctx, latent)
+
+    def fold_range(self, node, weight_shape) -> tuple | None:
+        """The folded layer's per-channel ranges (binary_fold.py: popcounts, or float outputs of a float layer),
+        made once; None: not folded."""
+        if node.name not in self.fold_cache:
+            chain = self.folds[node.name]
+            if node.name in self.packable:
+                ranges = fold_ranges(self.ops, self.graph, node, chain, self.node_params, weight_shape)
+            else:                   # a float layer: ranges of its float output, exact beyond +-BOUND
+                ranges = float_fold_ranges(self.ops, self.graph, node, chain, self.node_params, weight_shape[0])
+                ranges = None if ranges is None else (ranges[0], ranges[1], BOUND, ranges[2])
+            self.fold_cache[node.name] = ranges
+        return self.fold_cache[node.name]
 
     def backward(self, grad_outputs: dict) -> dict:
         """Gradients of every trainable parameter, keyed by checkpoint key, given d(loss)/d(output)."""

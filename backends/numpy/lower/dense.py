@@ -5,8 +5,24 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from ..packed import pack, xnor_matmul
+from ..packed import PackedRows, pack, threshold_pack, xnor_matmul, xnor_threshold_pack
 from . import NUMPY
+
+
+def _packed_forward(ops, ctx, x, packed, params):
+    """Inference on bit-packed weights: x is +-1 floats or PackedRows. With ctx['fold'] (the (low, high) popcount
+    ranges of a batchnorm and binarize folded in) the output is the next layer's PackedRows; else floats."""
+    signs = x.signs if isinstance(x, PackedRows) else pack(x.reshape(-1, x.shape[-1]))[0]
+    if "fold" in ctx:
+        return xnor_threshold_pack(signs, packed, *ctx["fold"], ops.over_threads)
+    weight = params["weight"]
+    y = np.empty((len(signs), len(weight)), dtype=weight.dtype)
+    xnor_matmul((signs, None), packed, weight.shape[1], y, ops.over_threads)
+    if "bias" in params:
+        y += params["bias"]
+    if ctx.get("activation") == "relu":
+        np.maximum(y, 0, out=y)
+    return y if isinstance(x, PackedRows) else y.reshape(*x.shape[:-1], len(weight))
 
 
 @NUMPY.layer("linear", fuses=("relu",))
@@ -14,24 +30,24 @@ class Linear:
     def forward(ops, ctx, inputs, params, attrs, train):
         x = inputs[0]
         weight = params["weight"]
+        packed = None if train else ctx.get("packed_weight")   # +-1 inputs and weights: XNOR and popcount
+        if packed is not None:
+            return _packed_forward(ops, ctx, x, packed, params)
         x2 = x.reshape(-1, x.shape[-1])
         y = np.empty((x2.shape[0], weight.shape[0]), dtype=x.dtype)
         has_bias, relu = "bias" in params, ctx.get("activation") == "relu"
 
-        packed = None if train else ctx.get("packed_weight")   # +-1 inputs and weights: XNOR and popcount
-        if packed is not None:
-            xnor_matmul(pack(x2), packed, x2.shape[1], y, ops.over_threads)
-
         def forward_slice(lo, hi):
             part = y[lo:hi]
-            if packed is None:
-                np.matmul(x2[lo:hi], weight.T, out=part)
+            np.matmul(x2[lo:hi], weight.T, out=part)
             if has_bias:
                 part += params["bias"]
             if relu:                               # fused relu: in place, kept for the backward mask
                 np.maximum(part, 0, out=part)
 
         ops.over_linear(forward_slice, len(y), y.size * x2.shape[1])
+        if "fold" in ctx and not train:        # batchnorm and binarize folded in: the next layer's packed input
+            return threshold_pack(y, *ctx["fold"])
         if train:
             ctx.update(x2=x2, x_shape=x.shape, weight=weight, has_bias=has_bias, relu_out=y if relu else None)
         return y.reshape(*x.shape[:-1], weight.shape[0])
