@@ -1,5 +1,5 @@
 """The generated PyTorch file of a GAN spec trains under torchrun: two CPU processes (gloo) with
-DistributedDataParallel end with identical networks, rank 0 writes the files, and --resume continues."""
+DistributedDataParallel end with identical networks, rank 0 writes the files, and --resume continues exactly."""
 import importlib.util
 import json
 import os
@@ -16,11 +16,11 @@ from netspec.cli import main
 from tests.gan_specs import TINY_GAN
 
 
-def _torchrun(model, tmp_path, *args):
+def _torchrun(model, tmp_path, *args, out="run"):
     torchrun = shutil.which("torchrun")
     command = [torchrun] if torchrun else [sys.executable, "-m", "torch.distributed.run"]
     done = subprocess.run([*command, "--standalone", "--nproc_per_node=2", str(model), "--json", "-q", "--out",
-                           str(tmp_path / "run"), *args], cwd=tmp_path, capture_output=True, text=True, check=False,
+                           str(tmp_path / out), *args], cwd=tmp_path, capture_output=True, text=True, check=False,
                           timeout=400, env={**os.environ, "OMP_NUM_THREADS": "1", "NETSPEC_THREADS": "1",
                                             "PYTHONPATH": ""})
     assert done.returncode == 0, done.stderr[-3000:]
@@ -44,6 +44,8 @@ def test_gan_file_trains_and_resumes_under_torchrun(tmp_path, monkeypatch):
         assert results[0]["state_sha256"] == results[1]["state_sha256"]
         assert results[0]["final_loss"] == results[1]["final_loss"]
     assert first[0]["state_sha256"] != resumed[0]["state_sha256"] and resumed[0]["epochs"] == 2
+    straight = _torchrun(model, tmp_path, "--epochs", "2", out="straight")
+    assert straight[0]["state_sha256"] == resumed[0]["state_sha256"]      # resuming is exact under DDP too
     run = tmp_path / "run"
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [row["epoch"] for row in rows] == [1, 2]        # one row per epoch: rank 0 alone writes
