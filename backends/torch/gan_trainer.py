@@ -6,6 +6,10 @@ GAN spec; it reads SPEC (name, hash, the networks' roles and shapes) and GAN (th
 are netspec's checkpoint keys ('generator.linear_1.weight'). The run policy is backends/loop.py's, the
 checkpoint keys and sample grids backends/gan_files.py's: a run here and `netspec train --backend numpy`
 leave the same files.
+
+Under `torchrun --nproc_per_node=N` both networks train with DistributedDataParallel (gloo on CPU, nccl on
+GPU): each process takes `batch_size` real images per step from its DistributedSampler shard and draws its
+own noise; rank 0 alone writes the checkpoint, metrics and grids; the metrics are averaged over the processes.
 """
 from __future__ import annotations
 
@@ -56,37 +60,63 @@ def gan_latent(cfg: dict, count: int, size: int, device, dtype, generator=None):
     return torch.randn(count, size, generator=generator).to(device, dtype)
 
 
+SUMS = ("d_loss", "g_loss", "d_real", "d_fake", "n", "g")
+
+
+def noise_generator(seed: int, rank: int, epoch: int) -> torch.Generator:
+    """The epoch's noise stream of one process: different per rank, and a function of the epoch alone, so that
+    a run resumed from an epoch's checkpoint draws what an uninterrupted one does."""
+    state = np.random.SeedSequence([seed, rank, epoch]).generate_state(2, dtype=np.uint32)
+    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+
+
 class _GanSteps:
     """The PyTorch half of a GAN run (backends.loop.TrainingRun.fit): each batch is a discriminator step,
-    every d_steps-th batch also a generator step (non-saturating loss, BCE with logits)."""
+    every d_steps-th batch also a generator step (non-saturating loss, BCE with logits). One process of DDP
+    when world > 1."""
 
-    def __init__(self, model, optimizers, spec, cfg, real, device, dtype, out):
+    def __init__(self, model, optimizers, spec, cfg, real, device, dtype, out, world=1, rank=0):
         self.model, self.optimizers, self.spec, self.cfg = model, optimizers, spec, cfg
         self.g, self.d = model[spec["generator"]], model[spec["discriminator"]]
+        self.g_net, self.d_net = self.g, self.d
+        self.sampler, self.world, self.rank = None, world, rank
+        if world > 1:
+            ids = [device] if device.type == "cuda" else None
+            self.g_net = torch.nn.parallel.DistributedDataParallel(self.g, device_ids=ids)
+            self.d_net = torch.nn.parallel.DistributedDataParallel(self.d, device_ids=ids)
+            self.sampler = torch.utils.data.DistributedSampler(range(len(real)), world, rank, shuffle=True,
+                                                               seed=cfg["seed"])
         self.real = torch.from_numpy(real).to(device, dtype)
         self.device, self.dtype, self.out = device, dtype, out
         self.z = spec["latent_size"]
         fixed = torch.Generator().manual_seed(cfg["seed"] + 1)
         self.fixed = gan_latent(cfg, cfg["samples"], self.z, device, dtype, fixed)
         self.steps = {role: 0 for role in ROLES}
-        self.sums, self.index, self.epoch = {}, 0, 0
+        self.sums, self.index, self.epoch, self.noise = {}, 0, 0, None
 
     def set_lr(self, lr: float) -> None:      # no schedule: each network keeps its optimizer's lr
         pass
 
     def batches(self, epoch: int):
-        order = np.random.default_rng(self.cfg["seed"] + epoch).permutation(len(self.real))
+        if self.sampler is not None:
+            self.sampler.set_epoch(epoch)
+            order = np.asarray(list(self.sampler))
+        else:
+            order = np.random.default_rng(self.cfg["seed"] + epoch).permutation(len(self.real))
         size = self.cfg["batch_size"]
-        self.sums, self.index, self.epoch = {"d_loss": 0.0, "g_loss": 0.0, "d_real": 0.0, "d_fake": 0.0, "n": 0,
-                                             "g": 0}, 0, epoch
+        self.sums, self.index, self.epoch = dict.fromkeys(SUMS, 0.0), 0, epoch
+        self.noise = noise_generator(self.cfg["seed"], self.rank, epoch)
         return [order[start:start + size] for start in range(0, len(order), size) if len(order) - start > 1]
 
+    def latent(self, count: int):
+        return gan_latent(self.cfg, count, self.z, self.device, self.dtype, self.noise)
+
     def step(self, batch):
-        cfg, g, d = self.cfg, self.g, self.d
+        cfg, g, d = self.cfg, self.g_net, self.d_net
         real = self.real[torch.from_numpy(np.asarray(batch)).to(self.real.device)]
         count = len(batch)
         with torch.no_grad():
-            fake = g(gan_latent(cfg, count, self.z, self.device, self.dtype))
+            fake = g(self.latent(count))
         optimizer = self.optimizers["discriminator"]
         optimizer.zero_grad(set_to_none=True)
         logits_real = d(real)
@@ -111,16 +141,35 @@ class _GanSteps:
         return d_loss, None
 
     def generator_step(self, count: int) -> float:
+        """One generator step. The loss backpropagates through D's own module (not its DDP wrapper) with D's
+        parameters frozen: G needs only the gradient with respect to D's input, so D's weight gradients are
+        neither computed nor all-reduced, and D's DDP never sees a forward without its backward."""
         optimizer = self.optimizers["generator"]
         optimizer.zero_grad(set_to_none=True)
-        logits = self.d(self.g(gan_latent(self.cfg, count, self.z, self.device, self.dtype)))
-        loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
-        loss.backward()
+        self.d.requires_grad_(False)
+        try:
+            logits = self.d(self.g_net(self.latent(count)))
+            loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+            loss.backward()
+        finally:
+            self.d.requires_grad_(True)
         optimizer.step()
         self.steps["generator"] += 1
         return float(loss.detach())
 
     def totals(self, loss_sum, accuracy_sum, seen: int):
+        """The epoch's sums over every process (so that all ranks report the same metrics); rank 0's
+        batchnorm statistics to the others (DDP's broadcast_buffers keeps rank 0's, but the last forward updated
+        each rank's own), so that every rank ends the epoch with the same networks."""
+        if self.world > 1:
+            keys = [*SUMS, "loss"]
+            values = torch.tensor([float(self.sums[k]) for k in SUMS] + [float(loss_sum)], dtype=torch.float64,
+                                  device=self.device)
+            torch.distributed.all_reduce(values)
+            self.sums = dict(zip(keys, values.tolist()))
+            loss_sum, seen = self.sums.pop("loss"), int(self.sums["n"])
+            for buffer in self.model.buffers():
+                torch.distributed.broadcast(buffer, 0)
         return float(loss_sum), accuracy_sum, seen
 
     @torch.no_grad()
@@ -128,13 +177,18 @@ class _GanSteps:
         sums = self.sums
         if not sums.get("n"):
             return {}
+        if self.rank == 0:
+            self.write_grids()
+        return {"d_loss": sums["d_loss"] / sums["n"], "g_loss": sums["g_loss"] / max(sums["g"], 1),
+                "d_real": sums["d_real"] / sums["n"], "d_fake": sums["d_fake"] / sums["n"]}
+
+    @torch.no_grad()
+    def write_grids(self) -> None:
         self.g.eval()
         samples = self.g(self.fixed).cpu().numpy()
         self.g.train()
         write_grid([os.path.join(self.out, SAMPLES_PNG), os.path.join(self.out, SAMPLES_DIR, f"epoch_{self.epoch:04d}.png")],
                    samples, self.cfg["data"]["range"])
-        return {"d_loss": sums["d_loss"] / sums["n"], "g_loss": sums["g_loss"] / max(sums["g"], 1),
-                "d_real": sums["d_real"] / sums["n"], "d_fake": sums["d_fake"] / sums["n"]}
 
     def save(self, epoch: int, partial: bool) -> None:
         extra = dict(rng_arrays(self.device))
@@ -158,20 +212,18 @@ def fit_gan(build_model, spec: dict, gan_cfg: dict, *, epochs=None, out=None, re
     cfg["data"].update(data or {})
     out = out or spec["run_dir"]
     set_threads(threads)
-    _rank, world, device = setup_distributed(device)
-    if world > 1:
-        raise RunError(f"a GAN trains in one process; this is one of {world} (torchrun --nproc_per_node={world})",
-                       "run it with python model.py, or torchrun --nproc_per_node=1")
-    prepare_run_dir(out, resume, overwrite)
+    rank, world, device = setup_distributed(device)
+    leader = rank == 0
+    prepare_run_dir(out, resume, overwrite, remove=leader)
     run = TrainingRun(out, cfg["epochs"], {}, cfg["optimizer"]["generator"]["lr"], cfg.get("checkpoint_every", 1),
-                      max_steps, progress, True, resume_with)
+                      max_steps, progress, leader, resume_with)
     with run.interruptible():
         torch.manual_seed(cfg["seed"])
         real = gan_real_images(spec, cfg)
         float_dtype = torch.float64 if cfg["dtype"] == "float64" else torch.float32
         model = build_model().to(device, float_dtype)
         optimizers = {role: make_optimizer(model[spec[role]].parameters(), cfg["optimizer"][role]) for role in ROLES}
-        steps = _GanSteps(model, optimizers, spec, cfg, real, device, float_dtype, out)
+        steps = _GanSteps(model, optimizers, spec, cfg, real, device, float_dtype, out, world, rank)
         continuing = resume and os.path.exists(run.checkpoint)
         if continuing:
             extra, meta = load_weights(model, run.checkpoint)
@@ -183,12 +235,16 @@ def fit_gan(build_model, spec: dict, gan_cfg: dict, *, epochs=None, out=None, re
                 steps.steps[role] = restore_optimizer(model[net], optimizers[role], own)
             restore_rng(extra, device, run.checkpoint)
             run.resumed_from(meta)
-        else:
+        elif leader:
             import shutil
             shutil.rmtree(os.path.join(out, SAMPLES_DIR), ignore_errors=True)
         run.open_metrics(continuing)
         result = run.fit(steps, "torch")
         result.update(device=str(device), state_sha256=state_digest(model), samples=os.path.join(out, SAMPLES_PNG))
+        if world > 1:
+            result["rank"], result["world_size"] = rank, world
+            torch.distributed.barrier()
+            torch.distributed.destroy_process_group()
         return result
 
 
@@ -245,6 +301,10 @@ def run_gan_cli(build_model, spec: dict, gan_cfg: dict, argv=None) -> int:
     except KeyboardInterrupt as exc:
         print(f"interrupted; {exc}" if isinstance(exc, Interrupted) else "interrupted", file=sys.stderr)
         return 130
-    print(json.dumps(result) if args.json else done_line(result))
+    if args.json:         # one write per line: under torchrun the ranks share stdout
+        sys.stdout.write(json.dumps(result) + "\n")
+        sys.stdout.flush()
+    elif result.get("rank", 0) == 0:
+        print(done_line(result))
     return 0
 
