@@ -6,11 +6,9 @@ and `trainable: false` (a frozen layer); and the [-1, 1] clip of a `binary:` lay
 """
 from __future__ import annotations
 
-import numpy as np
-
 from netspec.errors import fmt_shape, shown
 
-from .registry import Attr, AttrError
+from .registry import Attr, AttrError, array_shape
 
 COMMON = ("weights", "trainable")
 BINARY_CLIP = (-1.0, 1.0)
@@ -59,7 +57,7 @@ def apply(node, errors) -> None:
                 errors.add(pos, f"weights '{name}': the layer has no parameter of that name (its parameters: "
                            f"{names})", node.name, node.op, f"give {names}" if tensors else "remove 'weights'")
                 continue
-            shape = np.shape(values)
+            shape = array_shape(values)
             if tuple(shape) != tuple(tensor.shape):
                 errors.add(pos, f"weights '{name}' has shape {fmt_shape(shape) if shape else 'scalar'} but the "
                            f"layer's {name} is {fmt_shape(tensor.shape)}", node.name, node.op,

@@ -200,6 +200,17 @@ def _array(name: str, value):
     return floats(value)
 
 
+def array_shape(value) -> tuple:
+    """The shape of an `array` attr's value (a rectangular nested list, or a number: ())."""
+    shape = []
+    while isinstance(value, (list, tuple)):
+        shape.append(len(value))
+        if not value:
+            break
+        value = value[0]
+    return tuple(shape)
+
+
 def _looks_numeric(text: str) -> bool:
     try:
         float(text)

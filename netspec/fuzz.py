@@ -185,6 +185,17 @@ def downstream(graph, deep: bool) -> None:
     from backends.torch import generate
     from compiler import diagram
     from compiler.analysis import summary_json, summary_table
+    if hasattr(graph, "graphs"):                # several networks: each alone, then all of them together
+        from compiler.networks import networks_summary_json, networks_summary_table, networks_view
+
+        from .networks import training_wiring
+        json.dumps(networks_summary_json(graph.name, graph.description, graph.graphs))
+        networks_summary_table(graph.name, graph.graphs)
+        diagram.to_dot(networks_view(graph.name, graph.graphs, training_wiring(graph)))
+        compile(generate(graph), "model.py", "exec")     # the GAN file (or one module per network)
+        for one in graph.graphs.values():
+            downstream(one, deep)
+        return
     json.dumps(summary_json(graph))
     summary_table(graph)
     for options in (diagram.DrawOptions(), diagram.DrawOptions(collapse=True, depth=0)):

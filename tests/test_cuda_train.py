@@ -54,7 +54,7 @@ train: {optimizer: {type: adam, lr: 0.05}, batch_size: 8}
         optimizer = Optimizer(ops, cfg.optimizer, keys)
         losses = []
         for _ in range(steps):
-            loss, _, grads = model.train_step(x, y)
+            loss, _outs, _labels, grads = model.train_step(x, y)
             optimizer.step(model.state, grads)
             losses.append(loss)
         return losses, model

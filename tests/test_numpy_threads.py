@@ -140,7 +140,7 @@ def _train_step(graph, threads, batch_parallel, split_everything):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((9, 4, 11, 11), dtype=np.float32)
     y = rng.integers(0, 5, 9)
-    loss, _, grads = model.train_step(x, y)
+    loss, _outs, _labels, grads = model.train_step(x, y)
     return loss, {k: np.array(v) for k, v in grads.items()}
 
 

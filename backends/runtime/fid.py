@@ -41,7 +41,7 @@ class FeatureClassifier:
 
     def features(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
         ops, name = self.model.ops, self.features_of.graph.outputs[0]
-        parts = [ops.to_numpy(self.features_of.forward({self.model.input_name: self.model.feed(x[i:i + batch_size])})
+        parts = [ops.to_numpy(self.features_of.forward(self.model.feed(x[i:i + batch_size]))
                               [name]) for i in range(0, len(x), batch_size)]
         return np.concatenate(parts).reshape(len(x), -1)
 
