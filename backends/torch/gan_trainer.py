@@ -14,7 +14,6 @@ own noise; rank 0 alone writes the checkpoint, metrics and grids; the metrics ar
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import shlex
@@ -34,8 +33,8 @@ from backends.torch.trainer import (
     restore_optimizer,
     restore_rng,
     rng_arrays,
+    run_settings,
     set_threads,
-    setup_distributed,
     state_arrays,
     state_digest,
 )
@@ -205,14 +204,8 @@ def fit_gan(build_model, spec: dict, gan_cfg: dict, *, epochs=None, out=None, re
             max_steps=None, batch_size=None, seed=None, data=None, dtype=None, progress=True, device=None,
             threads=None, resume_with=None) -> dict:
     """Train the GAN with the spec's settings (keyword arguments override them); return the run's figures."""
-    cfg = copy.deepcopy(gan_cfg)
-    for key, value in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed), ("dtype", dtype)):
-        if value is not None:
-            cfg[key] = value
-    cfg["data"].update(data or {})
-    out = out or spec["run_dir"]
-    set_threads(threads)
-    rank, world, device = setup_distributed(device)
+    cfg, out, rank, world, device = run_settings(spec, gan_cfg, out, threads, device, epochs=epochs,
+                                                 batch_size=batch_size, seed=seed, dtype=dtype, data=data)
     leader = rank == 0
     prepare_run_dir(out, resume, overwrite, remove=leader)
     run = TrainingRun(out, cfg["epochs"], {}, cfg["optimizer"]["generator"]["lr"], cfg.get("checkpoint_every", 1),

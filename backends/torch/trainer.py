@@ -336,6 +336,19 @@ def evaluate(model, x, y, spec: dict, terms: list, batch_size: int = 512) -> dic
 
 # ---------------------------------------------------------------- training
 
+def run_settings(spec: dict, train_cfg: dict, out, threads, device, *, epochs, batch_size, seed, dtype, data):
+    """(settings with the caller's overrides, run dir, rank, world size, device): the set-up every fit shares
+    (threads set, the process group joined under torchrun)."""
+    cfg = copy.deepcopy(train_cfg)
+    for key, value in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed), ("dtype", dtype)):
+        if value is not None:
+            cfg[key] = value
+    cfg["data"].update(data or {})
+    set_threads(threads)
+    rank, world, device = setup_distributed(device)
+    return cfg, out or spec["run_dir"], rank, world, device
+
+
 def fit(build_model, spec: dict, train_cfg: dict, *, epochs=None, out=None, resume=False, overwrite=False,
         max_steps=None, batch_size=None, seed=None, data=None, dtype=None, progress=True, device=None, threads=None,
         hooks=None, resume_with=None) -> dict:
@@ -347,14 +360,8 @@ def fit(build_model, spec: dict, train_cfg: dict, *, epochs=None, out=None, resu
     resumes, for the Ctrl-C message. hooks: optional callables, e.g. {'pretrain': fn(model, dataset, spec,
     device)} run before training.
     """
-    cfg = copy.deepcopy(train_cfg)
-    for key, value in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed), ("dtype", dtype)):
-        if value is not None:
-            cfg[key] = value
-    cfg["data"].update(data or {})
-    out = out or spec["run_dir"]
-    set_threads(threads)
-    rank, world, device = setup_distributed(device)
+    cfg, out, rank, world, device = run_settings(spec, train_cfg, out, threads, device, epochs=epochs,
+                                                 batch_size=batch_size, seed=seed, dtype=dtype, data=data)
     leader = rank == 0
     pretrain = (hooks or {}).get("pretrain")
     prepare_run_dir(out, resume, overwrite, pretraining=pretrain is not None, remove=leader)
