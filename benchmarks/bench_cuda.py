@@ -68,7 +68,7 @@ def bench_classifier(graph, batch: int, steps: int):
 
     def ours():
         i = counter[0] = (counter[0] + 1) % len(xs)
-        _, _, grads = model.train_step(xs[i], ys[i])
+        _loss, _outs, _labels, grads = model.train_step(xs[i], ys[i])
         optimizer.step(model.state, grads)
 
     ours_s = _timed(ours, cuda.synchronize, steps)

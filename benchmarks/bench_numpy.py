@@ -67,7 +67,7 @@ def numpy_stepper(graph, state):
     optimizer = Optimizer(ops, read_train(graph.train).optimizer, trainable)
 
     def step(x, y):
-        _, _, grads = model.train_step(x, y)
+        _loss, _outs, _labels, grads = model.train_step(x, y)
         optimizer.step(model.state, grads)
     return step
 
