@@ -27,6 +27,7 @@ from backends.checkpoint import CheckpointError, check_optimizer_state, save
 from backends.gan_files import SAMPLES_DIR, SAMPLES_PNG, prefixed, unprefixed, write_grid
 from backends.loop import Interrupted, RunError, TrainingRun, done_line, prepare_run_dir, resume_command
 from backends.torch.trainer import (
+    finish_run,
     load_weights,
     make_optimizer,
     optimizer_arrays,
@@ -36,7 +37,6 @@ from backends.torch.trainer import (
     run_settings,
     set_threads,
     state_arrays,
-    state_digest,
 )
 from netspec.argtypes import positive_int, random_seed
 from netspec.data import DataError, load_dataset
@@ -233,12 +233,8 @@ def fit_gan(build_model, spec: dict, gan_cfg: dict, *, epochs=None, out=None, re
             shutil.rmtree(os.path.join(out, SAMPLES_DIR), ignore_errors=True)
         run.open_metrics(continuing)
         result = run.fit(steps, "torch")
-        result.update(device=str(device), state_sha256=state_digest(model), samples=os.path.join(out, SAMPLES_PNG))
-        if world > 1:
-            result["rank"], result["world_size"] = rank, world
-            torch.distributed.barrier()
-            torch.distributed.destroy_process_group()
-        return result
+        result["samples"] = os.path.join(out, SAMPLES_PNG)
+        return finish_run(result, model, device, rank, world)
 
 
 @torch.no_grad()

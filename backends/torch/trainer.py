@@ -385,13 +385,17 @@ def fit(build_model, spec: dict, train_cfg: dict, *, epochs=None, out=None, resu
         elif pretrain is not None:            # killed before the first fine-tuning checkpoint: pretraining resumes
             pretrain(model, dataset, spec, device, out=out, resume=resume, write=leader)
         run.open_metrics(continuing)
-        result = run.fit(steps, "torch")
-        result.update(device=str(device), state_sha256=state_digest(model))
-        if world > 1:
-            result["rank"], result["world_size"] = rank, world
-            torch.distributed.barrier()
-            torch.distributed.destroy_process_group()
-        return result
+        return finish_run(run.fit(steps, "torch"), model, device, rank, world)
+
+
+def finish_run(result: dict, model, device, rank: int, world: int) -> dict:
+    """A fit's result with the device and the weights' digest; under torchrun, the ranks meet and leave."""
+    result.update(device=str(device), state_sha256=state_digest(model))
+    if world > 1:
+        result["rank"], result["world_size"] = rank, world
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    return result
 
 
 @torch.no_grad()
