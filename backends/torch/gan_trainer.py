@@ -14,7 +14,6 @@ own noise; rank 0 alone writes the checkpoint, metrics and grids; the metrics ar
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import sys
@@ -23,9 +22,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from backends.checkpoint import CheckpointError, check_optimizer_state, save
+from backends.checkpoint import check_optimizer_state, save
 from backends.gan_files import SAMPLES_DIR, SAMPLES_PNG, prefixed, unprefixed, write_grid
-from backends.loop import Interrupted, RunError, TrainingRun, done_line, prepare_run_dir, resume_command
+from backends.loop import TrainingRun, prepare_run_dir, resume_command
 from backends.torch.trainer import (
     finish_run,
     load_weights,
@@ -34,12 +33,13 @@ from backends.torch.trainer import (
     restore_optimizer,
     restore_rng,
     rng_arrays,
+    run_and_report,
     run_settings,
     set_threads,
     state_arrays,
 )
 from netspec.argtypes import positive_int, random_seed
-from netspec.data import DataError, load_dataset
+from netspec.data import load_dataset
 
 ROLES = ("generator", "discriminator")
 
@@ -271,29 +271,20 @@ def run_gan_cli(build_model, spec: dict, gan_cfg: dict, argv=None) -> int:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
-    try:
+
+    def job():
         if args.sample:
             set_threads(args.threads)
             samples = sample_gan(build_model, spec, gan_cfg, os.path.join(args.out, "checkpoint.npz"), args.sample,
                                  args.seed or 0)
             write_grid([os.path.join(args.out, SAMPLES_PNG)], samples, gan_cfg["data"]["range"])
             print(f"wrote {os.path.join(args.out, SAMPLES_PNG)} ({args.sample} samples)")
-            return 0
-        result = fit_gan(build_model, spec, gan_cfg, epochs=args.epochs, out=args.out, resume=args.resume,
-                         overwrite=args.overwrite, max_steps=args.max_steps, batch_size=args.batch_size,
-                         seed=args.seed, data={"path": args.data} if args.data else None, dtype=args.dtype,
-                         progress=not (args.quiet or args.json), device=args.device, threads=args.threads,
-                         resume_with=resume_command(f"python {shlex.quote(sys.argv[0] or 'model.py')}", argv))
-    except (DataError, CheckpointError, RunError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt as exc:
-        print(f"interrupted; {exc}" if isinstance(exc, Interrupted) else "interrupted", file=sys.stderr)
-        return 130
-    if args.json:         # one write per line: under torchrun the ranks share stdout
-        sys.stdout.write(json.dumps(result) + "\n")
-        sys.stdout.flush()
-    elif result.get("rank", 0) == 0:
-        print(done_line(result))
-    return 0
+            return None
+        return fit_gan(build_model, spec, gan_cfg, epochs=args.epochs, out=args.out, resume=args.resume,
+                       overwrite=args.overwrite, max_steps=args.max_steps, batch_size=args.batch_size,
+                       seed=args.seed, data={"path": args.data} if args.data else None, dtype=args.dtype,
+                       progress=not (args.quiet or args.json), device=args.device, threads=args.threads,
+                       resume_with=resume_command(f"python {shlex.quote(sys.argv[0] or 'model.py')}", argv))
+
+    return run_and_report(job, args.json)
 

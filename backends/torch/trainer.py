@@ -594,7 +594,8 @@ def run_cli(build_model, spec: dict, train_cfg: dict, argv=None, hooks=None) -> 
         _add_caption_arguments(parser)
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
-    try:
+
+    def job():
         if getattr(args, "input", None) is not None or (getattr(args, "generate", False) and
                                                         not is_token_model(spec)):
             if not args.input:
@@ -605,25 +606,37 @@ def run_cli(build_model, spec: dict, train_cfg: dict, argv=None, hooks=None) -> 
                                        args.max_length, args.alpha, args.device)
             print(json.dumps(result) if args.json else "\n".join(f"{i}: {c}" for i, c in
                                                                    enumerate(result["captions"])))
-            return 0
+            return None
         if getattr(args, "sample", False) or getattr(args, "generate", False):
             set_threads(args.threads)
             checkpoint = args.checkpoint or os.path.join(args.out, CHECKPOINT)
             print(sample_text(build_model, spec, train_cfg, checkpoint, args.prime, args.length, max(args.beam, 1),
                               args.temperature, args.device))
-            return 0
-        result = fit(build_model, spec, train_cfg, epochs=args.epochs, out=args.out, resume=args.resume,
-                     overwrite=args.overwrite, max_steps=args.max_steps, batch_size=args.batch_size, seed=args.seed,
-                     data={"path": args.data} if args.data else None, dtype=args.dtype,
-                     progress=not (args.quiet or args.json), device=args.device, threads=args.threads, hooks=hooks,
-                     resume_with=resume_command(f"python {shlex.quote(sys.argv[0] or 'model.py')}", argv))
+            return None
+        return fit(build_model, spec, train_cfg, epochs=args.epochs, out=args.out, resume=args.resume,
+                   overwrite=args.overwrite, max_steps=args.max_steps, batch_size=args.batch_size, seed=args.seed,
+                   data={"path": args.data} if args.data else None, dtype=args.dtype,
+                   progress=not (args.quiet or args.json), device=args.device, threads=args.threads, hooks=hooks,
+                   resume_with=resume_command(f"python {shlex.quote(sys.argv[0] or 'model.py')}", argv))
+
+    return run_and_report(job, args.json)
+
+
+def run_and_report(job, json_output: bool) -> int:
+    """The exit code of a generated file's command: run `job()` (None when it printed its own output), print
+    its result (JSON, or the done line on rank 0), and turn data, checkpoint and run errors and Ctrl-C into
+    messages."""
+    try:
+        result = job()
     except (DataError, CheckpointError, RunError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as exc:
         print(f"interrupted; {exc}" if isinstance(exc, Interrupted) else "interrupted", file=sys.stderr)
         return 130
-    if args.json:
+    if result is None:
+        return 0
+    if json_output:
         # one write per line: under torchrun every rank shares stdout, and print() writes the text and the
         # newline separately, so two ranks' lines could interleave
         sys.stdout.write(json.dumps(result) + "\n")
