@@ -85,8 +85,10 @@ def main() -> int:
         assert np.array_equal(packed.ops.to_numpy(packed.forward(x)), plain.ops.to_numpy(plain.forward(x)))
         rate(packed, x, 0.3), rate(plain, x, 0.3)              # warm-up (Numba compiles on the first call)
         packed_rates, plain_rates = [], []
-        for _ in range(args.rounds):
+        for _ in range(args.rounds):          # each side's thread plan, as `netspec predict` makes it alone
+            packed.ops.plan(graph, packed.executor.packable)
             packed_rates.append(rate(packed, x, args.seconds))
+            plain.ops.plan(graph, plain.executor.packable)
             plain_rates.append(rate(plain, x, args.seconds))
         p, f = statistics.median(packed_rates), statistics.median(plain_rates)
         rows.append((batch, p, f, p / f))

@@ -29,15 +29,16 @@ class NumpyOps(RecurrentOps, Ops):
         self.threads = numba.get_num_threads()
         self.batch_parallel = False
 
-    def plan(self, graph) -> None:
+    def plan(self, graph, packed=frozenset()) -> None:
         """Choose where the threads go. A graph with a layer whose lowering is `batch_parallel` (convolutions,
-        pools) runs batch-parallel: each thread takes a slice of the batch through those layers (and through
-        big linear layers), with BLAS on one thread, since OpenBLAS's idle workers spin and would take the
-        cores from the slices. Other graphs (dense, recurrent) leave the threads to BLAS, which splits their
-        large products itself."""
+        pools) or with bit-packed layers (whose kernels split their rows over the threads) runs batch-parallel:
+        each thread takes a slice of the batch through those layers (and through big linear layers), with BLAS
+        on one thread, since OpenBLAS's idle workers spin and would take the cores from the slices (a packed
+        4096x4096 layer right after a 2-thread BLAS product ran no faster on 2 threads than on one). Other
+        graphs (dense, recurrent) leave the threads to BLAS, which splits their large products itself."""
         from . import set_blas_threads
-        wanted = self.threads > 1 and any(getattr(self.lowerings.get(node.op), "batch_parallel", False)
-                                          for node in graph.layers())
+        wanted = self.threads > 1 and (bool(packed) or any(
+            getattr(self.lowerings.get(node.op), "batch_parallel", False) for node in graph.layers()))
         self.batch_parallel = set_blas_threads(1 if wanted else None) and wanted
 
     # A split costs ~50 us of hand-offs: layers that read and write fewer elements than this run whole

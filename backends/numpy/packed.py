@@ -13,7 +13,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 
@@ -23,6 +25,49 @@ def _popcount(typingctx, value):
     def codegen(context, builder, signature, args):
         return builder.ctpop(args[0])
     return types.uint64(types.uint64), codegen
+
+
+_BYTES = ir.VectorType(ir.IntType(8), 32)        # one 256-bit vector: 4 words
+_SHORTS = ir.VectorType(ir.IntType(16), 32)
+# per call at most this many pairs of vectors: each byte lane then holds at most 2 * 8 * 15 + 8 = 248
+MAX_VECTOR_PAIRS = 15
+
+
+@intrinsic
+def _xor_popcounts_2x2(typingctx, addresses, pairs):
+    """(c00, c01, c10, c11): c_rc = popcount(x_r xor w_c) over 8 * pairs words from the word addresses
+    (x_0, x_1, w_0, w_1), pairs <= MAX_VECTOR_PAIRS. Vector code LLVM lowers for the CPU (AVX2: byte lookups
+    by pshufb): each pair of vectors goes through a carry-save adder (ones, twos), so one vector popcount
+    serves two vectors, and the byte counts are summed once per call."""
+    signature = types.UniTuple(types.int64, 4)(types.UniTuple(types.intp, 4), types.intp)
+
+    def codegen(context, builder, sig, args):
+        module = builder.module
+        popcount = cgutils.get_or_insert_function(module, ir.FunctionType(_BYTES, [_BYTES]), "llvm.ctpop.v32i8")
+        total = cgutils.get_or_insert_function(module, ir.FunctionType(ir.IntType(16), [_SHORTS]),
+                                               "llvm.vector.reduce.add.v32i16")
+        rows = [builder.inttoptr(a, _BYTES.as_pointer()) for a in cgutils.unpack_tuple(builder, args[0], 4)]
+        ones = [cgutils.alloca_once_value(builder, ir.Constant(_BYTES, None)) for _ in range(4)]
+        twos = [cgutils.alloca_once_value(builder, ir.Constant(_BYTES, None)) for _ in range(4)]
+        with cgutils.for_range(builder, args[1]) as loop:
+            first = builder.shl(loop.index, ir.Constant(loop.index.type, 1))
+            second = builder.add(first, ir.Constant(loop.index.type, 1))
+            v0 = [builder.load(builder.gep(row, [first]), align=8) for row in rows]
+            v1 = [builder.load(builder.gep(row, [second]), align=8) for row in rows]
+            for q, (r, c) in enumerate(((0, 2), (0, 3), (1, 2), (1, 3))):
+                a, b = builder.xor(v0[r], v0[c]), builder.xor(v1[r], v1[c])
+                low = builder.load(ones[q])
+                half = builder.xor(low, a)
+                carry = builder.or_(builder.and_(low, a), builder.and_(half, b))
+                builder.store(builder.xor(half, b), ones[q])
+                builder.store(builder.add(builder.load(twos[q]), builder.call(popcount, [carry])), twos[q])
+        counts = []
+        for q in range(4):
+            lanes = builder.add(builder.shl(builder.load(twos[q]), ir.Constant(_BYTES, [1] * 32)),
+                                builder.call(popcount, [builder.load(ones[q])]))
+            counts.append(builder.zext(builder.call(total, [builder.zext(lanes, _SHORTS)]), ir.IntType(64)))
+        return context.make_tuple(builder, sig.return_type, counts)
+    return signature, codegen
 
 
 @njit(cache=True, nogil=True)
@@ -122,6 +167,8 @@ def xnor_matmul(x_packed: tuple, w_signs: np.ndarray, k: int, out: np.ndarray, s
 def _xnor_threshold(xs, ws, low, high, f0, out):
     n, words = xs.shape
     m = ws.shape[0]
+    vector_words = words // 8 * 8                # in pairs of 256-bit vectors; the rest word by word
+    x_base, w_base = xs.ctypes.data, ws.ctypes.data
     for j in range(0, m, 2):                 # 2 weight rows x 2 input rows per pass (an odd last one repeats)
         j1 = min(j + 1, m - 1)
         w0, w1 = ws[j], ws[j1]
@@ -131,20 +178,26 @@ def _xnor_threshold(xs, ws, low, high, f0, out):
         for i in range(0, n, 2):
             i1 = min(i + 1, n - 1)
             x0, x1 = xs[i], xs[i1]
-            a00, a01, a10, a11 = np.uint64(0), np.uint64(0), np.uint64(0), np.uint64(0)
-            for w in range(words):
+            a00, a01, a10, a11 = 0, 0, 0, 0
+            for start in range(0, vector_words, 8 * MAX_VECTOR_PAIRS):
+                pairs = min(MAX_VECTOR_PAIRS, (vector_words - start) // 8)
+                c00, c01, c10, c11 = _xor_popcounts_2x2(
+                    (x_base + (i * words + start) * 8, x_base + (i1 * words + start) * 8,
+                     w_base + (j * words + start) * 8, w_base + (j1 * words + start) * 8), pairs)
+                a00, a01, a10, a11 = a00 + c00, a01 + c01, a10 + c10, a11 + c11
+            for w in range(vector_words, words):
                 u0, u1, v0, v1 = x0[w], x1[w], w0[w], w1[w]
                 a00 += _popcount(u0 ^ v0)
                 a01 += _popcount(u0 ^ v1)
                 a10 += _popcount(u1 ^ v0)
                 a11 += _popcount(u1 ^ v1)
-            if lo0 <= np.int64(a00) <= hi0:
+            if lo0 <= a00 <= hi0:
                 out[i, word0] |= bit0
-            if lo1 <= np.int64(a01) <= hi1:
+            if lo1 <= a01 <= hi1:
                 out[i, word1] |= bit1
-            if lo0 <= np.int64(a10) <= hi0:
+            if lo0 <= a10 <= hi0:
                 out[i1, word0] |= bit0
-            if lo1 <= np.int64(a11) <= hi1:
+            if lo1 <= a11 <= hi1:
                 out[i1, word1] |= bit1
 
 
@@ -154,6 +207,7 @@ def xnor_threshold_pack(x_signs: np.ndarray, w_signs: np.ndarray, low: np.ndarra
     positions where x and weight row f differ), for x's packed rows; split as for `xnor_matmul`, over whole
     64-channel words so that threads never share one."""
     m = len(w_signs)
+    x_signs, w_signs = np.ascontiguousarray(x_signs), np.ascontiguousarray(w_signs)   # rows read by address
     out = np.zeros((len(x_signs), words_for(m)), dtype=np.uint64)
 
     def channels(lo, hi):

@@ -62,7 +62,7 @@ class Executor:
         self.input_gradients: dict = {}
         self.input_grads = {n.name: tuple(self.requires_grad[i] for i in n.inputs) for n in self.nodes}
         if plan:
-            ops.plan(graph)
+            ops.plan(graph, self.packable)
 
     def node_params(self, node) -> dict:
         return {local: self.state[key] for local, key in self.params[node.name].items()}

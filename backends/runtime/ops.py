@@ -92,9 +92,9 @@ class Ops(ABC):
         self.dtype = np.dtype(dtype)
         self.rng = rng if rng is not None else np.random.default_rng(0)
 
-    def plan(self, graph) -> None:
+    def plan(self, graph, packed=frozenset()) -> None:
         """Called by every Executor for its graph before it runs: a backend may choose how to spend its
-        threads on that graph (the default does nothing)."""
+        threads on that graph, `packed` naming the layers it runs bit-packed (the default does nothing)."""
 
     # -- arrays ---------------------------------------------------------------------------------
     @abstractmethod
