@@ -9,6 +9,7 @@ import re
 
 from compiler import registry
 from compiler.dims import parse_dim
+from compiler.fixed import COMMON as COMMON_KEYS
 from compiler.ir import BlockScope
 
 from .errors import Collector, Diagnostic, Pos, SpecError, did_you_mean, shown
@@ -799,9 +800,12 @@ class _Expander:
         for key, value in attrs.items():
             if key not in block.params:
                 known = [*block.params, *(CELL_KEYS if block.state is not None else ())]
-                self.fail(attr_pos.get(f"@{key}", entry.pos), f"block '{block.name}' has no param '{key}'",
-                          did_you_mean(key, known) or
-                          (f"its params are: {', '.join(known)}" if known else "it takes no params"),
+                hint = did_you_mean(key, known) or (
+                    f"its params are: {', '.join(known)}" if known else "it takes no params")
+                if key in COMMON_KEYS:          # weights:, trainable: belong to one layer and its parameters
+                    hint = (f"'{key}:' goes on a layer inside block '{block.name}'; to set it per use, give the "
+                            f"block a param (e.g. params: {{p: ...}}, '{key}: ${{p}}' on the layer, 'p: ...' on the use)")
+                self.fail(attr_pos.get(f"@{key}", entry.pos), f"block '{block.name}' has no param '{key}'", hint,
                           full, block.name)
                 continue
             params[key] = value

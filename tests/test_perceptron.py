@@ -92,3 +92,37 @@ def test_predict_without_checkpoint_needs_every_weight_given(tmp_path):
     result = run("predict", str(spec), "--input", TABLE)
     assert result.returncode == 2
     assert "--checkpoint is needed" in result.stderr and "linear_1.bias" in result.stderr
+
+
+GATE_BLOCK = """name: gate_block
+input: {shape: [2]}
+blocks:
+  gate:
+    params: {w: [[1.0, 1.0]], b: [-1.5]}
+    layers:
+      - {type: linear, units: 1, weights: {weight: '${w}', bias: '${b}'}, trainable: false}
+      - step
+layers:
+  - {type: gate, name: g, USE}
+"""
+
+
+def test_block_uses_give_their_layers_weights_through_block_params(tmp_path):
+    """A gate written once as a block: AND by default, OR from the params of one use (weights: takes ${...})."""
+    for use, table in (("b: [-1.5]", GATES["and"]), ("b: [-0.5]", GATES["or"])):
+        spec = tmp_path / "gate.yaml"
+        spec.write_text(GATE_BLOCK.replace("USE", use))
+        result = run("predict", str(spec), "--input", TABLE, "--json")
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["outputs"] == [[v] for v in table]
+
+
+@pytest.mark.parametrize("key", ["trainable: false", "weights: {weight: [[1.0, 1.0]]}"])
+def test_layer_keys_on_a_block_use_say_where_they_go(tmp_path, key):
+    spec = tmp_path / "gate.yaml"
+    spec.write_text(GATE_BLOCK.replace("USE", key))
+    result = run("check", str(spec))
+    name = key.split(":")[0]
+    assert result.returncode == 1 and "internal error" not in result.stderr
+    assert "gate.yaml:10:" in result.stderr and f"block 'gate' has no param '{name}'" in result.stderr
+    assert f"'{name}:' goes on a layer inside block 'gate'" in result.stderr, result.stderr

@@ -65,7 +65,8 @@ def run(args) -> int:
         return _run_several(args, graph)
     x = fit_input(graph, read_input(args.input, args.allow_nan), args.input)
     outputs = predict_all(predictor(graph, args.checkpoint, args.backend), x, args.batch_size)
-    classes = outputs.argmax(axis=-1) if loss_kind(graph) == "cross_entropy" else None
+    # classes from scores: a one-unit output (a step or sign unit, a regression) has no argmax to give
+    classes = outputs.argmax(axis=-1) if loss_kind(graph) == "cross_entropy" and outputs.shape[-1] > 1 else None
     if args.output:
         if args.output.endswith(".npz"):
             arrays = {"output": outputs, **({"prediction": classes} if classes is not None else {})}
