@@ -87,6 +87,7 @@ def main() -> int:
         packed_rates, plain_rates = [], []
         for _ in range(args.rounds):          # each side's thread plan, as `netspec predict` makes it alone
             packed.ops.plan(graph, packed.executor.packable)
+            time.sleep(0.3)         # OpenBLAS's workers spin for a while after the float side's 2-thread products
             packed_rates.append(rate(packed, x, args.seconds))
             plain.ops.plan(graph, plain.executor.packable)
             plain_rates.append(rate(plain, x, args.seconds))
@@ -116,6 +117,10 @@ def main() -> int:
                          ("folded packed", lambda: xnor_threshold_pack(pack(x)[0], weight_packed, low, high,
                                                                        ops.over_threads)),
                          ("folded float", float_layer)):
+            model = packed if "packed" in name else plain        # each side's thread plan, as in the passes
+            model.ops.plan(graph, model.executor.packable)
+            if model is packed:
+                time.sleep(0.3)
             start = time.perf_counter()
             result = fn()
             timings[name].append(time.perf_counter() - start)

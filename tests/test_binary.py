@@ -223,10 +223,10 @@ def test_sequence_rows_are_not_folded_and_equal_the_float_path(tmp_path):
 
 @pytest.mark.parametrize(("rows", "k", "channels"), [(3, 5, 3), (5, 512, 65), (4, 1000, 7), (3, 7680 + 777, 2)])
 def test_packed_popcount_ranges_equal_the_float_products_across_vector_chunks(rows, k, channels):
-    """xnor_threshold_pack's bits equal the float +-1 products' ranges at widths below one pair of 256-bit
+    """xnor_threshold_pack's bits equal the float +-1 products' ranges (and xnor_matmul the products) at widths below one pair of 256-bit
     vectors, at whole pairs, with a word-by-word tail, and past one call's MAX_VECTOR_PAIRS (odd row and channel
     counts repeat the last one), for ranges around the middle and at both ends."""
-    from backends.numpy.packed import MAX_VECTOR_PAIRS, pack, xnor_threshold_pack
+    from backends.numpy.packed import MAX_VECTOR_PAIRS, pack, xnor_matmul, xnor_threshold_pack
     assert 7680 == 8 * 64 * MAX_VECTOR_PAIRS
     rng = np.random.default_rng(k)
     x = np.where(rng.random((rows, k)) < 0.5, 1.0, -1.0)
@@ -239,6 +239,8 @@ def test_packed_popcount_ranges_equal_the_float_products_across_vector_chunks(ro
     want = np.where((differ >= low) & (differ <= high), 1.0, -1.0)
     np.testing.assert_array_equal(got.signs, pack(want)[0])
     assert 0 < (want > 0).sum() < want.size or rows * channels < 10
+    products = xnor_matmul(pack(x), pack(w)[0], k, np.empty((rows, channels), dtype=np.int64))
+    np.testing.assert_array_equal(products, x @ w.T)                     # the unfolded products too
 
 
 @pytest.mark.slow

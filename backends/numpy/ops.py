@@ -40,6 +40,8 @@ class NumpyOps(RecurrentOps, Ops):
         wanted = self.threads > 1 and (bool(packed) or any(
             getattr(self.lowerings.get(node.op), "batch_parallel", False) for node in graph.layers()))
         self.batch_parallel = set_blas_threads(1 if wanted else None) and wanted
+        if self.batch_parallel:
+            batch_split(self.threads).reset()
 
     # A split costs ~50 us of hand-offs: layers that read and write fewer elements than this run whole
     # (on 8x8 digits a split CNN trained at 8,100 against 13,200 samples/s whole).

@@ -6,7 +6,8 @@ valid - 2 * popcount((x xor w) & valid): integers, so equal to the float32 produ
 (exact below 2^24 terms). A linear layer followed by batchnorm and binarize (inference) folds into one range per
 output channel (backends/runtime/binary_fold.py): `xnor_threshold_pack` (popcounts of a packed layer) and
 `threshold_pack` (float outputs) write the packed bits of the next layer's input directly (PackedRows). Numba
-compiles the loops (nogil: the backend's threads split the rows, as for BLAS), with LLVM's ctpop for popcount.
+compiles the loops (nogil: the backend's threads split the rows, as for BLAS), with LLVM's ctpop for popcount;
+the folded products, the hot loop of binary inference, run on 256-bit vectors (`_xor_popcounts_2x2`).
 """
 from __future__ import annotations
 
@@ -123,27 +124,51 @@ def pack(a: np.ndarray, masked: bool = False) -> tuple:
 
 
 @njit(cache=True, nogil=True)
+def _differences_2x2(xs, ws, i, i1, j, j1):
+    """popcount(xs[r] xor ws[c]) for r in (i, i1), c in (j, j1) (rows C-contiguous): whole pairs of 256-bit
+    vectors by `_xor_popcounts_2x2`, the last words one by one."""
+    words = xs.shape[1]
+    vector_words = words // 8 * 8
+    x_base, w_base = xs.ctypes.data, ws.ctypes.data
+    a00, a01, a10, a11 = 0, 0, 0, 0
+    for start in range(0, vector_words, 8 * MAX_VECTOR_PAIRS):
+        pairs = min(MAX_VECTOR_PAIRS, (vector_words - start) // 8)
+        c00, c01, c10, c11 = _xor_popcounts_2x2(
+            (x_base + (i * words + start) * 8, x_base + (i1 * words + start) * 8,
+             w_base + (j * words + start) * 8, w_base + (j1 * words + start) * 8), pairs)
+        a00, a01, a10, a11 = a00 + c00, a01 + c01, a10 + c10, a11 + c11
+    for w in range(vector_words, words):
+        u0, u1, v0, v1 = xs[i, w], xs[i1, w], ws[j, w], ws[j1, w]
+        a00 += _popcount(u0 ^ v0)
+        a01 += _popcount(u0 ^ v1)
+        a10 += _popcount(u1 ^ v0)
+        a11 += _popcount(u1 ^ v1)
+    return a00, a01, a10, a11
+
+
+@njit(cache=True, nogil=True)
 def _xnor_gemm(xs, xv, ws, k, masked, out):
     n, words = xs.shape
     m = ws.shape[0]
-    counts = np.empty(n, dtype=np.int64)
+    if not masked:                           # 2 weight rows x 2 input rows per pass (an odd last one repeats)
+        for f in range(0, m, 2):
+            f1 = min(f + 1, m - 1)
+            for i in range(0, n, 2):
+                i1 = min(i + 1, n - 1)
+                a00, a01, a10, a11 = _differences_2x2(xs, ws, i, i1, f, f1)
+                out[i, f], out[i, f1] = k - 2 * a00, k - 2 * a01
+                out[i1, f], out[i1, f1] = k - 2 * a10, k - 2 * a11
+        return
+    counts = np.zeros(n, dtype=np.int64)         # the valid positions of each row
     for i in range(n):
-        total = k
-        if masked:
-            total = 0
-            for w in range(words):
-                total += _popcount(xv[i, w])
-        counts[i] = total
+        for w in range(words):
+            counts[i] += _popcount(xv[i, w])
     for f in range(m):
         wrow = ws[f]
         for i in range(n):
             acc = np.uint64(0)
-            if masked:
-                for w in range(words):
-                    acc += _popcount((xs[i, w] ^ wrow[w]) & xv[i, w])
-            else:
-                for w in range(words):
-                    acc += _popcount(xs[i, w] ^ wrow[w])
+            for w in range(words):
+                acc += _popcount((xs[i, w] ^ wrow[w]) & xv[i, w])
             out[i, f] = counts[i] - 2 * np.int64(acc)
 
 
@@ -151,6 +176,7 @@ def xnor_matmul(x_packed: tuple, w_signs: np.ndarray, k: int, out: np.ndarray, s
     """out = x @ w.T for +-1 rows packed by `pack` (x: (n, k) values, w: (m, k)); out is (n, m). split(fn, m,
     work), where given, runs fn(lo, hi) over slices of the weight rows (the backend's threads)."""
     xs, xv = x_packed
+    xs, w_signs = np.ascontiguousarray(xs), np.ascontiguousarray(w_signs)     # rows read by address
     masked = xv is not None
     xv = xv if masked else xs[:1, :1]
 
@@ -164,41 +190,30 @@ def xnor_matmul(x_packed: tuple, w_signs: np.ndarray, k: int, out: np.ndarray, s
 
 
 @njit(cache=True, nogil=True)
-def _xnor_threshold(xs, ws, low, high, f0, out):
-    n, words = xs.shape
-    m = ws.shape[0]
-    vector_words = words // 8 * 8                # in pairs of 256-bit vectors; the rest word by word
-    x_base, w_base = xs.ctypes.data, ws.ctypes.data
-    for j in range(0, m, 2):                 # 2 weight rows x 2 input rows per pass (an odd last one repeats)
-        j1 = min(j + 1, m - 1)
-        w0, w1 = ws[j], ws[j1]
-        lo0, hi0, lo1, hi1 = low[j], high[j], low[j1], high[j1]
-        word0, word1 = (f0 + j) // 64, (f0 + j1) // 64
-        bit0, bit1 = np.uint64(1) << np.uint64((f0 + j) % 64), np.uint64(1) << np.uint64((f0 + j1) % 64)
+def _xnor_threshold(xs, ws, low, high, out_words, out):
+    """Bits of output words out_words.. (channel c of ws is bit c % 64 of word out_words + c // 64): each word's 64
+    weight rows (32 KB at 4096 inputs: in L1) against every pair of input rows, its bits gathered in registers."""
+    n, m = len(xs), len(ws)
+    for c0 in range(0, m, 64):
+        c_end = min(c0 + 64, m)
+        word = out_words + c0 // 64
         for i in range(0, n, 2):
-            i1 = min(i + 1, n - 1)
-            x0, x1 = xs[i], xs[i1]
-            a00, a01, a10, a11 = 0, 0, 0, 0
-            for start in range(0, vector_words, 8 * MAX_VECTOR_PAIRS):
-                pairs = min(MAX_VECTOR_PAIRS, (vector_words - start) // 8)
-                c00, c01, c10, c11 = _xor_popcounts_2x2(
-                    (x_base + (i * words + start) * 8, x_base + (i1 * words + start) * 8,
-                     w_base + (j * words + start) * 8, w_base + (j1 * words + start) * 8), pairs)
-                a00, a01, a10, a11 = a00 + c00, a01 + c01, a10 + c10, a11 + c11
-            for w in range(vector_words, words):
-                u0, u1, v0, v1 = x0[w], x1[w], w0[w], w1[w]
-                a00 += _popcount(u0 ^ v0)
-                a01 += _popcount(u0 ^ v1)
-                a10 += _popcount(u1 ^ v0)
-                a11 += _popcount(u1 ^ v1)
-            if lo0 <= a00 <= hi0:
-                out[i, word0] |= bit0
-            if lo1 <= a01 <= hi1:
-                out[i, word1] |= bit1
-            if lo0 <= a10 <= hi0:
-                out[i1, word0] |= bit0
-            if lo1 <= a11 <= hi1:
-                out[i1, word1] |= bit1
+            i1 = min(i + 1, n - 1)               # an odd last row (or channel) repeats: the same bits again
+            bits0, bits1 = np.uint64(0), np.uint64(0)
+            for j in range(c0, c_end, 2):        # 2 weight rows x 2 input rows per pass
+                j1 = min(j + 1, c_end - 1)
+                a00, a01, a10, a11 = _differences_2x2(xs, ws, i, i1, j, j1)
+                bit0, bit1 = np.uint64(1) << np.uint64(j - c0), np.uint64(1) << np.uint64(j1 - c0)
+                if low[j] <= a00 <= high[j]:
+                    bits0 |= bit0
+                if low[j1] <= a01 <= high[j1]:
+                    bits0 |= bit1
+                if low[j] <= a10 <= high[j]:
+                    bits1 |= bit0
+                if low[j1] <= a11 <= high[j1]:
+                    bits1 |= bit1
+            out[i, word] = bits0
+            out[i1, word] = bits1
 
 
 def xnor_threshold_pack(x_signs: np.ndarray, w_signs: np.ndarray, low: np.ndarray, high: np.ndarray,
@@ -212,7 +227,7 @@ def xnor_threshold_pack(x_signs: np.ndarray, w_signs: np.ndarray, low: np.ndarra
 
     def channels(lo, hi):
         f0, f1 = lo * 64, min(hi * 64, m)
-        _xnor_threshold(x_signs, w_signs[f0:f1], low[f0:f1], high[f0:f1], f0, out)
+        _xnor_threshold(x_signs, w_signs[f0:f1], low[f0:f1], high[f0:f1], lo, out)
     if split is None:
         channels(0, out.shape[1])
     else:

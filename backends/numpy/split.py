@@ -38,6 +38,10 @@ class BatchSplit:
         for tasks in self._tasks:
             threading.Thread(target=self._serve, args=(tasks,), daemon=True, name="netspec-batch").start()
 
+    def reset(self) -> None:
+        """Forget the losses and any back-off (a new thread plan starts splitting afresh)."""
+        self._losses = self._whole_calls = 0
+
     def _serve(self, tasks) -> None:
         while True:
             work = tasks.get()
