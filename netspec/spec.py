@@ -75,7 +75,7 @@ class CellBody(Record):
 
 class LayerDecl(Record):
     """One layer after expansion: full name, type as written, evaluated attrs, resolved inputs (a cell use also
-    carries its expanded body)."""
+    carries its expanded body). The copies of a repeat share one attrs dict: read it, never write it."""
 
     def __init__(self, name: str, type: str, attrs: dict, attr_pos: dict, inputs: list, pos: Pos,
                  scope: tuple = (), faults: frozenset = frozenset(), body: CellBody | None = None):
@@ -508,31 +508,14 @@ class _Expander:
                 self.templates[key] = (scope.vars, made)
         if made is None:
             return None
-        type_name, block, base, repeat, attrs, faults, attr_pos = made
-        parts = 0
-        if block is None and not faults:
-            parts = self.split_parts(registry.lookup(type_name), attrs, entry.pos)
-            if parts is None:
-                return None
+        type_name, block, base, repeat, attrs, faults, attr_pos, parts = made
+        plain = block is None and not parts   # copies after the first: each reads the one before it
         out = None
-        for copy in range(repeat):
-            if len(self.layers) > MAX_LAYERS:
-                if not self.too_many:
-                    self.too_many = True
-                    self.fail(pos, f"the spec expands to more than {MAX_LAYERS:,} layers", "lower the repeat counts")
-                return None
+        for copy in range(1 if plain else repeat):
             local = base if repeat == 1 else f"{base}_{copy + 1}"
-            full = scope.prefix + local
-            if len(full) > MAX_PATH:
-                self.fail(entry.pos, f"the layer's full name is longer than {MAX_PATH} characters ({full[:40]}...)",
-                          "use shorter layer and block names", layer_type=type_name)
+            full = self.claim(local, entry, pos, scope, type_name)
+            if full is None:
                 return None
-            if local in scope.local or full in self.full_names:
-                self.fail(entry.pos_of("name") if "name" in entry else entry.pos,
-                          f"duplicate layer name '{full}'", "give each layer a unique 'name'")
-                return None
-            scope.local[local] = full
-            self.full_names.add(full)
             if copy == 0 and "from" in entry:
                 refs = entry["from"]
                 refs = self.subst(refs, scope.vars, entry.pos_of("from"), full, type_name)
@@ -568,7 +551,7 @@ class _Expander:
             else:
                 for part in range(parts) if parts else [None]:
                     name = full if part is None else f"{full}.{part}"
-                    part_attrs = dict(attrs) if part is None else {**attrs, "index": part}
+                    part_attrs = attrs if part is None else {**attrs, "index": part}
                     decl = LayerDecl(name, type_name, part_attrs, attr_pos, [None] * len(ref_list), entry.pos,
                                      scope.scope, faults)
                     self.layers.append(decl)
@@ -580,8 +563,45 @@ class _Expander:
                 if parts:
                     self.splits[full] = parts
                 out = full
+        if plain and repeat > 1:
+            out = self.plain_copies(out, attrs, made, entry, pos, scope)
+            if out is None:
+                return None
         if repeat > 1:
             scope.local[base] = out   # the name of a repeated layer means its last copy
+        return out
+
+    def claim(self, local: str, entry, pos, scope: _Scope, type_name) -> str | None:
+        """Register a layer's local name in its scope and return its full name (None: a fault, reported)."""
+        if len(self.layers) > MAX_LAYERS:
+            if not self.too_many:
+                self.too_many = True
+                self.fail(pos, f"the spec expands to more than {MAX_LAYERS:,} layers", "lower the repeat counts")
+            return None
+        full = scope.prefix + local
+        if len(full) > MAX_PATH:
+            self.fail(entry.pos, f"the layer's full name is longer than {MAX_PATH} characters ({full[:40]}...)",
+                      "use shorter layer and block names", layer_type=type_name)
+            return None
+        if local in scope.local or full in self.full_names:
+            self.fail(entry.pos_of("name") if "name" in entry else entry.pos,
+                      f"duplicate layer name '{full}'", "give each layer a unique 'name'")
+            return None
+        scope.local[local] = full
+        self.full_names.add(full)
+        return full
+
+    def plain_copies(self, out, attrs, made, entry, pos, scope: _Scope) -> str | None:
+        """Copies 2 to `repeat` of a plain layer (not a block, not a split) after `out`, the first: each reads
+        the copy before it and shares the first's attrs (expand_entry's loop without what they skip)."""
+        type_name, _, base, repeat, _, faults, attr_pos, _ = made
+        layers, where, scopes = self.layers, entry.pos, scope.scope
+        for copy in range(2, repeat + 1):
+            full = self.claim(f"{base}_{copy}", entry, pos, scope, type_name)
+            if full is None:
+                return None
+            layers.append(LayerDecl(full, type_name, attrs, attr_pos, [out], where, scopes, faults))
+            out = full
         return out
 
     def named_inputs(self, refs: dict, layer_type, pos, full, type_name) -> bool:
@@ -618,7 +638,8 @@ class _Expander:
 
     def template(self, entry, index, pos, scope: _Scope):
         """What an entry makes in a scope before its copies are named: (type, block, name, repeat, attrs,
-        faulty attrs, attr positions), or None after reporting a fault. Instances with equal params share it."""
+        faulty attrs, attr positions, split parts), or None after reporting a fault. Instances with equal params
+        share it."""
         if not isinstance(entry, YMap):
             self.fail(pos, f"a layer must be a type name or a mapping with 'type:', found {entry!r}")
             return None
@@ -665,7 +686,12 @@ class _Expander:
                 faults.add(key)
         attr_pos = {key: entry.pos_of(key) for key in attrs}
         attr_pos.update({f"@{key}": entry.key_pos[key] for key in entry.key_pos})
-        return type_name, block, base, repeat, attrs, frozenset(faults), attr_pos
+        parts = 0
+        if block is None and not faults:
+            parts = self.split_parts(layer_type, attrs, entry.pos)
+            if parts is None:
+                return None
+        return type_name, block, base, repeat, attrs, frozenset(faults), attr_pos, parts
 
     def read_repeat(self, entry, scope, base, type_name):
         if "repeat" not in entry:
