@@ -18,11 +18,12 @@ def infer(graph: Graph, errors: Collector, broken: set | None = None) -> Graph:
     broken = set() if broken is None else broken
     total_params = 0
     known: dict = {}          # (op, attrs, input shapes, dtype) -> what inference made of it: big specs repeat layers
+    fixing: list = []         # nodes with given weights, or parameters to freeze or clip: fixed.apply
     types: dict = {}
     nodes = graph.nodes
     for node in graph:
         layer_type = types.get(node.op) or types.setdefault(node.op, registry.lookup(node.op))
-        if node.name in broken or any(i in broken or i not in nodes for i in node.inputs):
+        if node.name in broken or not _readable(node.inputs, nodes, broken):
             broken.add(node.name)
             continue
         in_nodes = [nodes[i] for i in node.inputs]
@@ -34,16 +35,17 @@ def infer(graph: Graph, errors: Collector, broken: set | None = None) -> Graph:
                 broken.add(node.name)
                 continue
             node.dtype = layer_type.output_dtype or dtype
-        key = _memo_key(node, layer_type)
-        made = known.get(key) if key is not None else None
+        key, made = _recall(node, layer_type, known)
         if made is not None:
-            shape, params, buffers, node.flops, count = made
+            shape, params, buffers, node.flops, count, fixes = made
             node.shape = shape
             node.params = [TensorSpec(*p) for p in params]
-            node.buffers = [TensorSpec(*b) for b in buffers]
+            node.buffers = [TensorSpec(*b) for b in buffers] if buffers else []
             node.memory = numel(shape) * ITEM_BYTES.get(node.dtype, 4)
             total_params += count
             if total_params <= MAX_PARAMS:
+                if fixes:
+                    fixing.append(node)
                 continue
         try:
             if layer_type.link:
@@ -67,28 +69,39 @@ def infer(graph: Graph, errors: Collector, broken: set | None = None) -> Graph:
             continue
         node.flops = int(layer_type.flops(node, node.in_shapes, shape))
         node.memory = numel(shape) * ITEM_BYTES.get(node.dtype, 4)
+        fixes = node.op != "input" and fixed.wanted(node)
+        if fixes:
+            fixing.append(node)
         if key is not None:
             known[key] = (shape, [(t.name, t.shape, True, t.init) for t in node.params],
-                          [(t.name, t.shape, False, t.init) for t in node.buffers], node.flops, node.param_count)
-    for node in graph:
-        if node.shape is not None and node.op != "input" and (node.params or node.attrs.get("weights")):
-            fixed.apply(node, errors)
+                          [(t.name, t.shape, False, t.init) for t in node.buffers], node.flops, node.param_count,
+                          fixes)
+    for node in fixing:    # in graph order, after every shape is known
+        fixed.apply(node, errors)
     for name in graph.outputs:
         if name not in graph.nodes and not name.startswith("!"):   # '!...': a faulty layer, already reported
             errors.add(None, f"output '{name}' is not a layer")
     return graph
 
 
-def _memo_key(node, layer_type):
-    """What a node's inference depends on, hashable; None where it is not (a link, an unhashable attr)."""
+def _readable(inputs, nodes: dict, broken: set) -> bool:
+    """Whether every input is a node that inference did not give up on."""
+    for name in inputs:
+        if name in broken or name not in nodes:
+            return False
+    return True
+
+
+def _recall(node, layer_type, known: dict) -> tuple:
+    """(key, what inference made of an equal node before or None): the key holds what a node's inference
+    depends on; None where that is not hashable (a link, an unhashable attr)."""
     if layer_type.link is not None or not node.in_shapes:
-        return None
+        return None, None
+    key = (node.op, tuple(node.attrs.items()), tuple(node.in_shapes), node.dtype)
     try:
-        key = (node.op, tuple(node.attrs.items()), tuple(node.in_shapes), node.dtype)
-        hash(key)
+        return key, known.get(key)
     except TypeError:
-        return None
-    return key
+        return None, None
 
 
 def block_note(node) -> str:
