@@ -143,7 +143,7 @@ class _Expander:
         self.memo: dict = {}    # id(vars) -> (vars, {text: value}): a block's instances share their work
         self.scope_vars: dict = {}   # (block, params) -> the vars dict its instances share
         self.templates: dict = {}    # (id(entry), index, id(vars)) -> (vars, what the entry makes there)
-        self.entries: dict = {}      # id(layer list) -> (list, its entries with bare names as mappings)
+        self.entries: dict = {}      # id(layer list) -> (list, [(entry, pos)] with bare names as mappings)
         self.cell_bodies: list = []  # the layer lists of cell bodies (their references resolve like the rest)
 
     # ---- helpers -------------------------------------------------------------------------
@@ -474,10 +474,9 @@ class _Expander:
     def expand(self, entries: YSeq, scope: _Scope, stack: tuple) -> str | None:
         """Expand one layer list; return the full name of its output."""
         previous = scope.input_ref
-        for index, entry in enumerate(self.mappings(entries)):
+        for index, (entry, pos) in enumerate(self.mappings(entries)):
             if len(self.layers) > MAX_LAYERS:
                 break
-            pos = entries.pos_of(index)
             out = self.expand_entry(entry, index, pos, previous, scope, stack)
             if out is None:   # a faulty layer: later layers that read it are skipped, not re-reported
                 out = f"!{scope.prefix}{index}"
@@ -488,12 +487,13 @@ class _Expander:
         return previous if entries else scope.input_ref
 
     def mappings(self, entries: YSeq) -> list:
-        """A layer list with each bare type name as a mapping (made once per list, not per block instance)."""
+        """(entry, its position) for a layer list, each bare type name as a mapping (made once per list, not
+        per block instance)."""
         known = self.entries.get(id(entries))
         if known is None:
             known = self.entries[id(entries)] = (entries, [
-                _ymap({"type": entry}, entries.pos_of(index)) if isinstance(entry, str) else entry
-                for index, entry in enumerate(entries)])
+                (_ymap({"type": entry}, entries.pos_of(index)) if isinstance(entry, str) else entry,
+                 entries.pos_of(index)) for index, entry in enumerate(entries)])
         return known[1]
 
     def expand_entry(self, entry, index, pos, previous, scope: _Scope, stack) -> str | None:
@@ -510,6 +510,11 @@ class _Expander:
             return None
         type_name, block, base, repeat, attrs, faults, attr_pos, parts = made
         plain = block is None and not parts   # copies after the first: each reads the one before it
+        if plain and previous is not None and "from" not in entry:   # the common case: it reads the layer before
+            out = self.plain_copies(previous, 1, attrs, made, entry, pos, scope)
+            if out is not None and repeat > 1:
+                scope.local[base] = out
+            return out
         out = None
         for copy in range(1 if plain else repeat):
             local = base if repeat == 1 else f"{base}_{copy + 1}"
@@ -564,7 +569,7 @@ class _Expander:
                     self.splits[full] = parts
                 out = full
         if plain and repeat > 1:
-            out = self.plain_copies(out, attrs, made, entry, pos, scope)
+            out = self.plain_copies(out, 2, attrs, made, entry, pos, scope)
             if out is None:
                 return None
         if repeat > 1:
@@ -591,13 +596,13 @@ class _Expander:
         self.full_names.add(full)
         return full
 
-    def plain_copies(self, out, attrs, made, entry, pos, scope: _Scope) -> str | None:
-        """Copies 2 to `repeat` of a plain layer (not a block, not a split) after `out`, the first: each reads
-        the copy before it and shares the first's attrs (expand_entry's loop without what they skip)."""
+    def plain_copies(self, out, first, attrs, made, entry, pos, scope: _Scope) -> str | None:
+        """Copies `first` to `repeat` (counted from 1) of a plain layer (not a block, not a split), the first of
+        them reading `out`, each later one the copy before it; all share `attrs` (expand_entry's loop, short)."""
         type_name, _, base, repeat, _, faults, attr_pos, _ = made
         layers, where, scopes = self.layers, entry.pos, scope.scope
-        for copy in range(2, repeat + 1):
-            full = self.claim(f"{base}_{copy}", entry, pos, scope, type_name)
+        for copy in range(first, repeat + 1):
+            full = self.claim(base if repeat == 1 else f"{base}_{copy}", entry, pos, scope, type_name)
             if full is None:
                 return None
             layers.append(LayerDecl(full, type_name, attrs, attr_pos, [out], where, scopes, faults))
@@ -932,14 +937,18 @@ class _Expander:
                     return None
             return name
 
+        aliases, splits = self.aliases, self.splits
         for decl in [*self.layers, *(d for body in self.cell_bodies for d in body)]:
             if decl.body is not None:
                 body = decl.body
                 body.output = resolve(body.output, decl.pos, decl.name)
                 body.update = {name: resolve(target, decl.pos, decl.name) for name, target in body.update.items()}
-            decl.inputs = [resolve(n, decl.pos, decl.name) if n is not None else None for n in decl.inputs]
-            for slot, name in enumerate(decl.inputs):
-                if name in self.splits:
+            inputs = decl.inputs
+            for slot, name in enumerate(inputs):
+                if name in aliases:
+                    inputs[slot] = resolve(name, decl.pos, decl.name)
+            for slot, name in enumerate(inputs if splits else ()):
+                if name in splits:
                     parts = self.splits[name]
                     self.fail(decl.pos, f"'{name}' is a split with {parts} outputs: read one of them",
                               f"write 'from: {name}.0' (parts {name}.0 to {name}.{parts - 1})", decl.name, decl.type)
