@@ -11,6 +11,7 @@ from compiler import registry
 from compiler.dims import parse_dim
 from compiler.ir import BlockScope
 
+from .blockcopy import BlockCopies
 from .errors import Collector, Diagnostic, Pos, SpecError, did_you_mean, shown
 from .expr import FAULT, ExprError, FaultyVar, has_placeholder, substitute
 from .gcpause import paused
@@ -145,6 +146,8 @@ class _Expander:
         self.templates: dict = {}    # (id(entry), index, id(vars)) -> (vars, what the entry makes there)
         self.entries: dict = {}      # id(layer list) -> (list, [(entry, pos)] with bare names as mappings)
         self.cell_bodies: list = []  # the layer lists of cell bodies (their references resolve like the rest)
+        self.path_refs = 0           # references resolved by full path ('stage1/conv_1'): not copied with a block
+        self.copies = BlockCopies(self, LayerDecl, MAX_LAYERS, MAX_PATH)
 
     # ---- helpers -------------------------------------------------------------------------
     def fail(self, pos, message, hint=None, layer=None, layer_type=None):
@@ -765,6 +768,7 @@ class _Expander:
         if not scope.prefix and any(i.name == ref for i in self.inputs):
             return ref
         if "/" in ref and ref in self.full_names:
+            self.path_refs += 1
             return ref
         if ref == "input" and not scope.prefix and len(self.inputs) > 1:
             self.fail(pos, "'input' is ambiguous: the spec has several inputs", "name one of: " +
@@ -812,9 +816,13 @@ class _Expander:
             if slot:
                 self.bind_alias(alias, ref_list[slot], ref_pos[slot], None, scope, index, full, block.name)
             inner.local[name] = alias
-        out = self.expand(block.layers, inner, (*stack, block.name))
-        if block.output is not None:
-            out = self.lookup_name(block.output, inner, block.pos, full, block.name)
+        out = self.copies.replay(block.name, inner, stack)   # a copy of an earlier instance with these vars
+        if out is None:
+            mark = self.copies.mark()
+            out = self.expand(block.layers, inner, (*stack, block.name))
+            if block.output is not None:
+                out = self.lookup_name(block.output, inner, block.pos, full, block.name)
+            self.copies.record(block.name, inner, stack, mark, out)
         if out is not None:
             self.aliases[full] = (out, entry.pos)
         return full if out is not None else None
@@ -944,10 +952,10 @@ class _Expander:
                 body.output = resolve(body.output, decl.pos, decl.name)
                 body.update = {name: resolve(target, decl.pos, decl.name) for name, target in body.update.items()}
             inputs = decl.inputs
-            for slot, name in enumerate(inputs):
+            for slot, name in enumerate(() if aliases.keys().isdisjoint(inputs) else inputs):
                 if name in aliases:
                     inputs[slot] = resolve(name, decl.pos, decl.name)
-            for slot, name in enumerate(inputs if splits else ()):
+            for slot, name in enumerate(() if splits.keys().isdisjoint(inputs) else inputs):
                 if name in splits:
                     parts = self.splits[name]
                     self.fail(decl.pos, f"'{name}' is a split with {parts} outputs: read one of them",
