@@ -604,8 +604,17 @@ class _Expander:
         them reading `out`, each later one the copy before it; all share `attrs` (expand_entry's loop, short)."""
         type_name, _, base, repeat, _, faults, attr_pos, _ = made
         layers, where, scopes = self.layers, entry.pos, scope.scope
-        for copy in range(first, repeat + 1):
-            full = self.claim(base if repeat == 1 else f"{base}_{copy}", entry, pos, scope, type_name)
+        names = [base] if repeat == 1 else [f"{base}_{copy}" for copy in range(first, repeat + 1)]
+        fulls = [scope.prefix + name for name in names]
+        if (len(layers) + len(names) - 1 <= MAX_LAYERS and len(fulls[-1]) <= MAX_PATH and
+                scope.local.keys().isdisjoint(names) and self.full_names.isdisjoint(fulls)):   # no fault: at once
+            scope.local.update(zip(names, fulls))
+            self.full_names.update(fulls)
+            layers.extend(LayerDecl(full, type_name, attrs, attr_pos, [source], where, scopes, faults)
+                          for full, source in zip(fulls, [out, *fulls[:-1]]))
+            return fulls[-1]
+        for name in names:       # a fault on the way: claim them one by one, as the general loop does
+            full = self.claim(name, entry, pos, scope, type_name)
             if full is None:
                 return None
             layers.append(LayerDecl(full, type_name, attrs, attr_pos, [out], where, scopes, faults))
@@ -946,6 +955,8 @@ class _Expander:
             return name
 
         aliases, splits = self.aliases, self.splits
+        if not aliases and not splits:
+            return resolve      # no block and no split: every input is already a layer's name
         for decl in [*self.layers, *(d for body in self.cell_bodies for d in body)]:
             if decl.body is not None:
                 body = decl.body
