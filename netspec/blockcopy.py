@@ -9,25 +9,26 @@ from __future__ import annotations
 
 
 class BlockCopies:
-    """Recordings of block instances for one spec expansion (netspec.spec._Expander)."""
+    """Recordings of block instances for one spec expansion; `ex` is its netspec.spec._Expander (passed to each
+    call, not held: the expander owns this)."""
 
-    def __init__(self, expander, decl_type, max_layers: int, max_path: int):
-        self.expander, self.decl_type = expander, decl_type      # decl_type: netspec.spec.LayerDecl
+    def __init__(self, decl_type, max_layers: int, max_path: int):
+        self.decl_type = decl_type      # netspec.spec.LayerDecl
         self.max_layers, self.max_path = max_layers, max_path
         self.recorded: dict = {}    # (block, id(vars), stack) -> (vars, layers relative to the prefix, output)
 
-    def mark(self) -> tuple:
+    @staticmethod
+    def mark(ex) -> tuple:
         """The expander's counts before an instance is expanded (what recording compares with)."""
-        ex = self.expander
         return (len(ex.errors.diagnostics), len(ex.layers), len(ex.aliases), len(ex.splits), len(ex.cell_bodies),
                 len(ex.broken), ex.path_refs)
 
-    def record(self, block: str, inner, stack: tuple, mark: tuple, out) -> None:
+    def record(self, ex, block: str, inner, stack: tuple, mark: tuple, out) -> None:
         """Remember what one instance made under `inner.prefix`, where it is self-contained."""
-        ex, prefix = self.expander, inner.prefix
+        prefix = inner.prefix
         if ex.too_many or not isinstance(out, str) or not out.startswith(prefix):
             return
-        if self.mark()[2:] != mark[2:] or len(ex.errors.diagnostics) != mark[0]:
+        if self.mark(ex)[2:] != mark[2:] or len(ex.errors.diagnostics) != mark[0]:
             return
         cut, made = len(prefix), []
         for decl in ex.layers[mark[1]:]:
@@ -40,13 +41,13 @@ class BlockCopies:
             return
         self.recorded[block, id(inner.vars), stack] = (inner.vars, made, out[cut:], max(len(m[0]) for m in made))
 
-    def replay(self, block: str, inner, stack: tuple) -> str | None:
+    def replay(self, ex, block: str, inner, stack: tuple) -> str | None:
         """The output of this instance made as a copy of a recorded one; None where none fits (expand it)."""
         known = self.recorded.get((block, id(inner.vars), stack))
         if known is None or known[0] is not inner.vars:
             return None
         _, made, out, longest = known
-        ex, prefix = self.expander, inner.prefix
+        prefix = inner.prefix
         layers, names = ex.layers, ex.full_names
         if len(layers) + len(made) - 1 > self.max_layers or len(prefix) + longest > self.max_path:
             return None

@@ -147,7 +147,7 @@ class _Expander:
         self.entries: dict = {}      # id(layer list) -> (list, [(entry, pos)] with bare names as mappings)
         self.cell_bodies: list = []  # the layer lists of cell bodies (their references resolve like the rest)
         self.path_refs = 0           # references resolved by full path ('stage1/conv_1'): not copied with a block
-        self.copies = BlockCopies(self, LayerDecl, MAX_LAYERS, MAX_PATH)
+        self.copies = BlockCopies(LayerDecl, MAX_LAYERS, MAX_PATH)
 
     # ---- helpers -------------------------------------------------------------------------
     def fail(self, pos, message, hint=None, layer=None, layer_type=None):
@@ -825,13 +825,13 @@ class _Expander:
             if slot:
                 self.bind_alias(alias, ref_list[slot], ref_pos[slot], None, scope, index, full, block.name)
             inner.local[name] = alias
-        out = self.copies.replay(block.name, inner, stack)   # a copy of an earlier instance with these vars
+        out = self.copies.replay(self, block.name, inner, stack)   # a copy of an earlier instance with these vars
         if out is None:
-            mark = self.copies.mark()
+            mark = self.copies.mark(self)
             out = self.expand(block.layers, inner, (*stack, block.name))
             if block.output is not None:
                 out = self.lookup_name(block.output, inner, block.pos, full, block.name)
-            self.copies.record(block.name, inner, stack, mark, out)
+            self.copies.record(self, block.name, inner, stack, mark, out)
         if out is not None:
             self.aliases[full] = (out, entry.pos)
         return full if out is not None else None

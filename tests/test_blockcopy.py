@@ -120,3 +120,14 @@ def test_faults_in_copies_are_reported_once_with_their_count(tmp_path):
         f"the layer's full name is longer than 1024 characters ({'q' * 40}...) (in 3 copies)"]
     _, diagnostics = analyse(_write(tmp_path, "faults.yaml", FAULTS))
     assert any(d.message.endswith("(in 3 copies)") and "'units'" in d.message for d in diagnostics)
+
+
+def test_expansion_leaves_no_cycles_behind(tmp_path):
+    """The spec's layers die with the graph by reference counting, not at some later collection."""
+    import gc
+    path = _write(tmp_path, "blocks.yaml", BLOCKS.replace("repeat: 4", "repeat: 500"))
+    analyse(path)
+    gc.collect()
+    graph, _ = analyse(path)
+    del graph
+    assert gc.collect() == 0
