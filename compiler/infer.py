@@ -1,6 +1,9 @@
 """Shape and dtype inference: shapes on every edge, parameters, FLOPs and memory per node."""
 from __future__ import annotations
 
+from itertools import starmap
+from operator import attrgetter
+
 from netspec.errors import Collector, fmt_shape
 
 from . import fixed, registry
@@ -11,6 +14,7 @@ from .registry import ShapeError
 MAX_ELEMENTS = 2 ** 34      # per sample, per tensor
 MAX_PARAMS = 2 ** 36
 ITEM_BYTES = {"float32": 4, "float64": 8, "int64": 8, "int32": 4}
+_shape = attrgetter("shape")
 
 
 def infer(graph: Graph, errors: Collector, broken: set | None = None) -> Graph:
@@ -22,12 +26,14 @@ def infer(graph: Graph, errors: Collector, broken: set | None = None) -> Graph:
     types: dict = {}
     nodes = graph.nodes
     for node in graph:
+        inputs = node.inputs
         layer_type = types.get(node.op) or types.setdefault(node.op, registry.lookup(node.op))
-        if node.name in broken or not _readable(node.inputs, nodes, broken):
+        # an input that is missing or broken breaks this node too (map: no Python frame per input)
+        if node.name in broken or not broken.isdisjoint(inputs) or not all(map(nodes.__contains__, inputs)):
             broken.add(node.name)
             continue
-        in_nodes = [nodes[i] for i in node.inputs]
-        node.in_shapes = [n.shape for n in in_nodes]
+        in_nodes = list(map(nodes.__getitem__, inputs))
+        node.in_shapes = list(map(_shape, in_nodes))
         if in_nodes:
             dtype = in_nodes[0].dtype
             if dtype not in layer_type.input_dtypes:
@@ -37,11 +43,9 @@ def infer(graph: Graph, errors: Collector, broken: set | None = None) -> Graph:
             node.dtype = layer_type.output_dtype or dtype
         key, made = _recall(node, layer_type, known)
         if made is not None:
-            shape, params, buffers, node.flops, count, fixes = made
-            node.shape = shape
-            node.params = [TensorSpec(*p) for p in params]
-            node.buffers = [TensorSpec(*b) for b in buffers] if buffers else []
-            node.memory = numel(shape) * ITEM_BYTES.get(node.dtype, 4)
+            node.shape, params, buffers, node.flops, node.memory, count, fixes = made
+            node.params = list(starmap(TensorSpec, params))
+            node.buffers = list(starmap(TensorSpec, buffers)) if buffers else []
             total_params += count
             if total_params <= MAX_PARAMS:
                 if fixes:
@@ -74,22 +78,14 @@ def infer(graph: Graph, errors: Collector, broken: set | None = None) -> Graph:
             fixing.append(node)
         if key is not None:
             known[key] = (shape, [(t.name, t.shape, True, t.init) for t in node.params],
-                          [(t.name, t.shape, False, t.init) for t in node.buffers], node.flops, node.param_count,
-                          fixes)
+                          [(t.name, t.shape, False, t.init) for t in node.buffers], node.flops, node.memory,
+                          node.param_count, fixes)
     for node in fixing:    # in graph order, after every shape is known
         fixed.apply(node, errors)
     for name in graph.outputs:
         if name not in graph.nodes and not name.startswith("!"):   # '!...': a faulty layer, already reported
             errors.add(None, f"output '{name}' is not a layer")
     return graph
-
-
-def _readable(inputs, nodes: dict, broken: set) -> bool:
-    """Whether every input is a node that inference did not give up on."""
-    for name in inputs:
-        if name in broken or name not in nodes:
-            return False
-    return True
 
 
 def _recall(node, layer_type, known: dict) -> tuple:
