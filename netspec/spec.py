@@ -957,16 +957,19 @@ class _Expander:
         aliases, splits = self.aliases, self.splits
         if not aliases and not splits:
             return resolve      # no block and no split: every input is already a layer's name
+        special = aliases.keys() | splits.keys()
         for decl in [*self.layers, *(d for body in self.cell_bodies for d in body)]:
             if decl.body is not None:
                 body = decl.body
                 body.output = resolve(body.output, decl.pos, decl.name)
                 body.update = {name: resolve(target, decl.pos, decl.name) for name, target in body.update.items()}
             inputs = decl.inputs
-            for slot, name in enumerate(() if aliases.keys().isdisjoint(inputs) else inputs):
+            if special.isdisjoint(inputs):
+                continue        # nearly every layer: it reads layers by their own names
+            for slot, name in enumerate(inputs):
                 if name in aliases:
                     inputs[slot] = resolve(name, decl.pos, decl.name)
-            for slot, name in enumerate(() if splits.keys().isdisjoint(inputs) else inputs):
+            for slot, name in enumerate(inputs):
                 if name in splits:
                     parts = self.splits[name]
                     self.fail(decl.pos, f"'{name}' is a split with {parts} outputs: read one of them",
