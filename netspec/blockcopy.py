@@ -1,9 +1,10 @@
 """Block instances that repeat one another: a later instance of a block with the same vars (one shared dict)
-copies the layers the first one made, renamed under its own prefix, instead of expanding the entries again.
+copies the layers an earlier one made, renamed under its own prefix, instead of expanding the entries again.
 
-An instance is recorded only when its expansion was self-contained: no fault, no nested block, cell or split,
-no reference by full path, and every input inside the instance. A copy that would pass the layer or name
-length limit, or meet a name already taken, is expanded the ordinary way, so that its faults read the same.
+The second instance with given vars is recorded (a block whose params cannot be shared, e.g. a list, makes new
+vars for every instance: never recorded), and only where its expansion was self-contained: no fault, no nested
+block, cell or split, no reference by full path, and every input inside the instance. A copy that would pass the
+layer or name length limit, or meet a name already taken, is expanded the ordinary way: its faults read the same.
 """
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ class BlockCopies:
     def __init__(self, decl_type, max_layers: int, max_path: int):
         self.decl_type = decl_type      # netspec.spec.LayerDecl
         self.max_layers, self.max_path = max_layers, max_path
-        self.recorded: dict = {}    # (block, id(vars), stack) -> (vars, layers relative to the prefix, output)
+        self.seen: dict = {}        # (block, id(vars), stack) -> vars: an instance with them was expanded
+        self.recorded: dict = {}    # (block, id(vars), stack) -> (vars, [what each layer is, relative to the
+        #                             prefix], the output, the longest relative name)
 
     @staticmethod
     def mark(ex) -> tuple:
@@ -25,7 +28,10 @@ class BlockCopies:
 
     def record(self, ex, block: str, inner, stack: tuple, mark: tuple, out) -> None:
         """Remember what one instance made under `inner.prefix`, where it is self-contained."""
-        prefix = inner.prefix
+        key, prefix = (block, id(inner.vars), stack), inner.prefix
+        if self.seen.get(key) is not inner.vars:
+            self.seen[key] = inner.vars
+            return
         if ex.too_many or not isinstance(out, str) or not out.startswith(prefix):
             return
         if self.mark(ex)[2:] != mark[2:] or len(ex.errors.diagnostics) != mark[0]:
@@ -39,7 +45,7 @@ class BlockCopies:
                          decl.pos, decl.faults))
         if not made:
             return
-        self.recorded[block, id(inner.vars), stack] = (inner.vars, made, out[cut:], max(len(m[0]) for m in made))
+        self.recorded[key] = (inner.vars, made, out[cut:], max(len(m[0]) for m in made))
 
     def replay(self, ex, block: str, inner, stack: tuple) -> str | None:
         """The output of this instance made as a copy of a recorded one; None where none fits (expand it)."""

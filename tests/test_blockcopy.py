@@ -131,3 +131,14 @@ def test_expansion_leaves_no_cycles_behind(tmp_path):
     graph, _ = analyse(path)
     del graph
     assert gc.collect() == 0
+
+
+def test_a_block_whose_params_cannot_be_shared_is_never_recorded(tmp_path, monkeypatch):
+    copies = []
+    init = BlockCopies.__init__
+    monkeypatch.setattr(BlockCopies, "__init__", lambda self, *a: copies.append(self) or init(self, *a))
+    text = ("name: listparam\ninput: {shape: [4]}\nblocks:\n  tagged:\n    params: {tags: [a]}\n    layers:\n"
+            "      - {type: linear, units: 4}\nlayers:\n  - {type: tagged, tags: [x, y], repeat: 50}\n")
+    graph, diagnostics = analyse(_write(tmp_path, "listparam.yaml", text))
+    assert not diagnostics and len(graph.layers()) == 50
+    assert len(copies[0].seen) == 50 and not copies[0].recorded
