@@ -73,6 +73,7 @@ def build(spec, errors: Collector) -> tuple[Graph, set]:
     nodes: dict[str, Node] = {}
     broken: set[str] = set()
     valid: dict = {}   # (type, attrs as written) -> typed attrs: the copies of a repeat validate once
+    shared: dict = {}  # id(attrs dict) -> (it, type, typed attrs): a repeat's copies share one attrs dict
     for decl in spec.inputs:
         node = Node(decl.name, "input", {"shape": decl.shape, "dtype": decl.dtype}, [], decl.pos)
         node.dtype = decl.dtype
@@ -80,16 +81,13 @@ def build(spec, errors: Collector) -> tuple[Graph, set]:
     types: dict = {}
     for decl in spec.layers:
         layer_type = types.get(decl.type) or types.setdefault(decl.type, registry.lookup(decl.type))
-        try:
-            key = (decl.type, *((name, _frozen(value)) for name, value in decl.attrs.items())) \
-                if not decl.faults else None
-            attrs = valid.get(key)
-        except TypeError:   # an unhashable value (a mapping): validate it on its own
-            key, attrs = None, None
-        if attrs is None:
-            attrs = validate_attrs(layer_type, decl, errors)
-            if key is not None and attrs is not None:
-                valid[key] = attrs
+        known = shared.get(id(decl.attrs))
+        if known is not None and known[0] is decl.attrs and known[1] == decl.type and not decl.faults:
+            attrs = known[2]
+        else:
+            attrs = _validated(layer_type, decl, errors, valid)
+            if attrs is not None and not decl.faults:
+                shared[id(decl.attrs)] = (decl.attrs, decl.type, attrs)
         attrs = dict(attrs) if attrs is not None else None
         count = len(decl.inputs)
         if count < layer_type.min_inputs or count > layer_type.max_inputs:
@@ -110,7 +108,7 @@ def build(spec, errors: Collector) -> tuple[Graph, set]:
             if step_broken:
                 attrs = None
         nodes[decl.name] = node
-        if attrs is None or None in decl.inputs or any(i in spec.broken for i in decl.inputs):
+        if attrs is None or None in decl.inputs or not spec.broken.isdisjoint(decl.inputs):
             broken.add(decl.name)
     ordered = _topological(nodes, errors, broken)
     # train/pretrain stay the positioned mappings (dict subclasses) so that their faults name a line
@@ -118,6 +116,21 @@ def build(spec, errors: Collector) -> tuple[Graph, set]:
                   _positioned(spec.train), _positioned(spec.pretrain), dict(spec.blocks), dict(spec.vars), spec.path,
                   spec.source_text)
     return graph, broken
+
+
+def _validated(layer_type, decl, errors: Collector, valid: dict) -> dict | None:
+    """validate_attrs, remembered in `valid` by type and attrs as written (faulty attrs: never remembered)."""
+    try:
+        key = (decl.type, *((name, _frozen(value)) for name, value in decl.attrs.items())) \
+            if not decl.faults else None
+        attrs = valid.get(key)
+    except TypeError:   # an unhashable value (a mapping): validate it on its own
+        key, attrs = None, None
+    if attrs is None:
+        attrs = validate_attrs(layer_type, decl, errors)
+        if key is not None and attrs is not None:
+            valid[key] = attrs
+    return attrs
 
 
 def _positioned(section) -> dict:
@@ -129,10 +142,14 @@ def _topological(nodes: dict, errors: Collector, broken: set) -> dict:
     ordered: dict[str, Node] = {}
     remaining: dict[str, set] = {}
     for name, node in nodes.items():    # one pass settles a spec written in order (nearly every spec)
-        if remaining or not all(i in ordered or i not in nodes for i in node.inputs):
-            remaining[name] = {i for i in node.inputs if i in nodes}
-        else:
-            ordered[name] = node
+        if not remaining:
+            for source in node.inputs:
+                if source not in ordered and source in nodes:
+                    break
+            else:
+                ordered[name] = node
+                continue
+        remaining[name] = {i for i in node.inputs if i in nodes}
     progress = True
     while remaining and progress:
         progress = False

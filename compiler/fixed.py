@@ -43,6 +43,12 @@ def read(decl, errors) -> tuple[dict, bool]:
     return out, ok
 
 
+def wanted(node) -> bool:
+    """Whether `apply` has anything to do for an inferred node: given weights, or parameters to freeze or clip."""
+    attrs = node.attrs
+    return bool(attrs.get("weights") or (node.params and (attrs.get("trainable") is False or attrs.get("binary"))))
+
+
 def apply(node, errors) -> None:
     """After inference: check `weights:` against the node's parameters and buffers (shape, name), freeze the
     parameters of a `trainable: false` layer, and give a binary layer's weight its clip range."""

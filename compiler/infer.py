@@ -1,6 +1,9 @@
 """Shape and dtype inference: shapes on every edge, parameters, FLOPs and memory per node."""
 from __future__ import annotations
 
+from itertools import starmap
+from operator import attrgetter
+
 from netspec.errors import Collector, fmt_shape
 
 from . import fixed, registry
@@ -11,6 +14,7 @@ from .registry import ShapeError
 MAX_ELEMENTS = 2 ** 34      # per sample, per tensor
 MAX_PARAMS = 2 ** 36
 ITEM_BYTES = {"float32": 4, "float64": 8, "int64": 8, "int32": 4}
+_shape = attrgetter("shape")
 
 
 def infer(graph: Graph, errors: Collector, broken: set | None = None) -> Graph:
@@ -18,15 +22,18 @@ def infer(graph: Graph, errors: Collector, broken: set | None = None) -> Graph:
     broken = set() if broken is None else broken
     total_params = 0
     known: dict = {}          # (op, attrs, input shapes, dtype) -> what inference made of it: big specs repeat layers
+    fixing: list = []         # nodes with given weights, or parameters to freeze or clip: fixed.apply
     types: dict = {}
     nodes = graph.nodes
     for node in graph:
+        inputs = node.inputs
         layer_type = types.get(node.op) or types.setdefault(node.op, registry.lookup(node.op))
-        if node.name in broken or any(i in broken or i not in nodes for i in node.inputs):
+        # an input that is missing or broken breaks this node too (map: no Python frame per input)
+        if node.name in broken or not broken.isdisjoint(inputs) or not all(map(nodes.__contains__, inputs)):
             broken.add(node.name)
             continue
-        in_nodes = [nodes[i] for i in node.inputs]
-        node.in_shapes = [n.shape for n in in_nodes]
+        in_nodes = list(map(nodes.__getitem__, inputs))
+        node.in_shapes = list(map(_shape, in_nodes))
         if in_nodes:
             dtype = in_nodes[0].dtype
             if dtype not in layer_type.input_dtypes:
@@ -34,16 +41,15 @@ def infer(graph: Graph, errors: Collector, broken: set | None = None) -> Graph:
                 broken.add(node.name)
                 continue
             node.dtype = layer_type.output_dtype or dtype
-        key = _memo_key(node, layer_type)
-        made = known.get(key) if key is not None else None
+        key, made = _recall(node, layer_type, known)
         if made is not None:
-            shape, params, buffers, node.flops, count = made
-            node.shape = shape
-            node.params = [TensorSpec(*p) for p in params]
-            node.buffers = [TensorSpec(*b) for b in buffers]
-            node.memory = numel(shape) * ITEM_BYTES.get(node.dtype, 4)
+            node.shape, params, buffers, node.flops, node.memory, count, fixes = made
+            node.params = list(starmap(TensorSpec, params))
+            node.buffers = list(starmap(TensorSpec, buffers)) if buffers else []
             total_params += count
             if total_params <= MAX_PARAMS:
+                if fixes:
+                    fixing.append(node)
                 continue
         try:
             if layer_type.link:
@@ -67,28 +73,31 @@ def infer(graph: Graph, errors: Collector, broken: set | None = None) -> Graph:
             continue
         node.flops = int(layer_type.flops(node, node.in_shapes, shape))
         node.memory = numel(shape) * ITEM_BYTES.get(node.dtype, 4)
+        fixes = node.op != "input" and fixed.wanted(node)
+        if fixes:
+            fixing.append(node)
         if key is not None:
             known[key] = (shape, [(t.name, t.shape, True, t.init) for t in node.params],
-                          [(t.name, t.shape, False, t.init) for t in node.buffers], node.flops, node.param_count)
-    for node in graph:
-        if node.shape is not None and node.op != "input" and (node.params or node.attrs.get("weights")):
-            fixed.apply(node, errors)
+                          [(t.name, t.shape, False, t.init) for t in node.buffers], node.flops, node.memory,
+                          node.param_count, fixes)
+    for node in fixing:    # in graph order, after every shape is known
+        fixed.apply(node, errors)
     for name in graph.outputs:
         if name not in graph.nodes and not name.startswith("!"):   # '!...': a faulty layer, already reported
             errors.add(None, f"output '{name}' is not a layer")
     return graph
 
 
-def _memo_key(node, layer_type):
-    """What a node's inference depends on, hashable; None where it is not (a link, an unhashable attr)."""
+def _recall(node, layer_type, known: dict) -> tuple:
+    """(key, what inference made of an equal node before or None): the key holds what a node's inference
+    depends on; None where that is not hashable (a link, an unhashable attr)."""
     if layer_type.link is not None or not node.in_shapes:
-        return None
+        return None, None
+    key = (node.op, tuple(node.attrs.items()), tuple(node.in_shapes), node.dtype)
     try:
-        key = (node.op, tuple(node.attrs.items()), tuple(node.in_shapes), node.dtype)
-        hash(key)
+        return key, known.get(key)
     except TypeError:
-        return None
-    return key
+        return None, None
 
 
 def block_note(node) -> str:

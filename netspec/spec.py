@@ -12,6 +12,7 @@ from compiler.dims import parse_dim
 from compiler.fixed import COMMON as COMMON_KEYS
 from compiler.ir import BlockScope
 
+from .blockcopy import BlockCopies
 from .errors import Collector, Diagnostic, Pos, SpecError, did_you_mean, shown
 from .expr import FAULT, ExprError, FaultyVar, has_placeholder, substitute
 from .gcpause import paused
@@ -76,7 +77,7 @@ class CellBody(Record):
 
 class LayerDecl(Record):
     """One layer after expansion: full name, type as written, evaluated attrs, resolved inputs (a cell use also
-    carries its expanded body)."""
+    carries its expanded body). The copies of a repeat share one attrs dict: read it, never write it."""
 
     def __init__(self, name: str, type: str, attrs: dict, attr_pos: dict, inputs: list, pos: Pos,
                  scope: tuple = (), faults: frozenset = frozenset(), body: CellBody | None = None):
@@ -144,8 +145,10 @@ class _Expander:
         self.memo: dict = {}    # id(vars) -> (vars, {text: value}): a block's instances share their work
         self.scope_vars: dict = {}   # (block, params) -> the vars dict its instances share
         self.templates: dict = {}    # (id(entry), index, id(vars)) -> (vars, what the entry makes there)
-        self.entries: dict = {}      # id(layer list) -> (list, its entries with bare names as mappings)
+        self.entries: dict = {}      # id(layer list) -> (list, [(entry, pos)] with bare names as mappings)
         self.cell_bodies: list = []  # the layer lists of cell bodies (their references resolve like the rest)
+        self.path_refs = 0           # references resolved by full path ('stage1/conv_1'): not copied with a block
+        self.copies = BlockCopies(LayerDecl, MAX_LAYERS, MAX_PATH)
 
     # ---- helpers -------------------------------------------------------------------------
     def fail(self, pos, message, hint=None, layer=None, layer_type=None):
@@ -475,10 +478,9 @@ class _Expander:
     def expand(self, entries: YSeq, scope: _Scope, stack: tuple) -> str | None:
         """Expand one layer list; return the full name of its output."""
         previous = scope.input_ref
-        for index, entry in enumerate(self.mappings(entries)):
+        for index, (entry, pos) in enumerate(self.mappings(entries)):
             if len(self.layers) > MAX_LAYERS:
                 break
-            pos = entries.pos_of(index)
             out = self.expand_entry(entry, index, pos, previous, scope, stack)
             if out is None:   # a faulty layer: later layers that read it are skipped, not re-reported
                 out = f"!{scope.prefix}{index}"
@@ -489,12 +491,13 @@ class _Expander:
         return previous if entries else scope.input_ref
 
     def mappings(self, entries: YSeq) -> list:
-        """A layer list with each bare type name as a mapping (made once per list, not per block instance)."""
+        """(entry, its position) for a layer list, each bare type name as a mapping (made once per list, not
+        per block instance)."""
         known = self.entries.get(id(entries))
         if known is None:
             known = self.entries[id(entries)] = (entries, [
-                _ymap({"type": entry}, entries.pos_of(index)) if isinstance(entry, str) else entry
-                for index, entry in enumerate(entries)])
+                (_ymap({"type": entry}, entries.pos_of(index)) if isinstance(entry, str) else entry,
+                 entries.pos_of(index)) for index, entry in enumerate(entries)])
         return known[1]
 
     def expand_entry(self, entry, index, pos, previous, scope: _Scope, stack) -> str | None:
@@ -509,31 +512,19 @@ class _Expander:
                 self.templates[key] = (scope.vars, made)
         if made is None:
             return None
-        type_name, block, base, repeat, attrs, faults, attr_pos = made
-        parts = 0
-        if block is None and not faults:
-            parts = self.split_parts(registry.lookup(type_name), attrs, entry.pos)
-            if parts is None:
-                return None
+        type_name, block, base, repeat, attrs, faults, attr_pos, parts = made
+        plain = block is None and not parts   # copies after the first: each reads the one before it
+        if plain and previous is not None and "from" not in entry:   # the common case: it reads the layer before
+            out = self.plain_copies(previous, 1, attrs, made, entry, pos, scope)
+            if out is not None and repeat > 1:
+                scope.local[base] = out
+            return out
         out = None
-        for copy in range(repeat):
-            if len(self.layers) > MAX_LAYERS:
-                if not self.too_many:
-                    self.too_many = True
-                    self.fail(pos, f"the spec expands to more than {MAX_LAYERS:,} layers", "lower the repeat counts")
-                return None
+        for copy in range(1 if plain else repeat):
             local = base if repeat == 1 else f"{base}_{copy + 1}"
-            full = scope.prefix + local
-            if len(full) > MAX_PATH:
-                self.fail(entry.pos, f"the layer's full name is longer than {MAX_PATH} characters ({full[:40]}...)",
-                          "use shorter layer and block names", layer_type=type_name)
+            full = self.claim(local, entry, pos, scope, type_name)
+            if full is None:
                 return None
-            if local in scope.local or full in self.full_names:
-                self.fail(entry.pos_of("name") if "name" in entry else entry.pos,
-                          f"duplicate layer name '{full}'", "give each layer a unique 'name'")
-                return None
-            scope.local[local] = full
-            self.full_names.add(full)
             if copy == 0 and "from" in entry:
                 refs = entry["from"]
                 refs = self.subst(refs, scope.vars, entry.pos_of("from"), full, type_name)
@@ -569,7 +560,7 @@ class _Expander:
             else:
                 for part in range(parts) if parts else [None]:
                     name = full if part is None else f"{full}.{part}"
-                    part_attrs = dict(attrs) if part is None else {**attrs, "index": part}
+                    part_attrs = attrs if part is None else {**attrs, "index": part}
                     decl = LayerDecl(name, type_name, part_attrs, attr_pos, [None] * len(ref_list), entry.pos,
                                      scope.scope, faults)
                     self.layers.append(decl)
@@ -581,8 +572,54 @@ class _Expander:
                 if parts:
                     self.splits[full] = parts
                 out = full
+        if plain and repeat > 1:
+            out = self.plain_copies(out, 2, attrs, made, entry, pos, scope)
+            if out is None:
+                return None
         if repeat > 1:
             scope.local[base] = out   # the name of a repeated layer means its last copy
+        return out
+
+    def claim(self, local: str, entry, pos, scope: _Scope, type_name) -> str | None:
+        """Register a layer's local name in its scope and return its full name (None: a fault, reported)."""
+        if len(self.layers) > MAX_LAYERS:
+            if not self.too_many:
+                self.too_many = True
+                self.fail(pos, f"the spec expands to more than {MAX_LAYERS:,} layers", "lower the repeat counts")
+            return None
+        full = scope.prefix + local
+        if len(full) > MAX_PATH:
+            self.fail(entry.pos, f"the layer's full name is longer than {MAX_PATH} characters ({full[:40]}...)",
+                      "use shorter layer and block names", layer_type=type_name)
+            return None
+        if local in scope.local or full in self.full_names:
+            self.fail(entry.pos_of("name") if "name" in entry else entry.pos,
+                      f"duplicate layer name '{full}'", "give each layer a unique 'name'")
+            return None
+        scope.local[local] = full
+        self.full_names.add(full)
+        return full
+
+    def plain_copies(self, out, first, attrs, made, entry, pos, scope: _Scope) -> str | None:
+        """Copies `first` to `repeat` (counted from 1) of a plain layer (not a block, not a split), the first of
+        them reading `out`, each later one the copy before it; all share `attrs` (expand_entry's loop, short)."""
+        type_name, _, base, repeat, _, faults, attr_pos, _ = made
+        layers, where, scopes = self.layers, entry.pos, scope.scope
+        names = [base] if repeat == 1 else [f"{base}_{copy}" for copy in range(first, repeat + 1)]
+        fulls = [scope.prefix + name for name in names]
+        if (len(layers) + len(names) - 1 <= MAX_LAYERS and len(fulls[-1]) <= MAX_PATH and
+                scope.local.keys().isdisjoint(names) and self.full_names.isdisjoint(fulls)):   # no fault: at once
+            scope.local.update(zip(names, fulls))
+            self.full_names.update(fulls)
+            layers.extend(LayerDecl(full, type_name, attrs, attr_pos, [source], where, scopes, faults)
+                          for full, source in zip(fulls, [out, *fulls[:-1]]))
+            return fulls[-1]
+        for name in names:       # a fault on the way: claim them one by one, as the general loop does
+            full = self.claim(name, entry, pos, scope, type_name)
+            if full is None:
+                return None
+            layers.append(LayerDecl(full, type_name, attrs, attr_pos, [out], where, scopes, faults))
+            out = full
         return out
 
     def named_inputs(self, refs: dict, layer_type, pos, full, type_name) -> bool:
@@ -619,7 +656,8 @@ class _Expander:
 
     def template(self, entry, index, pos, scope: _Scope):
         """What an entry makes in a scope before its copies are named: (type, block, name, repeat, attrs,
-        faulty attrs, attr positions), or None after reporting a fault. Instances with equal params share it."""
+        faulty attrs, attr positions, split parts), or None after reporting a fault. Instances with equal params
+        share it."""
         if not isinstance(entry, YMap):
             self.fail(pos, f"a layer must be a type name or a mapping with 'type:', found {entry!r}")
             return None
@@ -666,7 +704,12 @@ class _Expander:
                 faults.add(key)
         attr_pos = {key: entry.pos_of(key) for key in attrs}
         attr_pos.update({f"@{key}": entry.key_pos[key] for key in entry.key_pos})
-        return type_name, block, base, repeat, attrs, frozenset(faults), attr_pos
+        parts = 0
+        if block is None and not faults:
+            parts = self.split_parts(layer_type, attrs, entry.pos)
+            if parts is None:
+                return None
+        return type_name, block, base, repeat, attrs, frozenset(faults), attr_pos, parts
 
     def read_repeat(self, entry, scope, base, type_name):
         if "repeat" not in entry:
@@ -735,6 +778,7 @@ class _Expander:
         if not scope.prefix and any(i.name == ref for i in self.inputs):
             return ref
         if "/" in ref and ref in self.full_names:
+            self.path_refs += 1
             return ref
         if ref == "input" and not scope.prefix and len(self.inputs) > 1:
             self.fail(pos, "'input' is ambiguous: the spec has several inputs", "name one of: " +
@@ -782,9 +826,13 @@ class _Expander:
             if slot:
                 self.bind_alias(alias, ref_list[slot], ref_pos[slot], None, scope, index, full, block.name)
             inner.local[name] = alias
-        out = self.expand(block.layers, inner, (*stack, block.name))
-        if block.output is not None:
-            out = self.lookup_name(block.output, inner, block.pos, full, block.name)
+        out = self.copies.replay(self, block.name, inner, stack)   # a copy of an earlier instance with these vars
+        if out is None:
+            mark = self.copies.mark(self)
+            out = self.expand(block.layers, inner, (*stack, block.name))
+            if block.output is not None:
+                out = self.lookup_name(block.output, inner, block.pos, full, block.name)
+            self.copies.record(self, block.name, inner, stack, mark, out)
         if out is not None:
             self.aliases[full] = (out, entry.pos)
         return full if out is not None else None
@@ -910,14 +958,23 @@ class _Expander:
                     return None
             return name
 
+        aliases, splits = self.aliases, self.splits
+        if not aliases and not splits:
+            return resolve      # no block and no split: every input is already a layer's name
+        special = aliases.keys() | splits.keys()
         for decl in [*self.layers, *(d for body in self.cell_bodies for d in body)]:
             if decl.body is not None:
                 body = decl.body
                 body.output = resolve(body.output, decl.pos, decl.name)
                 body.update = {name: resolve(target, decl.pos, decl.name) for name, target in body.update.items()}
-            decl.inputs = [resolve(n, decl.pos, decl.name) if n is not None else None for n in decl.inputs]
-            for slot, name in enumerate(decl.inputs):
-                if name in self.splits:
+            inputs = decl.inputs
+            if special.isdisjoint(inputs):
+                continue        # nearly every layer: it reads layers by their own names
+            for slot, name in enumerate(inputs):
+                if name in aliases:
+                    inputs[slot] = resolve(name, decl.pos, decl.name)
+            for slot, name in enumerate(inputs):
+                if name in splits:
                     parts = self.splits[name]
                     self.fail(decl.pos, f"'{name}' is a split with {parts} outputs: read one of them",
                               f"write 'from: {name}.0' (parts {name}.0 to {name}.{parts - 1})", decl.name, decl.type)
