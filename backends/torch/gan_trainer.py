@@ -26,6 +26,7 @@ from backends.checkpoint import check_optimizer_state, save
 from backends.gan_files import SAMPLES_DIR, SAMPLES_PNG, prefixed, unprefixed, write_grid
 from backends.loop import TrainingRun, prepare_run_dir, resume_command
 from backends.torch.trainer import (
+    add_run_options,
     finish_run,
     load_weights,
     make_optimizer,
@@ -38,7 +39,7 @@ from backends.torch.trainer import (
     set_threads,
     state_arrays,
 )
-from netspec.argtypes import positive_int, random_seed
+from netspec.argtypes import positive_int
 from netspec.data import load_dataset
 
 ROLES = ("generator", "discriminator")
@@ -252,23 +253,10 @@ def run_gan_cli(build_model, spec: dict, gan_cfg: dict, argv=None) -> int:
     """`python model.py [options]`: train the GAN (or with --sample N, write a grid of N samples)."""
     name = spec["name"].replace("%", "%%")
     parser = argparse.ArgumentParser(description=f"Train the GAN {name} with the settings of its spec (GAN).")
-    parser.add_argument("--epochs", type=positive_int, help=f"override GAN epochs ({gan_cfg['epochs']})")
-    parser.add_argument("--batch-size", type=positive_int, help=f"override GAN batch_size ({gan_cfg['batch_size']})")
-    parser.add_argument("--seed", type=random_seed, help=f"override GAN seed ({gan_cfg['seed']})")
-    parser.add_argument("--dtype", choices=("float32", "float64"))
-    parser.add_argument("--data", metavar="PATH", help="override the data path")
-    parser.add_argument("--run-dir", "--out", dest="out", metavar="DIR", default=spec["run_dir"],
-                        help="checkpoint.npz, metrics.jsonl and sample grids go here (default: %(default)s)")
-    again = parser.add_mutually_exclusive_group()
-    again.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.npz")
-    again.add_argument("--overwrite", action="store_true", help="discard an earlier run in DIR and start again")
-    parser.add_argument("--max-steps", type=positive_int, help="stop after this many discriminator steps")
-    parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
-    parser.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads (default: $NETSPEC_THREADS)")
+    add_run_options(parser, spec, gan_cfg, "GAN", f"override GAN batch_size ({gan_cfg['batch_size']})",
+                    "checkpoint.npz, metrics.jsonl and sample grids", "discriminator steps")
     parser.add_argument("--sample", type=positive_int, metavar="N", help="write a grid of N samples from DIR's "
                         "checkpoint to DIR/samples.png instead of training")
-    parser.add_argument("--json", action="store_true", help="print one JSON object with the results last")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
 

@@ -567,27 +567,34 @@ def generate_captions(build_model, spec: dict, train_cfg: dict, checkpoint: str,
 
 # ---------------------------------------------------------------- command line
 
-def run_cli(build_model, spec: dict, train_cfg: dict, argv=None, hooks=None) -> int:
-    """`python model.py [options]`: train (or with --sample, generate text); exit 0, 1 with one line, 130 on Ctrl-C."""
-    name = spec["name"].replace("%", "%%")            # argparse %-formats the description
-    parser = argparse.ArgumentParser(description=f"Train {name} with the settings of its spec (TRAIN).")
-    parser.add_argument("--epochs", type=positive_int, help=f"override TRAIN epochs ({train_cfg['epochs']})")
-    parser.add_argument("--batch-size", type=positive_int,
-                        help=f"samples per step per process ({train_cfg['batch_size']})")
-    parser.add_argument("--seed", type=random_seed, help=f"override TRAIN seed ({train_cfg['seed']})")
+def add_run_options(parser, spec: dict, cfg: dict, section: str, batch_help: str, outputs: str, steps: str) -> None:
+    """The options every generated training script takes (the classifier's and the GAN's): overrides of the
+    spec's `section` settings, the run directory (`outputs` go there), --resume/--overwrite, --max-steps (counting
+    `steps`), device, threads, --json and -q."""
+    parser.add_argument("--epochs", type=positive_int, help=f"override {section} epochs ({cfg['epochs']})")
+    parser.add_argument("--batch-size", type=positive_int, help=batch_help)
+    parser.add_argument("--seed", type=random_seed, help=f"override {section} seed ({cfg['seed']})")
     parser.add_argument("--dtype", choices=("float32", "float64"))
     parser.add_argument("--data", metavar="PATH", help="override the data path")
     parser.add_argument("--run-dir", "--out", dest="out", metavar="DIR", default=spec["run_dir"],
-                        help="checkpoints, metrics.jsonl and training.png go here (default: %(default)s)")
+                        help=f"{outputs} go here (default: %(default)s)")
     again = parser.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help=f"continue from DIR/{CHECKPOINT}")
     again.add_argument("--overwrite", action="store_true", help="discard an earlier run in DIR and start again")
-    parser.add_argument("--max-steps", type=positive_int, help="stop after this many optimizer steps")
+    parser.add_argument("--max-steps", type=positive_int, help=f"stop after this many {steps}")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
     parser.add_argument("--threads", type=positive_int, metavar="N",
                         help="CPU threads (default: $NETSPEC_THREADS, else torch's)")
     parser.add_argument("--json", action="store_true", help="print one JSON object with the results last")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+
+
+def run_cli(build_model, spec: dict, train_cfg: dict, argv=None, hooks=None) -> int:
+    """`python model.py [options]`: train (or with --sample, generate text); exit 0, 1 with one line, 130 on Ctrl-C."""
+    name = spec["name"].replace("%", "%%")            # argparse %-formats the description
+    parser = argparse.ArgumentParser(description=f"Train {name} with the settings of its spec (TRAIN).")
+    add_run_options(parser, spec, train_cfg, "TRAIN", f"samples per step per process ({train_cfg['batch_size']})",
+                    "checkpoints, metrics.jsonl and training.png", "optimizer steps")
     if is_token_model(spec):
         _add_sampling_arguments(parser)
     elif token_input_name(spec):
