@@ -223,7 +223,7 @@ def xnor_threshold_pack(x_signs: np.ndarray, w_signs: np.ndarray, low: np.ndarra
     64-channel words so that threads never share one."""
     m = len(w_signs)
     x_signs, w_signs = np.ascontiguousarray(x_signs), np.ascontiguousarray(w_signs)   # rows read by address
-    out = np.zeros((len(x_signs), words_for(m)), dtype=np.uint64)
+    out = np.empty((len(x_signs), words_for(m)), dtype=np.uint64)       # the kernel writes every word
 
     def channels(lo, hi):
         f0, f1 = lo * 64, min(hi * 64, m)
