@@ -6,7 +6,7 @@ A binary MLP (784 real inputs -> `width` x 3 binary layers with batchnorm + bina
 forward pass twice over, in the same process on the same weights: once as `netspec predict` runs it (the
 binary layers that read +-1 inputs on bit-packed weights and activations, XNOR + popcount; a layer followed
 by batchnorm + binarize, the float first one included, folds them into one range per channel and writes the next
-layer's packed bits), once with those layers on float32 BLAS products with the binarised weights made once beforehand and
+layer's packed bits, the packed ones by bit-sliced sums over 256-channel tiles), once with those layers on float32 BLAS products with the binarised weights made once beforehand and
 batchnorm and binarize as float layers (the same Model, packing off).
 The first layer reads real inputs and is float in both. After a warm-up the two alternate for `rounds`
 rounds of `seconds` each per batch size; the table gives the median rate of each and the ratio of the
@@ -98,7 +98,8 @@ def main() -> int:
     from backends.numpy.packed import pack, xnor_matmul, xnor_threshold_pack
     executor = packed.executor
     layer = next(n for n in graph.layers() if n.name in executor.folds and n.name in executor.packable)
-    weight_bin, weight_packed = executor.binary_cache[layer.name]
+    weight_bin, weight_sliced = executor.binary_cache[layer.name]
+    weight_packed = pack(weight_bin)[0]
     low, high = executor.fold_cache[layer.name]
     norm = graph[executor.folds[layer.name][0]]
     x = np.where(rng.random((256, args.width)) >= 0.5, 1.0, -1.0).astype(np.float32)
@@ -114,7 +115,7 @@ def main() -> int:
         for name, fn in (("product packed", lambda: xnor_matmul(pack(x), weight_packed, args.width, out,
                                                                   ops.over_threads)),
                          ("product float", lambda: x @ weight_bin.T),
-                         ("folded packed", lambda: xnor_threshold_pack(pack(x)[0], weight_packed, low, high,
+                         ("folded packed", lambda: xnor_threshold_pack(pack(x)[0], weight_sliced, low, high,
                                                                        ops.over_threads)),
                          ("folded float", float_layer)):
             model = packed if "packed" in name else plain        # each side's thread plan, as in the passes

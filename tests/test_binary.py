@@ -221,21 +221,30 @@ def test_sequence_rows_are_not_folded_and_equal_the_float_path(tmp_path):
     np.testing.assert_array_equal(packed.predict(x, batch_size=4), plain.predict(x, batch_size=4))
 
 
-@pytest.mark.parametrize(("rows", "k", "channels"), [(3, 5, 3), (5, 512, 65), (4, 1000, 7), (3, 7680 + 777, 2)])
-def test_packed_popcount_ranges_equal_the_float_products_across_vector_chunks(rows, k, channels):
-    """xnor_threshold_pack's bits equal the float +-1 products' ranges (and xnor_matmul the products) at widths below one pair of 256-bit
-    vectors, at whole pairs, with a word-by-word tail, and past one call's MAX_VECTOR_PAIRS (odd row and channel
-    counts repeat the last one), for ranges around the middle and at both ends."""
-    from backends.numpy.packed import MAX_VECTOR_PAIRS, pack, xnor_matmul, xnor_threshold_pack
+@pytest.mark.parametrize(("rows", "k", "channels"), [(3, 5, 3), (5, 512, 65), (4, 1000, 7), (3, 7680 + 777, 2),
+                                                     (7, 4096, 300), (3, 70_000, 3)])
+def test_packed_popcount_ranges_equal_the_float_products(rows, k, channels):
+    """xnor_threshold_pack's bits (bit-sliced sums over 256-channel tiles) equal the float +-1 products' ranges,
+    and xnor_matmul's popcounts the products: inputs mostly +1, mostly -1, all +1 and all -1 (both sides of
+    the sum, whole and partial groups of 32 rows), tiles cut short, 32-bit weight counts past k = 2^16, and
+    for the popcounts widths below one pair of 256-bit vectors, whole pairs, a word tail and past one call's
+    MAX_VECTOR_PAIRS (odd row and channel counts repeat the last one); ranges around the middle, at both ends
+    and empty."""
+    from backends.numpy.packed import MAX_VECTOR_PAIRS, pack, slice_weights, xnor_matmul, xnor_threshold_pack
     assert 7680 == 8 * 64 * MAX_VECTOR_PAIRS
     rng = np.random.default_rng(k)
-    x = np.where(rng.random((rows, k)) < 0.5, 1.0, -1.0)
+    x = np.where(rng.random((rows, k)) < rng.uniform(0.05, 0.95, (rows, 1)), 1.0, -1.0)
+    x[0], x[-1] = 1.0, -1.0
     w = np.where(rng.random((channels, k)) < 0.5, 1.0, -1.0)
     differ = (k - x @ w.T) / 2                              # positions where x and the weight row differ
     low = rng.integers(0, k // 2 + 1, channels)
     high = low + rng.integers(0, k // 2 + 1, channels)
     low[0], high[-1] = 0, k
-    got = xnor_threshold_pack(pack(x)[0], pack(w)[0], low, high)
+    if channels > 3:
+        low[1], high[1] = k + 1, -1                          # never +1
+    weights = slice_weights(pack(w)[0], k)
+    assert weights.counts.dtype == (np.uint32 if k >= 1 << 16 else np.uint16)
+    got = xnor_threshold_pack(pack(x)[0], weights, low, high)
     want = np.where((differ >= low) & (differ <= high), 1.0, -1.0)
     np.testing.assert_array_equal(got.signs, pack(want)[0])
     assert 0 < (want > 0).sum() < want.size or rows * channels < 10

@@ -125,10 +125,13 @@ class NumpyOps(RecurrentOps, Ops):
     def clamp_(self, array, low: float, high: float) -> None:
         np.clip(array, low, high, out=array)
 
-    def pack_weight(self, binary_weight):
-        """BIN(W) as sign bits, one row of uint64 words per output channel (backends/numpy/packed.py)."""
-        from .packed import pack
-        return pack(binary_weight.reshape(len(binary_weight), -1))[0]
+    def pack_weight(self, binary_weight, folded: bool = False):
+        """BIN(W) as sign bits, one row of uint64 words per output channel, or for a layer whose batchnorm and
+        binarize are folded in, transposed into 256-channel tiles (backends/numpy/packed.py)."""
+        from .packed import pack, slice_weights
+        rows = binary_weight.reshape(len(binary_weight), -1)
+        signs = pack(rows)[0]
+        return slice_weights(signs, rows.shape[1]) if folded else signs
 
     # -- losses ------------------------------------------------------------------------------
     def loss_forward(self, kind, ctx, output, target, output_activation=None):

@@ -3,11 +3,13 @@
 A row of +-1 values packs to sign bits (1 for +1); where a row may hold zeros (a convolution's padding), a second
 plane marks the valid positions. The dot product of a packed input row with a packed weight row is then
 valid - 2 * popcount((x xor w) & valid): integers, so equal to the float32 product of the same +-1 values
-(exact below 2^24 terms). A linear layer followed by batchnorm and binarize (inference) folds into one range per
-output channel (backends/runtime/binary_fold.py): `xnor_threshold_pack` (popcounts of a packed layer) and
-`threshold_pack` (float outputs) write the packed bits of the next layer's input directly (PackedRows). Numba
-compiles the loops (nogil: the backend's threads split the rows, as for BLAS), with LLVM's ctpop for popcount;
-the folded products, the hot loop of binary inference, run on 256-bit vectors (`_xor_popcounts_2x2`).
+(exact below 2^24 terms). `xnor_matmul` computes them on 256-bit vectors (`_xor_popcounts_2x2`). A linear layer
+followed by batchnorm and binarize (inference) folds into one range per output channel
+(backends/runtime/binary_fold.py): `xnor_threshold_pack` (a packed layer, its weights transposed by
+`slice_weights` so that 256 channels are the lanes of a vector: bit-sliced sums over each row's +1 or -1 inputs,
+whichever are fewer) and `threshold_pack` (float outputs) write the packed bits of the next layer's input
+directly (PackedRows). Numba compiles the loops (nogil: the backend's threads split the work, as for BLAS), with
+LLVM's ctpop and cttz.
 """
 from __future__ import annotations
 
@@ -189,49 +191,228 @@ def xnor_matmul(x_packed: tuple, w_signs: np.ndarray, k: int, out: np.ndarray, s
     return out
 
 
+_LANES = ir.VectorType(ir.IntType(64), 4)     # one 256-bit vector: 256 channels, one bit each
+SLICE_LEVELS = 5                               # a carry-save tree adds 2^5 = 32 rows at a time
+TILE = 256                                     # channels per tile: the bits of one vector
+
+
+@intrinsic
+def _trailing_zeros(typingctx, value):
+    """LLVM's cttz on a nonzero uint64 (one TZCNT)."""
+    def codegen(context, builder, signature, args):
+        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 1))
+    return types.uint64(types.uint64), codegen
+
+
+@intrinsic
+def _sliced_sum(typingctx, offsets, count, tile, planes, depth):
+    """planes += the sum of the `count` 256-bit rows at tile + offsets[j] (byte offsets, int32), bit-sliced:
+    plane p (4 words at planes + 32 p, `depth` of them, depth > SLICE_LEVELS) holds bit p of each lane's sum.
+    A Harley-Seal tree of carry-save adders takes 32 rows at a time (the last ones masked), its low planes in
+    registers; the carry out of the tree ripples into the planes above."""
+    signature = types.void(types.intp, types.intp, types.intp, types.intp, types.intp)
+
+    def codegen(context, builder, sig, args):
+        offsets_at, count, tile_at, planes_at, depth = args
+        i64 = ir.IntType(64)
+        group = 1 << SLICE_LEVELS
+        offsets = builder.inttoptr(offsets_at, ir.IntType(32).as_pointer())
+        tile = builder.inttoptr(tile_at, ir.IntType(8).as_pointer())
+        planes = builder.inttoptr(planes_at, _LANES.as_pointer())
+        low = [cgutils.alloca_once_value(builder, builder.load(builder.gep(planes, [ir.Constant(i64, p)]), align=8))
+               for p in range(SLICE_LEVELS)]
+
+        def carry_save(running, a, b):         # one xor deep on the running plane, the loop-carried chain
+            half = builder.xor(a, b)
+            return builder.xor(half, running), builder.or_(builder.and_(a, b), builder.and_(half, running))
+
+        def add_group(first, rows):
+            """Add the rows at offsets[first + j], j < rows (a Value; the rest count as zero)."""
+            vectors = []
+            for j in range(group):
+                inside = builder.icmp_signed("<", ir.Constant(i64, j), rows)
+                at = builder.select(inside, builder.add(first, ir.Constant(i64, j)), first)
+                offset = builder.sext(builder.load(builder.gep(offsets, [at])), i64)
+                row = builder.load(builder.bitcast(builder.gep(tile, [offset]), _LANES.as_pointer()), align=8)
+                vectors.append(row if isinstance(rows, ir.Constant) else
+                               builder.select(inside, row, ir.Constant(_LANES, None)))
+            current = [builder.load(slot) for slot in low]
+
+            def tree(rows_):                   # the carry of weight len(rows_) out of adding rows_ in
+                level = len(rows_).bit_length() - 2
+                a, b = rows_ if len(rows_) == 2 else (tree(rows_[:len(rows_) // 2]), tree(rows_[len(rows_) // 2:]))
+                current[level], carry = carry_save(current[level], a, b)
+                return carry
+            carry = cgutils.alloca_once_value(builder, tree(vectors))
+            for slot, value in zip(low, current):
+                builder.store(value, slot)
+            with cgutils.for_range(builder, builder.sub(depth, ir.Constant(i64, SLICE_LEVELS))) as ripple:
+                plane = builder.gep(planes, [builder.add(ripple.index, ir.Constant(i64, SLICE_LEVELS))])
+                bits, incoming = builder.load(plane, align=8), builder.load(carry)
+                builder.store(builder.xor(bits, incoming), plane, align=8)
+                builder.store(builder.and_(bits, incoming), carry)
+
+        whole = builder.sdiv(count, ir.Constant(i64, group))
+        with cgutils.for_range(builder, whole) as loop:
+            add_group(builder.mul(loop.index, ir.Constant(i64, group)), ir.Constant(i64, group))
+        rest = builder.sub(count, builder.mul(whole, ir.Constant(i64, group)))
+        with builder.if_then(builder.icmp_signed(">", rest, ir.Constant(i64, 0))):
+            add_group(builder.mul(whole, ir.Constant(i64, group)), rest)
+        for p, slot in enumerate(low):
+            builder.store(builder.load(slot), builder.gep(planes, [ir.Constant(i64, p)]), align=8)
+        return context.get_dummy_value()
+    return signature, codegen
+
+
+class SlicedWeights(NamedTuple):
+    """A packable layer's +-1 weights (m, k), transposed for `xnor_threshold_pack`: bit c % 64 of word
+    (c % 256) // 64 in row j of tile c // 256 is the sign bit of weight (c, j); counts[c]: row c's +1 weights."""
+    tiles: np.ndarray          # (ceil(m / 256), k, 4) uint64
+    counts: np.ndarray         # (m,) uint16 (uint32 from k = 2^16)
+    k: int
+
+    @property
+    def nbytes(self) -> int:
+        return self.tiles.nbytes + self.counts.nbytes
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+
 @njit(cache=True, nogil=True)
-def _xnor_threshold(xs, ws, low, high, out_words, out):
-    """Bits of output words out_words.. (channel c of ws is bit c % 64 of word out_words + c // 64): each word's 64
-    weight rows (32 KB at 4096 inputs: in L1) against every pair of input rows, its bits gathered in registers."""
-    n, m = len(xs), len(ws)
-    for c0 in range(0, m, 64):
-        c_end = min(c0 + 64, m)
-        word = out_words + c0 // 64
-        for i in range(0, n, 2):
-            i1 = min(i + 1, n - 1)               # an odd last row (or channel) repeats: the same bits again
-            bits0, bits1 = np.uint64(0), np.uint64(0)
-            for j in range(c0, c_end, 2):        # 2 weight rows x 2 input rows per pass
-                j1 = min(j + 1, c_end - 1)
-                a00, a01, a10, a11 = _differences_2x2(xs, ws, i, i1, j, j1)
-                bit0, bit1 = np.uint64(1) << np.uint64(j - c0), np.uint64(1) << np.uint64(j1 - c0)
-                if low[j] <= a00 <= high[j]:
-                    bits0 |= bit0
-                if low[j1] <= a01 <= high[j1]:
-                    bits0 |= bit1
-                if low[j] <= a10 <= high[j]:
-                    bits1 |= bit0
-                if low[j1] <= a11 <= high[j1]:
-                    bits1 |= bit1
-            out[i, word] = bits0
-            out[i1, word] = bits1
+def _transpose(signs, k, tiles, counts):
+    for c in range(len(signs)):
+        tile, word, bit = c // 256, (c % 256) // 64, np.uint64(1) << np.uint64(c % 64)
+        total = 0
+        for w in range(signs.shape[1]):
+            bits = signs[c, w]
+            while bits:
+                j = w * 64 + np.int64(_trailing_zeros(bits))
+                bits &= bits - np.uint64(1)
+                if j < k:
+                    tiles[tile, j, word] |= bit
+                    total += 1
+        counts[c] = total
 
 
-def xnor_threshold_pack(x_signs: np.ndarray, w_signs: np.ndarray, low: np.ndarray, high: np.ndarray,
+def slice_weights(signs: np.ndarray, k: int) -> SlicedWeights:
+    """SlicedWeights of +-1 rows of length k packed by `pack` (one row per output channel)."""
+    tiles = np.zeros((-(-len(signs) // TILE), k, 4), dtype=np.uint64)
+    counts = np.zeros(len(signs), dtype=np.uint16 if k < 1 << 16 else np.uint32)
+    _transpose(np.ascontiguousarray(signs), k, tiles, counts)
+    return SlicedWeights(tiles, counts, k)
+
+
+@njit(cache=True, nogil=True)
+def _positions(xs, k, first, last, offsets, lengths, ones):
+    """For rows first..last-1: offsets[i, :lengths[i]], the byte offsets (32 per position) of the row's +1
+    inputs, or of its -1 inputs where those are fewer; ones[i]: its number of +1 inputs, or -1 minus it where
+    the -1 inputs were taken."""
+    words = xs.shape[1]
+    tail = (np.uint64(1) << np.uint64(k % 64)) - np.uint64(1) if k % 64 else ~np.uint64(0)
+    for i in range(first, last):
+        plus = 0
+        for w in range(words):
+            plus += np.int64(_popcount(xs[i, w]))
+        use_ones = 2 * plus <= k
+        count = 0
+        for w in range(words):
+            bits = xs[i, w] if use_ones else ~xs[i, w]
+            if w == words - 1:
+                bits &= tail
+            while bits:
+                offsets[i, count] = (w * 64 + np.int64(_trailing_zeros(bits))) * 32
+                bits &= bits - np.uint64(1)
+                count += 1
+        lengths[i], ones[i] = count, plus if use_ones else -1 - plus
+
+
+@njit(cache=True, nogil=True)
+def _lane_planes(values, first, top, planes):
+    """planes[p] = bit p of values[first + lane] (clamped to 0..top) for the 256 lanes that exist."""
+    planes[:] = 0
+    for lane in range(min(256, len(values) - first)):
+        v = min(max(np.int64(values[first + lane]), 0), top)
+        word, bit = lane // 64, np.uint64(1) << np.uint64(lane % 64)
+        while v:
+            planes[np.int64(_trailing_zeros(np.uint64(v))), word] |= bit
+            v &= v - 1
+
+
+@njit(cache=True, nogil=True)
+def _sliced_threshold(offsets, lengths, ones, tiles, counts, k, low, high, depth, first, last, out):
+    """Words 4t..4t+3 of `out` for tiles first..last-1 (see xnor_threshold_pack)."""
+    m = len(counts)
+    top = (np.int64(1) << depth) - 1
+    weights, lows, highs, sums = (np.zeros((depth, 4), dtype=np.uint64), np.zeros((depth, 4), dtype=np.uint64),
+                                  np.zeros((depth, 4), dtype=np.uint64), np.zeros((depth, 4), dtype=np.uint64))
+    difference = np.zeros(depth, dtype=np.uint64)
+    valid = np.zeros(4, dtype=np.uint64)
+    for t in range(first, last):
+        c0 = t * 256
+        _lane_planes(counts, c0, top, weights)
+        _lane_planes(low, c0, top, lows)
+        _lane_planes(high, c0, top, highs)
+        valid[:] = 0
+        for lane in range(min(256, m - c0)):
+            if low[c0 + lane] <= min(high[c0 + lane], k):
+                valid[lane // 64] |= np.uint64(1) << np.uint64(lane % 64)
+        for i in range(len(lengths)):
+            sums[:] = 0
+            _sliced_sum(offsets[i].ctypes.data, lengths[i], tiles[t].ctypes.data, sums.ctypes.data, depth)
+            use_ones = ones[i] >= 0
+            plus = ones[i] if use_ones else -1 - ones[i]
+            for word in range(min(4, out.shape[1] - 4 * t)):
+                # differ = (T + plus) - 2S, S summed over the +1 inputs, or (2Z + plus) - T, Z over the -1 ones
+                add_carry, sub_carry = np.uint64(0), ~np.uint64(0)
+                for p in range(depth):
+                    doubled = sums[p - 1, word] if p else np.uint64(0)
+                    a, b = (weights[p, word], doubled) if use_ones else (doubled, weights[p, word])
+                    constant = ~np.uint64(0) if (plus >> p) & 1 else np.uint64(0)
+                    total = a ^ constant ^ add_carry
+                    add_carry = (a & constant) | (add_carry & (a ^ constant))
+                    b = ~b
+                    difference[p] = total ^ b ^ sub_carry
+                    sub_carry = (total & b) | (sub_carry & (total ^ b))
+                above, equal_low, below, equal_high = np.uint64(0), ~np.uint64(0), np.uint64(0), ~np.uint64(0)
+                for p in range(depth - 1, -1, -1):
+                    d, lo, hi = difference[p], lows[p, word], highs[p, word]
+                    above |= equal_low & d & ~lo
+                    equal_low &= ~(d ^ lo)
+                    below |= equal_high & ~d & hi
+                    equal_high &= ~(d ^ hi)
+                out[i, 4 * t + word] = (above | equal_low) & (below | equal_high) & valid[word]
+
+
+def xnor_threshold_pack(x_signs: np.ndarray, weights: SlicedWeights, low: np.ndarray, high: np.ndarray,
                         split=None) -> PackedRows:
-    """The packed +-1 rows whose bit f is set where lo[f] <= popcount(x xor w[f]) <= high[f] (the number of
-    positions where x and weight row f differ), for x's packed rows; split as for `xnor_matmul`, over whole
-    64-channel words so that threads never share one."""
-    m = len(w_signs)
-    x_signs, w_signs = np.ascontiguousarray(x_signs), np.ascontiguousarray(w_signs)   # rows read by address
-    out = np.empty((len(x_signs), words_for(m)), dtype=np.uint64)       # the kernel writes every word
+    """The packed +-1 rows whose bit f is set where low[f] <= popcount(x xor w[f]) <= high[f] (the number of
+    positions where x and weight row f differ), for x's packed rows and weights sliced by `slice_weights`.
 
-    def channels(lo, hi):
-        f0, f1 = lo * 64, min(hi * 64, m)
-        _xnor_threshold(x_signs, w_signs[f0:f1], low[f0:f1], high[f0:f1], lo, out)
+    Each tile's 256 channels are the lanes of 256-bit vectors: a row's count for all of them is a bit-sliced
+    sum of the weight rows (tile rows) at the row's +1 inputs, S (or at its -1 inputs, Z, where those are
+    fewer: half the rows or less), and differ = T + plus - 2S = 2Z + plus - T with T the channel's +1 weights
+    and plus the row's +1 inputs, then compared with the ranges, all bit-sliced. split as for `xnor_matmul`,
+    over rows for the positions and over whole tiles for the sums."""
+    x_signs = np.ascontiguousarray(x_signs)
+    n, k, m = len(x_signs), weights.k, len(weights)
+    offsets = np.empty((n, k // 2 + 1), dtype=np.int32)
+    lengths, ones = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    out = np.empty((n, words_for(m)), dtype=np.uint64)        # every word is written
+    depth = max((2 * k).bit_length(), SLICE_LEVELS + 1)      # differ's operands reach 2k
+
+    def rows(lo, hi):
+        _positions(x_signs, k, lo, hi, offsets, lengths, ones)
+
+    def tiles(lo, hi):
+        _sliced_threshold(offsets, lengths, ones, weights.tiles, weights.counts, k, low, high, depth, lo, hi,
+                          out)
     if split is None:
-        channels(0, out.shape[1])
+        rows(0, n)
+        tiles(0, len(weights.tiles))
     else:
-        split(channels, out.shape[1], len(x_signs) * m * x_signs.shape[1])
+        split(rows, n, n * k)
+        split(tiles, len(weights.tiles), n * m * x_signs.shape[1])
     return PackedRows(out, m)
 
 

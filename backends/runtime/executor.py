@@ -162,7 +162,10 @@ class Executor:
         cached = self.binary_cache.get(node.name)
         if cached is None:
             binary = self.ops.binarize_weight(latent, mode == "xnor")
-            packed = self.ops.pack_weight(binary) if node.name in self.packable else None
+            packed = None
+            if node.name in self.packable:          # a folded layer's weights take the fold kernel's layout
+                folded = node.name in self.folds and self.fold_range(node, latent.shape) is not None
+                packed = self.ops.pack_weight(binary, folded=folded)
             cached = (binary, packed)
             if self.frozen:
                 self.binary_cache[node.name] = cached
