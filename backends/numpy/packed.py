@@ -264,6 +264,57 @@ def _sliced_sum(typingctx, offsets, count, tile, planes, depth):
     return signature, codegen
 
 
+@intrinsic
+def _in_ranges(typingctx, sums, weights, lows, highs, valid, depth, plus, out):
+    """out (4 words) = valid & (lows <= differ <= highs), lane by lane, for differ = (T + plus) - 2S when plus
+    >= 0 (sums S over the row's +1 inputs), else (2Z + p) - T with p = -1 - plus (sums Z over its -1 inputs);
+    T: weights. All bit-sliced, `depth` planes of 4 words at each address, in one pass from the lowest plane:
+    the sum with the row's constant and the difference by ripple carries, the comparisons by the highest plane
+    that differs."""
+    signature = types.void(types.intp, types.intp, types.intp, types.intp, types.intp, types.intp, types.int64,
+                           types.intp)
+
+    def codegen(context, builder, sig, args):
+        sums_at, weights_at, lows_at, highs_at, valid_at, depth, plus, out_at = args
+        i64 = ir.IntType(64)
+        sums, weights, lows, highs, valid, out = (builder.inttoptr(a, _LANES.as_pointer()) for a in (
+            sums_at, weights_at, lows_at, highs_at, valid_at, out_at))
+        zero, ones = ir.Constant(_LANES, None), ir.Constant(_LANES, [-1] * 4)
+        use_ones = builder.icmp_signed(">=", plus, ir.Constant(i64, 0))
+        constant = builder.select(use_ones, plus, builder.sub(ir.Constant(i64, -1), plus))
+        slots = {name: cgutils.alloca_once_value(builder, value) for name, value in (
+            ("add", zero), ("sub", ones), ("at_least", ones), ("at_most", ones))}
+        with cgutils.for_range(builder, depth) as loop:
+            p = loop.index
+            below = builder.sub(p, ir.Constant(i64, 1))
+            positive = builder.icmp_signed(">", p, ir.Constant(i64, 0))        # 2S: S one plane up
+            doubled = builder.select(positive, builder.load(builder.gep(sums, [builder.select(positive, below, p)]),
+                                                            align=8), zero)
+            weight = builder.load(builder.gep(weights, [p]), align=8)
+            a = builder.select(use_ones, weight, doubled)
+            b = builder.xor(builder.select(use_ones, doubled, weight), ones)       # subtracting: add ~b, carry 1
+            bit = builder.trunc(builder.lshr(constant, p), ir.IntType(1))
+            c = builder.select(bit, ones, zero)
+            add, sub = builder.load(slots["add"]), builder.load(slots["sub"])
+            a_c = builder.xor(a, c)
+            total = builder.xor(a_c, add)
+            builder.store(builder.or_(builder.and_(a, c), builder.and_(add, a_c)), slots["add"])
+            t_b = builder.xor(total, b)
+            differ = builder.xor(t_b, sub)
+            builder.store(builder.or_(builder.and_(total, b), builder.and_(sub, t_b)), slots["sub"])
+            for name, bound, decides in (("at_least", builder.load(builder.gep(lows, [p]), align=8), differ),
+                                         ("at_most", builder.load(builder.gep(highs, [p]), align=8), None)):
+                same = builder.xor(builder.xor(differ, bound), ones)
+                wins = (builder.and_(differ, builder.xor(bound, ones)) if decides is not None
+                        else builder.and_(builder.xor(differ, ones), bound))
+                builder.store(builder.or_(wins, builder.and_(same, builder.load(slots[name]))), slots[name])
+        result = builder.and_(builder.and_(builder.load(slots["at_least"]), builder.load(slots["at_most"])),
+                              builder.load(valid, align=8))
+        builder.store(result, out, align=8)
+        return context.get_dummy_value()
+    return signature, codegen
+
+
 class SlicedWeights(NamedTuple):
     """A packable layer's +-1 weights (m, k), transposed for `xnor_threshold_pack`: bit c % 64 of word
     (c % 256) // 64 in row j of tile c // 256 is the sign bit of weight (c, j); counts[c]: row c's +1 weights."""
@@ -346,8 +397,7 @@ def _sliced_threshold(offsets, lengths, ones, tiles, counts, k, low, high, depth
     top = (np.int64(1) << depth) - 1
     weights, lows, highs, sums = (np.zeros((depth, 4), dtype=np.uint64), np.zeros((depth, 4), dtype=np.uint64),
                                   np.zeros((depth, 4), dtype=np.uint64), np.zeros((depth, 4), dtype=np.uint64))
-    difference = np.zeros(depth, dtype=np.uint64)
-    valid = np.zeros(4, dtype=np.uint64)
+    valid, bits = np.zeros(4, dtype=np.uint64), np.zeros(4, dtype=np.uint64)
     for t in range(first, last):
         c0 = t * 256
         _lane_planes(counts, c0, top, weights)
@@ -360,28 +410,10 @@ def _sliced_threshold(offsets, lengths, ones, tiles, counts, k, low, high, depth
         for i in range(len(lengths)):
             sums[:] = 0
             _sliced_sum(offsets[i].ctypes.data, lengths[i], tiles[t].ctypes.data, sums.ctypes.data, depth)
-            use_ones = ones[i] >= 0
-            plus = ones[i] if use_ones else -1 - ones[i]
+            _in_ranges(sums.ctypes.data, weights.ctypes.data, lows.ctypes.data, highs.ctypes.data, valid.ctypes.data,
+                       depth, ones[i], bits.ctypes.data)
             for word in range(min(4, out.shape[1] - 4 * t)):
-                # differ = (T + plus) - 2S, S summed over the +1 inputs, or (2Z + plus) - T, Z over the -1 ones
-                add_carry, sub_carry = np.uint64(0), ~np.uint64(0)
-                for p in range(depth):
-                    doubled = sums[p - 1, word] if p else np.uint64(0)
-                    a, b = (weights[p, word], doubled) if use_ones else (doubled, weights[p, word])
-                    constant = ~np.uint64(0) if (plus >> p) & 1 else np.uint64(0)
-                    total = a ^ constant ^ add_carry
-                    add_carry = (a & constant) | (add_carry & (a ^ constant))
-                    b = ~b
-                    difference[p] = total ^ b ^ sub_carry
-                    sub_carry = (total & b) | (sub_carry & (total ^ b))
-                above, equal_low, below, equal_high = np.uint64(0), ~np.uint64(0), np.uint64(0), ~np.uint64(0)
-                for p in range(depth - 1, -1, -1):
-                    d, lo, hi = difference[p], lows[p, word], highs[p, word]
-                    above |= equal_low & d & ~lo
-                    equal_low &= ~(d ^ lo)
-                    below |= equal_high & ~d & hi
-                    equal_high &= ~(d ^ hi)
-                out[i, 4 * t + word] = (above | equal_low) & (below | equal_high) & valid[word]
+                out[i, 4 * t + word] = bits[word]
 
 
 def xnor_threshold_pack(x_signs: np.ndarray, weights: SlicedWeights, low: np.ndarray, high: np.ndarray,
