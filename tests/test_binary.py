@@ -231,6 +231,7 @@ def test_packed_popcount_ranges_equal_the_float_products(rows, k, channels):
     MAX_VECTOR_PAIRS (odd row and channel counts repeat the last one); ranges around the middle, at both ends
     and empty."""
     from backends.numpy.packed import MAX_VECTOR_PAIRS, pack, slice_weights, xnor_matmul, xnor_threshold_pack
+    from backends.numpy.split import batch_split
     assert 7680 == 8 * 64 * MAX_VECTOR_PAIRS
     rng = np.random.default_rng(k)
     x = np.where(rng.random((rows, k)) < rng.uniform(0.05, 0.95, (rows, 1)), 1.0, -1.0)
@@ -247,6 +248,9 @@ def test_packed_popcount_ranges_equal_the_float_products(rows, k, channels):
     got = xnor_threshold_pack(pack(x)[0], weights, low, high)
     want = np.where((differ >= low) & (differ <= high), 1.0, -1.0)
     np.testing.assert_array_equal(got.signs, pack(want)[0])
+    split = batch_split(2)                # rows and then tiles over two threads, as the backend splits them
+    threaded = xnor_threshold_pack(pack(x)[0], weights, low, high, lambda fn, n, work: split.run(fn, n))
+    np.testing.assert_array_equal(threaded.signs, got.signs)
     assert 0 < (want > 0).sum() < want.size or rows * channels < 10
     products = xnor_matmul(pack(x), pack(w)[0], k, np.empty((rows, channels), dtype=np.int64))
     np.testing.assert_array_equal(products, x @ w.T)                     # the unfolded products too

@@ -205,19 +205,19 @@ def _trailing_zeros(typingctx, value):
 
 
 @intrinsic
-def _sliced_sum(typingctx, offsets, count, tile, planes, depth):
-    """planes += the sum of the `count` 256-bit rows at tile + offsets[j] (byte offsets, int32), bit-sliced:
+def _sliced_sum(typingctx, positions, count, tile, planes, depth):
+    """planes += the sum of the `count` 256-bit rows positions[j] (int32) of the tile, bit-sliced:
     plane p (4 words at planes + 32 p, `depth` of them, depth > SLICE_LEVELS) holds bit p of each lane's sum.
     A Harley-Seal tree of carry-save adders takes 32 rows at a time (the last ones masked), its low planes in
     registers; the carry out of the tree ripples into the planes above."""
     signature = types.void(types.intp, types.intp, types.intp, types.intp, types.intp)
 
     def codegen(context, builder, sig, args):
-        offsets_at, count, tile_at, planes_at, depth = args
+        positions_at, count, tile_at, planes_at, depth = args
         i64 = ir.IntType(64)
         group = 1 << SLICE_LEVELS
-        offsets = builder.inttoptr(offsets_at, ir.IntType(32).as_pointer())
-        tile = builder.inttoptr(tile_at, ir.IntType(8).as_pointer())
+        positions = builder.inttoptr(positions_at, ir.IntType(32).as_pointer())
+        tile = builder.inttoptr(tile_at, _LANES.as_pointer())
         planes = builder.inttoptr(planes_at, _LANES.as_pointer())
         low = [cgutils.alloca_once_value(builder, builder.load(builder.gep(planes, [ir.Constant(i64, p)]), align=8))
                for p in range(SLICE_LEVELS)]
@@ -227,13 +227,13 @@ def _sliced_sum(typingctx, offsets, count, tile, planes, depth):
             return builder.xor(half, running), builder.or_(builder.and_(a, b), builder.and_(half, running))
 
         def add_group(first, rows):
-            """Add the rows at offsets[first + j], j < rows (a Value; the rest count as zero)."""
+            """Add the rows positions[first + j], j < rows (a Value; the rest count as zero)."""
             vectors = []
             for j in range(group):
                 inside = builder.icmp_signed("<", ir.Constant(i64, j), rows)
                 at = builder.select(inside, builder.add(first, ir.Constant(i64, j)), first)
-                offset = builder.sext(builder.load(builder.gep(offsets, [at])), i64)
-                row = builder.load(builder.bitcast(builder.gep(tile, [offset]), _LANES.as_pointer()), align=8)
+                row = builder.load(builder.gep(tile, [builder.sext(builder.load(builder.gep(positions, [at])), i64)]),
+                                   align=8)
                 vectors.append(row if isinstance(rows, ir.Constant) else
                                builder.select(inside, row, ir.Constant(_LANES, None)))
             current = [builder.load(slot) for slot in low]
@@ -355,9 +355,9 @@ def slice_weights(signs: np.ndarray, k: int) -> SlicedWeights:
 
 
 @njit(cache=True, nogil=True)
-def _positions(xs, k, first, last, offsets, lengths, ones):
-    """For rows first..last-1: offsets[i, :lengths[i]], the byte offsets (32 per position) of the row's +1
-    inputs, or of its -1 inputs where those are fewer; ones[i]: its number of +1 inputs, or -1 minus it where
+def _positions(xs, k, first, last, positions, lengths, ones):
+    """For rows first..last-1: positions[i, :lengths[i]], the positions of the row's +1 inputs, or of its -1
+    inputs where those are fewer; ones[i]: its number of +1 inputs, or -1 minus it where
     the -1 inputs were taken."""
     words = xs.shape[1]
     tail = (np.uint64(1) << np.uint64(k % 64)) - np.uint64(1) if k % 64 else ~np.uint64(0)
@@ -372,7 +372,7 @@ def _positions(xs, k, first, last, offsets, lengths, ones):
             if w == words - 1:
                 bits &= tail
             while bits:
-                offsets[i, count] = (w * 64 + np.int64(_trailing_zeros(bits))) * 32
+                positions[i, count] = w * 64 + np.int64(_trailing_zeros(bits))
                 bits &= bits - np.uint64(1)
                 count += 1
         lengths[i], ones[i] = count, plus if use_ones else -1 - plus
@@ -391,7 +391,7 @@ def _lane_planes(values, first, top, planes):
 
 
 @njit(cache=True, nogil=True)
-def _sliced_threshold(offsets, lengths, ones, tiles, counts, k, low, high, depth, first, last, out):
+def _sliced_threshold(positions, lengths, ones, tiles, counts, k, low, high, depth, first, last, out):
     """Words 4t..4t+3 of `out` for tiles first..last-1 (see xnor_threshold_pack)."""
     m = len(counts)
     top = (np.int64(1) << depth) - 1
@@ -409,7 +409,7 @@ def _sliced_threshold(offsets, lengths, ones, tiles, counts, k, low, high, depth
                 valid[lane // 64] |= np.uint64(1) << np.uint64(lane % 64)
         for i in range(len(lengths)):
             sums[:] = 0
-            _sliced_sum(offsets[i].ctypes.data, lengths[i], tiles[t].ctypes.data, sums.ctypes.data, depth)
+            _sliced_sum(positions[i].ctypes.data, lengths[i], tiles[t].ctypes.data, sums.ctypes.data, depth)
             _in_ranges(sums.ctypes.data, weights.ctypes.data, lows.ctypes.data, highs.ctypes.data, valid.ctypes.data,
                        depth, ones[i], bits.ctypes.data)
             for word in range(min(4, out.shape[1] - 4 * t)):
@@ -428,16 +428,16 @@ def xnor_threshold_pack(x_signs: np.ndarray, weights: SlicedWeights, low: np.nda
     over rows for the positions and over whole tiles for the sums."""
     x_signs = np.ascontiguousarray(x_signs)
     n, k, m = len(x_signs), weights.k, len(weights)
-    offsets = np.empty((n, k // 2 + 1), dtype=np.int32)
+    positions = np.empty((n, k // 2 + 1), dtype=np.int32)     # k < 2^31 (8 GB of float weights per channel)
     lengths, ones = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
     out = np.empty((n, words_for(m)), dtype=np.uint64)        # every word is written
     depth = max((2 * k).bit_length(), SLICE_LEVELS + 1)      # differ's operands reach 2k
 
     def rows(lo, hi):
-        _positions(x_signs, k, lo, hi, offsets, lengths, ones)
+        _positions(x_signs, k, lo, hi, positions, lengths, ones)
 
     def tiles(lo, hi):
-        _sliced_threshold(offsets, lengths, ones, weights.tiles, weights.counts, k, low, high, depth, lo, hi,
+        _sliced_threshold(positions, lengths, ones, weights.tiles, weights.counts, k, low, high, depth, lo, hi,
                           out)
     if split is None:
         rows(0, n)
