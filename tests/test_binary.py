@@ -271,3 +271,14 @@ def test_binary_digits_specs_reach_their_accuracy(tmp_path, spec, backend, goal)
     # eval binarises the stored latent weights, bit-packed where a layer reads +-1 inputs: the same accuracy
     evaluated = run("eval", path, "--checkpoint", str(tmp_path / "run" / "checkpoint.npz"), "--json")
     assert json.loads(evaluated.stdout)["test_accuracy"] == pytest.approx(json.loads(result.stdout)["test_accuracy"])
+
+
+def test_binary_benchmark_runs_and_its_packed_pass_equals_the_float_one():
+    """benchmarks/bench_binary.py (small: one 320-wide tile and a cut one, two batch sizes, short rounds) checks the
+    packed outputs equal the float ones before it times them, and reports the speed-up and memory (figures are the
+    benchmark's to record, not asserted here)."""
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "bench_binary.py")
+    run = subprocess.run([sys.executable, script, "--width", "320", "--rounds", "1", "--seconds", "0.05",
+                          "--batches", "1", "7"], check=False, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert "| 7 |" in run.stdout and "smaller" in run.stdout

@@ -287,7 +287,7 @@ def _in_ranges(typingctx, sums, weights, lows, highs, valid, depth, plus, out):
         with cgutils.for_range(builder, depth) as loop:
             p = loop.index
             below = builder.sub(p, ir.Constant(i64, 1))
-            positive = builder.icmp_signed(">", p, ir.Constant(i64, 0))        # 2S: S one plane up
+            positive = builder.icmp_signed(">", p, ir.Constant(i64, 0))   # plane p of 2S: plane p - 1 of S
             doubled = builder.select(positive, builder.load(builder.gep(sums, [builder.select(positive, below, p)]),
                                                             align=8), zero)
             weight = builder.load(builder.gep(weights, [p]), align=8)
