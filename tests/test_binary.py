@@ -237,12 +237,15 @@ def test_packed_popcount_ranges_equal_the_float_products(rows, k, channels):
     x = np.where(rng.random((rows, k)) < rng.uniform(0.05, 0.95, (rows, 1)), 1.0, -1.0)
     x[0], x[-1] = 1.0, -1.0
     w = np.where(rng.random((channels, k)) < 0.5, 1.0, -1.0)
+    if channels > 3:
+        w[2] = x[0]                                          # no position differs: a count of 0
     differ = (k - x @ w.T) / 2                              # positions where x and the weight row differ
     low = rng.integers(0, k // 2 + 1, channels)
     high = low + rng.integers(0, k // 2 + 1, channels)
     low[0], high[-1] = 0, k
     if channels > 3:
         low[1], high[1] = k + 1, -1                          # never +1
+        low[2], high[2] = -5, -1                             # never: below every count
     weights = slice_weights(pack(w)[0], k)
     assert weights.counts.dtype == (np.uint32 if k >= 1 << 16 else np.uint16)
     got = xnor_threshold_pack(pack(x)[0], weights, low, high)

@@ -333,7 +333,7 @@ class SlicedWeights(NamedTuple):
 @njit(cache=True, nogil=True)
 def _transpose(signs, k, tiles, counts):
     for c in range(len(signs)):
-        tile, word, bit = c // 256, (c % 256) // 64, np.uint64(1) << np.uint64(c % 64)
+        tile, word, bit = c // TILE, (c % TILE) // 64, np.uint64(1) << np.uint64(c % 64)
         total = 0
         for w in range(signs.shape[1]):
             bits = signs[c, w]
@@ -382,7 +382,7 @@ def _positions(xs, k, first, last, positions, lengths, ones):
 def _lane_planes(values, first, top, planes):
     """planes[p] = bit p of values[first + lane] (clamped to 0..top) for the 256 lanes that exist."""
     planes[:] = 0
-    for lane in range(min(256, len(values) - first)):
+    for lane in range(min(TILE, len(values) - first)):
         v = min(max(np.int64(values[first + lane]), 0), top)
         word, bit = lane // 64, np.uint64(1) << np.uint64(lane % 64)
         while v:
@@ -399,13 +399,13 @@ def _sliced_threshold(positions, lengths, ones, tiles, counts, k, low, high, dep
                                   np.zeros((depth, 4), dtype=np.uint64), np.zeros((depth, 4), dtype=np.uint64))
     valid, bits = np.zeros(4, dtype=np.uint64), np.zeros(4, dtype=np.uint64)
     for t in range(first, last):
-        c0 = t * 256
+        c0 = t * TILE
         _lane_planes(counts, c0, top, weights)
         _lane_planes(low, c0, top, lows)
         _lane_planes(high, c0, top, highs)
         valid[:] = 0
-        for lane in range(min(256, m - c0)):
-            if low[c0 + lane] <= min(high[c0 + lane], k):
+        for lane in range(min(TILE, m - c0)):
+            if max(low[c0 + lane], 0) <= min(high[c0 + lane], k):    # some count 0..k is in the range
                 valid[lane // 64] |= np.uint64(1) << np.uint64(lane % 64)
         for i in range(len(lengths)):
             sums[:] = 0
@@ -443,7 +443,7 @@ def xnor_threshold_pack(x_signs: np.ndarray, weights: SlicedWeights, low: np.nda
         rows(0, n)
         tiles(0, len(weights.tiles))
     else:
-        split(rows, n, n * k)
+        split(rows, n, 25 * n * k)       # finding an input's position takes about 25 multiply-adds' time
         split(tiles, len(weights.tiles), n * m * x_signs.shape[1])
     return PackedRows(out, m)
 
