@@ -317,17 +317,24 @@ def _in_ranges(typingctx, sums, weights, lows, highs, valid, depth, plus, out):
 
 class SlicedWeights(NamedTuple):
     """A packable layer's +-1 weights (m, k), transposed for `xnor_threshold_pack`: bit c % 64 of word
-    (c % 256) // 64 in row j of tile c // 256 is the sign bit of weight (c, j); counts[c]: row c's +1 weights."""
+    (c % 256) // 64 in row j of tile c // 256 is the sign bit of weight (c, j); counts[t]: the number of +1
+    weights of each of tile t's channels, bit-sliced (plane p, 4 words: bit p of each lane's count)."""
     tiles: np.ndarray          # (ceil(m / 256), k, 4) uint64
-    counts: np.ndarray         # (m,) uint16 (uint32 from k = 2^16)
+    counts: np.ndarray         # (ceil(m / 256), sliced_depth(k), 4) uint64
     k: int
+    m: int
 
     @property
     def nbytes(self) -> int:
         return self.tiles.nbytes + self.counts.nbytes
 
     def __len__(self) -> int:
-        return len(self.counts)
+        return self.m
+
+
+def sliced_depth(k: int) -> int:
+    """The bit planes of the bit-sliced counts for rows of k inputs: the kernel's operands reach 2k."""
+    return max((2 * k).bit_length(), SLICE_LEVELS + 1)
 
 
 @njit(cache=True, nogil=True)
@@ -343,15 +350,17 @@ def _transpose(signs, k, tiles, counts):
                 if j < k:
                     tiles[tile, j, word] |= bit
                     total += 1
-        counts[c] = total
+        while total:
+            counts[tile, np.int64(_trailing_zeros(np.uint64(total))), word] |= bit
+            total &= total - 1
 
 
 def slice_weights(signs: np.ndarray, k: int) -> SlicedWeights:
     """SlicedWeights of +-1 rows of length k packed by `pack` (one row per output channel)."""
     tiles = np.zeros((-(-len(signs) // TILE), k, 4), dtype=np.uint64)
-    counts = np.zeros(len(signs), dtype=np.uint16 if k < 1 << 16 else np.uint32)
+    counts = np.zeros((len(tiles), sliced_depth(k), 4), dtype=np.uint64)
     _transpose(np.ascontiguousarray(signs), k, tiles, counts)
-    return SlicedWeights(tiles, counts, k)
+    return SlicedWeights(tiles, counts, k, len(signs))
 
 
 @njit(cache=True, nogil=True)
@@ -391,16 +400,15 @@ def _lane_planes(values, first, top, planes):
 
 
 @njit(cache=True, nogil=True)
-def _sliced_threshold(positions, lengths, ones, tiles, counts, k, low, high, depth, first, last, out):
+def _sliced_threshold(positions, lengths, ones, tiles, counts, k, m, low, high, first, last, out):
     """Words 4t..4t+3 of `out` for tiles first..last-1 (see xnor_threshold_pack)."""
-    m = len(counts)
+    depth = counts.shape[1]
     top = (np.int64(1) << depth) - 1
-    weights, lows, highs, sums = (np.zeros((depth, 4), dtype=np.uint64), np.zeros((depth, 4), dtype=np.uint64),
-                                  np.zeros((depth, 4), dtype=np.uint64), np.zeros((depth, 4), dtype=np.uint64))
+    lows, highs, sums = (np.zeros((depth, 4), dtype=np.uint64), np.zeros((depth, 4), dtype=np.uint64),
+                         np.zeros((depth, 4), dtype=np.uint64))
     valid, bits = np.zeros(4, dtype=np.uint64), np.zeros(4, dtype=np.uint64)
     for t in range(first, last):
-        c0 = t * TILE
-        _lane_planes(counts, c0, top, weights)
+        c0, weights = t * TILE, counts[t]
         _lane_planes(low, c0, top, lows)
         _lane_planes(high, c0, top, highs)
         valid[:] = 0
@@ -431,14 +439,12 @@ def xnor_threshold_pack(x_signs: np.ndarray, weights: SlicedWeights, low: np.nda
     positions = np.empty((n, k // 2 + 1), dtype=np.int32)     # k < 2^31 (8 GB of float weights per channel)
     lengths, ones = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
     out = np.empty((n, words_for(m)), dtype=np.uint64)        # every word is written
-    depth = max((2 * k).bit_length(), SLICE_LEVELS + 1)      # differ's operands reach 2k
 
     def rows(lo, hi):
         _positions(x_signs, k, lo, hi, positions, lengths, ones)
 
     def tiles(lo, hi):
-        _sliced_threshold(positions, lengths, ones, weights.tiles, weights.counts, k, low, high, depth, lo, hi,
-                          out)
+        _sliced_threshold(positions, lengths, ones, weights.tiles, weights.counts, k, m, low, high, lo, hi, out)
     if split is None:
         rows(0, n)
         tiles(0, len(weights.tiles))
