@@ -8,9 +8,10 @@ binary layers that read +-1 inputs on bit-packed weights and activations, XNOR +
 by batchnorm + binarize, the float first one included, folds them into one range per channel and writes the next
 layer's packed bits, the packed ones by bit-sliced sums over 256-channel tiles), once with those layers on
 float32 BLAS products with the binarised weights made once beforehand and batchnorm and binarize as float
-layers (the same Model, packing off). The first layer reads real inputs and is float in both. After a warm-up the two alternate for `rounds`
-rounds of `seconds` each per batch size; the table gives the median rate of each and the ratio of the
-medians, with the load average at the start and the end. Outputs are checked equal before timing.
+layers (the same Model, packing off). The first layer reads real inputs and is float in both. After a warm-up
+the two alternate for `rounds` rounds of `seconds` each per batch size; the table gives the median rate of each
+and the ratio of the medians, with the load average at the start and the end. Outputs are checked equal before
+timing.
 """
 from __future__ import annotations
 
