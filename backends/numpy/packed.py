@@ -302,11 +302,11 @@ def _in_ranges(typingctx, sums, weights, lows, highs, valid, depth, plus, out):
             t_b = builder.xor(total, b)
             differ = builder.xor(t_b, sub)
             builder.store(builder.or_(builder.and_(total, b), builder.and_(sub, t_b)), slots["sub"])
-            for name, bound, decides in (("at_least", builder.load(builder.gep(lows, [p]), align=8), differ),
-                                         ("at_most", builder.load(builder.gep(highs, [p]), align=8), None)):
+            for name, bounds in (("at_least", lows), ("at_most", highs)):
+                bound = builder.load(builder.gep(bounds, [p]), align=8)
                 same = builder.xor(builder.xor(differ, bound), ones)
-                wins = (builder.and_(differ, builder.xor(bound, ones)) if decides is not None
-                        else builder.and_(builder.xor(differ, ones), bound))
+                above, below = builder.and_(differ, builder.xor(bound, ones)), builder.and_(builder.xor(differ, ones), bound)
+                wins = above if name == "at_least" else below        # this plane decides where the bits differ
                 builder.store(builder.or_(wins, builder.and_(same, builder.load(slots[name]))), slots[name])
         result = builder.and_(builder.and_(builder.load(slots["at_least"]), builder.load(slots["at_most"])),
                               builder.load(valid, align=8))
@@ -350,16 +350,18 @@ def _transpose(signs, k, tiles, counts):
                 if j < k:
                     tiles[tile, j, word] |= bit
                     total += 1
-        while total:
-            counts[tile, np.int64(_trailing_zeros(np.uint64(total))), word] |= bit
-            total &= total - 1
+        counts[c] = total
 
 
 def slice_weights(signs: np.ndarray, k: int) -> SlicedWeights:
     """SlicedWeights of +-1 rows of length k packed by `pack` (one row per output channel)."""
     tiles = np.zeros((-(-len(signs) // TILE), k, 4), dtype=np.uint64)
-    counts = np.zeros((len(tiles), sliced_depth(k), 4), dtype=np.uint64)
-    _transpose(np.ascontiguousarray(signs), k, tiles, counts)
+    totals = np.zeros(len(signs), dtype=np.int64)
+    _transpose(np.ascontiguousarray(signs), k, tiles, totals)
+    depth = sliced_depth(k)
+    counts = np.zeros((len(tiles), depth, 4), dtype=np.uint64)
+    for t in range(len(tiles)):
+        _lane_planes(totals, t * TILE, (1 << depth) - 1, counts[t])
     return SlicedWeights(tiles, counts, k, len(signs))
 
 
